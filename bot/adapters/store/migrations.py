@@ -1,0 +1,266 @@
+"""Schema migrations, one function per step, tracked in `PRAGMA user_version`.
+
+Step N takes a database at version N-1 to version N. Each step runs in one transaction
+with the version bump, so a crash mid-migration leaves the previous version intact.
+Never edit a released step: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
+
+import aiosqlite
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+def split_statements(script: str) -> Iterator[str]:
+    """Yield the complete SQL statements of `script` (executescript would commit early)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        yield pending.strip()
+
+
+async def run_script(db: aiosqlite.Connection, script: str) -> None:
+    """Run each statement of `script` inside the caller's transaction."""
+    for statement in split_statements(script):
+        await db.execute(statement)
+
+
+async def _to_1_feeds_and_entries(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            site_url TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT 'config'
+                CHECK (origin IN ('config', 'discord', 'opml')),
+            added_by_guild_id INTEGER,
+            forced_topics TEXT NOT NULL DEFAULT '[]',
+            paused INTEGER NOT NULL DEFAULT 0,
+            disabled_at REAL,
+            disabled_reason TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            last_fetch_at REAL,
+            last_status INTEGER,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_poll_at REAL NOT NULL DEFAULT 0,
+            lease_until REAL NOT NULL DEFAULT 0,
+            moved_to TEXT,
+            moved_count INTEGER NOT NULL DEFAULT 0,
+            entries_seen INTEGER NOT NULL DEFAULT 0,
+            subscribed INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX feeds_due ON feeds (next_poll_at)
+            WHERE paused = 0 AND disabled_at IS NULL;
+
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+            entry_key TEXT NOT NULL,
+            link_key TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            link TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            published_at REAL NOT NULL,
+            first_seen_at REAL NOT NULL,
+            updated_at REAL,
+            content_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('seen', 'pending', 'released')),
+            UNIQUE (feed_id, entry_key)
+        );
+        CREATE INDEX entries_link_key ON entries (feed_id, link_key) WHERE link_key IS NOT NULL;
+        CREATE INDEX entries_pending ON entries (feed_id, published_at) WHERE state = 'pending';
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            feed_id INTEGER REFERENCES feeds (id) ON DELETE SET NULL,
+            guild_id INTEGER,
+            detail TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            announced_at REAL
+        );
+        CREATE INDEX events_unannounced ON events (created_at) WHERE announced_at IS NULL;
+
+        CREATE TABLE ingest_cycles (
+            id INTEGER PRIMARY KEY,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            feeds_polled INTEGER NOT NULL DEFAULT 0,
+            new_entries INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    )
+
+
+async def _to_2_stories_and_entities(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE TABLE entities (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT 'config' CHECK (origin IN ('config', 'discovered')),
+            promoted INTEGER NOT NULL DEFAULT 1,
+            mention_count INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        -- aliases are stored case-folded; the canonical name is an alias of itself
+        CREATE TABLE entity_aliases (
+            alias TEXT PRIMARY KEY,
+            entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            headline TEXT NOT NULL,
+            published_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            signature TEXT NOT NULL DEFAULT '',
+            main_entity_id INTEGER REFERENCES entities (id) ON DELETE SET NULL,
+            source_count INTEGER NOT NULL DEFAULT 1,
+            card TEXT,
+            card_backend TEXT,
+            carded_at REAL
+        );
+        CREATE INDEX stories_published ON stories (published_at);
+
+        ALTER TABLE entries ADD COLUMN story_id INTEGER REFERENCES stories (id) ON DELETE SET NULL;
+        CREATE INDEX entries_story ON entries (story_id);
+
+        CREATE TABLE story_topics (
+            story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            PRIMARY KEY (story_id, topic)
+        ) WITHOUT ROWID;
+        CREATE INDEX story_topics_topic ON story_topics (topic, story_id);
+
+        CREATE TABLE entity_mentions (
+            entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+            story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+            published_at REAL NOT NULL,
+            is_main INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (entity_id, story_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at);
+        CREATE INDEX entity_mentions_story ON entity_mentions (story_id);
+        """,
+    )
+
+
+async def _to_3_guilds_and_delivery(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE TABLE guild_settings (
+            guild_id INTEGER PRIMARY KEY,
+            alerts_channel_id INTEGER,
+            timezone TEXT,
+            updated_at REAL NOT NULL
+        );
+
+        CREATE TABLE routes (
+            id INTEGER PRIMARY KEY,
+            guild_id INTEGER NOT NULL,
+            topic TEXT NOT NULL,
+            channel_id INTEGER NOT NULL,
+            include_keywords TEXT NOT NULL DEFAULT '[]',
+            exclude_keywords TEXT NOT NULL DEFAULT '[]',
+            origin TEXT NOT NULL DEFAULT 'discord' CHECK (origin IN ('config', 'discord')),
+            broken_at REAL,
+            broken_reason TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (guild_id, topic, channel_id)
+        );
+
+        -- the outbox: one row per (thing, channel), sent exactly once
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('card', 'recap', 'alert')),
+            story_id INTEGER REFERENCES stories (id) ON DELETE CASCADE,
+            ref TEXT NOT NULL DEFAULT '',
+            guild_id INTEGER NOT NULL,
+            channel_id INTEGER NOT NULL,
+            nonce TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+            message_id INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            last_error TEXT,
+            needs_edit INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        );
+        CREATE UNIQUE INDEX deliveries_once
+            ON deliveries (kind, coalesce(story_id, 0), ref, channel_id);
+        CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+            WHERE state IN ('pending', 'sending') OR needs_edit = 1;
+
+        CREATE TABLE recap_schedules (
+            guild_id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+            time TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT 'discord' CHECK (origin IN ('config', 'discord')),
+            last_posted_week TEXT,
+            updated_at REAL NOT NULL
+        );
+        """,
+    )
+
+
+async def _to_4_llm_cache(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- key = hash of content + prompt version + model: nothing is paid for twice
+        CREATE TABLE llm_cache (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            response TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE llm_usage (
+            day TEXT PRIMARY KEY,
+            calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+# MIGRATIONS[i] takes version i to version i + 1.
+MIGRATIONS: tuple[Migration, ...] = (
+    _to_1_feeds_and_entries,
+    _to_2_stories_and_entities,
+    _to_3_guilds_and_delivery,
+    _to_4_llm_cache,
+)
+LATEST_VERSION = len(MIGRATIONS)

@@ -1,0 +1,81 @@
+"""The Bot class: owns the settings, the store and the services; loads every cog."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot import __version__
+from bot.adapters.store import Store
+from bot.app.tree import WirebriefTree
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS_PACKAGE = "cogs"
+
+
+def find_extensions(package: str = EXTENSIONS_PACKAGE) -> list[str]:
+    """Every module of the extensions package that defines `setup`, sorted by name."""
+    module = importlib.import_module(package)
+    found = []
+    for info in pkgutil.iter_modules(module.__path__, f"{package}."):
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        if hasattr(importlib.import_module(info.name), "setup"):
+            found.append(info.name)
+    return sorted(found)
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds only: slash commands need no message content and no member list."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class WirebriefBot(commands.Bot):
+    """The bot. Slash commands only; every message it sends mentions nobody."""
+
+    def __init__(self, settings: Settings, store: Store, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            tree_cls=WirebriefTree,
+            **options,
+        )
+        self.settings = settings
+        self.store = store
+        self.started_at = time.time()
+        self.version = __version__
+
+    async def setup_hook(self) -> None:
+        for name in find_extensions():
+            await self.load_extension(name)
+        log.info("loaded %d extensions", len(self.extensions))
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync to the dev guilds at once (instant), else globally (may take an hour to show)."""
+        guild_ids = self.settings.discord.dev_guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d slash commands globally", len(synced))
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d slash commands to guild %d", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("connected as %s (id %s) to %d servers", user, user and user.id, len(self.guilds))

@@ -1,0 +1,66 @@
+"""The command tree with the one error handler for every slash command."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.errors import WirebriefError
+
+log = logging.getLogger(__name__)
+
+
+class UserError(WirebriefError):
+    """A mistake the person can fix; its text is shown to them as it is."""
+
+
+_CHECK_MESSAGES: dict[type[app_commands.AppCommandError], str] = {
+    app_commands.MissingPermissions: "You need the Manage Server permission for this.",
+    app_commands.NoPrivateMessage: "This command works only inside a server.",
+    app_commands.BotMissingPermissions: "I am missing a permission I need here: {missing}.",
+    app_commands.CommandOnCooldown: "Slow down a little: try again in {retry:.0f} s.",
+}
+
+
+def describe_error(error: app_commands.AppCommandError) -> tuple[str, bool]:
+    """The sentence the user sees for `error`, and whether it is unexpected (log the trace)."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, UserError):
+        return str(original), False
+    if isinstance(error, app_commands.TransformerError):
+        return f"I could not understand {error.value!r} as a {error.type.name.lower()}.", False
+    for kind, template in _CHECK_MESSAGES.items():
+        if isinstance(error, kind):
+            missing = ", ".join(getattr(error, "missing_permissions", []))
+            retry = getattr(error, "retry_after", 0.0)
+            return template.format(missing=missing, retry=retry), False
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here.", False
+    return "Sorry, something went wrong on my side. The error is logged.", True
+
+
+class WirebriefTree(app_commands.CommandTree[discord.Client]):
+    """Turns every command error into one short ephemeral reply; logs the unexpected ones."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[discord.Client], error: app_commands.AppCommandError
+    ) -> None:
+        message, unexpected = describe_error(error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if unexpected:
+            log.error("/%s failed", command, exc_info=error)
+        else:
+            log.info("/%s refused: %s", command, message)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(
+                    message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+            else:
+                await interaction.response.send_message(
+                    message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the user about the error in /%s", command)

@@ -1,0 +1,155 @@
+"""The command line: `wirebrief …` and `python -m bot …`.
+
+Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration mistake.
+User mistakes get one clear line each on stderr, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, WirebriefError
+from bot.logs import setup_logging
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = "wirebrief.toml"
+
+log = logging.getLogger("bot")
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("WIREBRIEF_CONFIG", DEFAULT_CONFIG),
+        metavar="PATH",
+        help=f"the TOML config file (default: $WIREBRIEF_CONFIG or {DEFAULT_CONFIG})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wirebrief",
+        description="Wirebrief: a Discord bot that turns news feeds into story briefings.",
+    )
+    parser.add_argument("--version", action="version", version=f"wirebrief {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run the bot (token from the env variable in the config)")
+    _add_config(run)
+
+    sub.add_parser("demo", help="the whole pipeline offline on bundled sample feeds; no token")
+
+    preview = sub.add_parser("preview", help="fetch the configured feeds once; print the cards")
+    _add_config(preview)
+    preview.add_argument("--limit", type=int, default=3, metavar="N", help="cards per feed")
+
+    check = sub.add_parser("check-config", help="validate the config; exit 2 listing each problem")
+    _add_config(check)
+
+    opml = sub.add_parser("opml", help="import or export the feeds as OPML")
+    opml_sub = opml.add_subparsers(dest="opml_command", metavar="ACTION", required=True)
+    opml_import = opml_sub.add_parser("import", help="subscribe to every feed in an OPML file")
+    opml_import.add_argument("file", metavar="FILE")
+    _add_config(opml_import)
+    opml_export = opml_sub.add_parser("export", help="write the subscribed feeds as OPML")
+    opml_export.add_argument("--output", "-o", default="-", metavar="FILE", help="default: stdout")
+    _add_config(opml_export)
+    return parser
+
+
+def _load(path: str) -> Settings:
+    return load_settings(path)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    print(
+        f"{args.config}: OK — {len(settings.feeds)} feeds, {len(settings.topics)} topics, "
+        f"{len(settings.entities)} entities, {len(settings.routes)} routes, "
+        f"{len(settings.recaps)} recap schedules; summarizer {settings.summarizer.backend}"
+    )
+    token_env = settings.discord.token_env
+    if not os.environ.get(token_env):
+        print(f"note: ${token_env} is not set here; `wirebrief run` will need it", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    token_env = settings.discord.token_env
+    token = os.environ.get(token_env, "").strip()
+    if not token:
+        print(
+            f"error: the environment variable {token_env} is not set; put the bot token there"
+            " (discord.token_env in the config names the variable)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token])
+    import discord
+
+    from bot.app.runtime import run_bot  # imported late: discord.py is slow to import
+
+    try:
+        asyncio.run(run_bot(settings, token))
+    except discord.LoginFailure:
+        print(f"error: Discord refused the token in ${token_env}; check it", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    print(
+        "wirebrief demo: not built yet. The offline pipeline (sample feeds, clustering, cards,"
+        " HTML preview) lands with the ingestion and card issues; this placeholder says so."
+    )
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    _load(args.config)
+    print("wirebrief preview: not built yet (it needs the ingestion pipeline).", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def cmd_opml(args: argparse.Namespace) -> int:
+    print("wirebrief opml: not built yet (it lands with feed ingestion).", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "preview": cmd_preview,
+    "check-config": cmd_check_config,
+    "opml": cmd_opml,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(
+            f"{args.config if hasattr(args, 'config') else 'config'}: {len(exc.problems)} "
+            f"problem{'s' if len(exc.problems) != 1 else ''}:",
+            file=sys.stderr,
+        )
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except WirebriefError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

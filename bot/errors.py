@@ -1,0 +1,33 @@
+"""The exception tree. Every error Wirebrief raises on purpose is a WirebriefError.
+
+`str()` of each carries its cause, so a log line or a CLI message is complete on its own.
+"""
+
+from __future__ import annotations
+
+
+class WirebriefError(Exception):
+    """Root of every error Wirebrief raises on purpose."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        cause = self.__cause__
+        if cause is not None and str(cause) and str(cause) not in text:
+            return f"{text}: {type(cause).__name__}: {cause}"
+        return text
+
+
+class ConfigError(WirebriefError):
+    """The configuration is unusable; `problems` lists each one as `section.key: why (got X)`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class StorageError(WirebriefError):
+    """The store failed; wraps sqlite errors."""
+
+
+class SchemaTooNewError(StorageError):
+    """The database was written by a newer Wirebrief than this one."""

@@ -1,0 +1,1 @@
+"""Services: wire the core and the adapters (ingest, enrichment, outbox, scheduler)."""

@@ -1,0 +1,124 @@
+"""Schema versions: a fresh database, an upgrade from every older version, a newer one refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.adapters.store import LATEST_VERSION, SQLiteStore
+from bot.adapters.store import migrations as m
+from bot.errors import SchemaTooNewError, StorageError
+
+EXPECTED_TABLES = {
+    "feeds", "entries", "events", "ingest_cycles",
+    "entities", "entity_aliases", "stories", "story_topics", "entity_mentions",
+    "guild_settings", "routes", "deliveries", "recap_schedules",
+    "llm_cache", "llm_usage",
+}  # fmt: skip
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+async def test_fresh_database_is_at_latest_version_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "w.db"
+    store = await SQLiteStore.open(path)
+    assert await store.schema_version() == LATEST_VERSION
+    await store.close()
+    assert user_version(path) == LATEST_VERSION
+    assert tables(path) == EXPECTED_TABLES
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_reopening_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    for _ in range(3):
+        store = await SQLiteStore.open(path)
+        await store.close()
+    assert user_version(path) == LATEST_VERSION
+
+
+@pytest.mark.parametrize("start", range(1, LATEST_VERSION))
+async def test_upgrade_from_each_older_version_keeps_data(tmp_path: Path, start: int) -> None:
+    path = tmp_path / "old.db"
+    old = await SQLiteStore.open(path, migrate_to=start)
+    assert await old.schema_version() == start
+    feed = await old.add_feed("https://example.org/feed.xml", now=1000.0, name="Old")
+    async with old.transaction() as db:
+        await db.execute(
+            "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at,"
+            " content_hash, state) VALUES (?, 'guid-1', 'Kept', 1.0, 1.0, 'h', 'seen')",
+            (feed.id,),
+        )
+    await old.close()
+    assert user_version(path) == start
+
+    store = await SQLiteStore.open(path)
+    assert await store.schema_version() == LATEST_VERSION
+    feeds = await store.list_feeds()
+    assert [(f.url, f.name) for f in feeds] == [("https://example.org/feed.xml", "Old")]
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT title FROM entries").fetchall() == [("Kept",)]
+    assert tables(path) == EXPECTED_TABLES
+
+
+async def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    with pytest.raises(SchemaTooNewError) as caught:
+        await SQLiteStore.open(path)
+    message = str(caught.value)
+    assert f"schema version {LATEST_VERSION + 1}" in message
+    assert "upgrade Wirebrief" in message
+    assert user_version(path) == LATEST_VERSION + 1  # untouched
+
+
+async def test_failed_migration_rolls_back_to_previous_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.db"
+    store = await SQLiteStore.open(path, migrate_to=1)
+    await store.close()
+
+    async def broken(db: aiosqlite.Connection) -> None:
+        await db.execute("CREATE TABLE half_done (x)")
+        await db.execute("THIS IS NOT SQL")
+
+    monkeypatch.setattr(m, "MIGRATIONS", (m.MIGRATIONS[0], broken, *m.MIGRATIONS[2:]))
+    monkeypatch.setattr("bot.adapters.store.sqlite.MIGRATIONS", m.MIGRATIONS)
+    with pytest.raises(StorageError, match="database write failed"):
+        await SQLiteStore.open(path)
+    assert user_version(path) == 1
+    assert "half_done" not in tables(path)
+
+
+async def test_a_file_that_is_not_sqlite_is_a_clear_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is a text file, not a database" * 100)
+    with pytest.raises(StorageError, match="not a usable SQLite database"):
+        await SQLiteStore.open(path)
+
+
+def test_split_statements_handles_semicolons_in_strings_and_comments() -> None:
+    script = """
+    -- a comment; with a semicolon
+    CREATE TABLE t (x TEXT DEFAULT 'a;b');
+    INSERT INTO t VALUES ('c;d');
+    """
+    assert list(m.split_statements(script)) == [
+        "-- a comment; with a semicolon\n    CREATE TABLE t (x TEXT DEFAULT 'a;b');",
+        "INSERT INTO t VALUES ('c;d');",
+    ]
