@@ -31,3 +31,25 @@ class StorageError(WirebriefError):
 
 class SchemaTooNewError(StorageError):
     """The database was written by a newer Wirebrief than this one."""
+
+
+class FetchError(WirebriefError):
+    """A feed could not be fetched. `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after  # seconds, from a 429/503 Retry-After
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the feed is disabled at once."""
+        return self.status == 410
+
+
+class BlockedAddressError(FetchError):
+    """The URL points (or redirects, or resolves) to an address feeds from Discord may not use."""
+
+
+class ParseError(WirebriefError):
+    """A body could not be parsed as a feed, or the parse ran out of time or memory."""

@@ -47,3 +47,44 @@ class Feed:
     def trusted(self) -> bool:
         """Config and OPML feeds come from the operator; Discord feeds are SSRF-guarded."""
         return self.origin is not FeedOrigin.DISCORD
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch of a feed brought back (after redirects)."""
+
+    status: int  # final HTTP status: 200 or 304 (errors raise FetchError)
+    url: str  # the final URL after redirects
+    body: bytes | None  # None for 304 Not Modified
+    etag: str | None = None  # byte for byte as the server sent it
+    last_modified: str | None = None  # likewise
+    content_type: str = ""
+    permanent_redirect: str | None = None  # set when every hop was 301/308: the new URL
+    max_age_seconds: float | None = None  # from Cache-Control max-age, else Expires
+    retry_after_seconds: float | None = None  # from Retry-After, when a 200 carried one
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One entry as the parser hands it over: clean text, absolute links, UNIX times."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str = ""  # clean text (HTML removed, paragraphs kept as blank lines)
+    content: str = ""  # clean text of the fullest content element
+    author: str = ""
+    published: float | None = None
+    updated: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    title: str
+    site_url: str
+    entries: tuple[ParsedEntry, ...]
+    ttl_seconds: float | None = None  # RSS <ttl>, converted from minutes
+    kind: str = ""  # e.g. "rss20", "atom10", "json1"
+    warning: str | None = None  # a recoverable problem the parser noticed (bozo)
