@@ -36,7 +36,12 @@ class Feed:
     failures: int = 0
     next_poll_at: float = 0.0
     entries_seen: int = 0
-    subscribed: bool = False
+    subscribed: bool = False  # the first fetch is done: its entries were stored as seen
+    site_url: str = ""
+    guild_id: int | None = None  # the server that added it from Discord
+    moved_to: str | None = None  # a permanent redirect target being confirmed
+    moved_count: int = 0
+    ttl_seconds: float | None = None  # the feed's own <ttl>, from its last parse
 
     @property
     def display_name(self) -> str:
@@ -88,3 +93,31 @@ class ParsedFeed:
     ttl_seconds: float | None = None  # RSS <ttl>, converted from minutes
     kind: str = ""  # e.g. "rss20", "atom10", "json1"
     warning: str | None = None  # a recoverable problem the parser noticed (bozo)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as the store keeps it, for the stages after ingest."""
+
+    id: int
+    feed_id: int
+    title: str
+    link: str
+    author: str
+    summary: str
+    content: str
+    published_at: float
+    first_seen_at: float
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """Something the Discord side should announce (a feed disabled, a feed moved, …)."""
+
+    id: int
+    kind: str
+    feed_id: int | None
+    guild_id: int | None
+    detail: str
+    created_at: float

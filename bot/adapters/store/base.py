@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.types import Feed, FeedOrigin
+from bot.core.dedup import Decision, KnownEntry
+from bot.core.types import Feed, FeedEvent, FeedOrigin, StoredEntry
 
 
 class Store(Protocol):
@@ -43,3 +45,70 @@ class Store(Protocol):
 
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         """Pause or resume polling. False when there was no such feed."""
+
+    # --- ingest ---
+
+    async def claim_due_feeds(self, now: float, lease_seconds: float, limit: int) -> list[Feed]:
+        """Feeds due at `now`, leased so that nobody polls them twice at once."""
+
+    async def clear_leases(self) -> None:
+        """Forget every lease (at start-up: a lease left by a crash must not delay a feed)."""
+
+    async def next_due_at(self) -> float | None:
+        """When the next active feed is due, or None when there are none."""
+
+    async def known_entries(self, feed_id: int, keys: Sequence[str], link_keys: Sequence[str]) -> list[KnownEntry]:
+        """The stored entries of `feed_id` matching any of the keys or link keys."""
+
+    async def record_poll(self, feed_id: int, poll: PollRecord) -> list[int]:
+        """Write a successful poll; return the ids of the entries released by it."""
+
+    async def record_failure(self, feed_id: int, failure: FailureRecord) -> None:
+        """Write a failed poll; a disabling failure also records a `feed_disabled` event."""
+
+    async def released_entries(self, limit: int = 100) -> list[StoredEntry]:
+        """Released entries not yet taken into a story, oldest first."""
+
+    async def pending_count(self, feed_id: int) -> int:
+        """Entries of the feed waiting for release."""
+
+    async def unannounced_events(self) -> list[FeedEvent]:
+        """Events the Discord side has not announced yet, oldest first."""
+
+    async def mark_event_announced(self, event_id: int, now: float) -> None:
+        """The event was announced."""
+
+    async def record_cycle(self, started_at: float, finished_at: float, feeds: int, new: int, errors: int) -> None:
+        """Keep the figures of one ingest cycle (for /status)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """Everything one successful poll changes, written in one transaction."""
+
+    now: float
+    status: int  # 200, or 304 (also used when the body hash was unchanged)
+    next_poll_at: float
+    max_new: int  # release at most this many pending entries, oldest first
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None  # None when the body was not parsed
+    site_url: str | None = None
+    ttl_seconds: float | None = None  # the feed's <ttl>, kept for polls that skip parsing
+    decision: Decision | None = None  # None when the body was not parsed
+    moved_to: str | None = None  # candidate permanent redirect, being confirmed
+    moved_count: int = 0
+    move_to: str | None = None  # confirmed: move the feed to this URL now
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """A failed poll."""
+
+    now: float
+    error: str
+    status: int | None
+    failures: int
+    next_poll_at: float
+    disable: bool

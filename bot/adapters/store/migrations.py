@@ -53,6 +53,7 @@ async def _to_1_feeds_and_entries(db: aiosqlite.Connection) -> None:
             etag TEXT,
             last_modified TEXT,
             body_hash TEXT,
+            ttl_seconds REAL,
             last_fetch_at REAL,
             last_status INTEGER,
             last_error TEXT,

@@ -1,0 +1,153 @@
+"""Feed rows: subscriptions, fetch state and the poll schedule."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from bot.adapters.store.base import FailureRecord
+from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.core.types import Feed, FeedOrigin
+
+_FEED_COLUMNS = (
+    "id, url, name, title, origin, forced_topics, paused, disabled_at, disabled_reason, etag, "
+    "last_modified, body_hash, last_fetch_at, last_status, last_error, failures, next_poll_at, "
+    "entries_seen, subscribed, site_url, added_by_guild_id, moved_to, moved_count, ttl_seconds"
+)
+
+
+def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
+    (fid, url, name, title, origin, topics, paused, disabled_at, disabled_reason, etag,
+     last_modified, body_hash, last_fetch_at, last_status, last_error, failures,
+     next_poll_at, entries_seen, subscribed, site_url, guild_id, moved_to,
+     moved_count, ttl_seconds) = tuple(row)  # fmt: skip
+    return Feed(
+        id=fid,
+        url=url,
+        name=name,
+        title=title,
+        origin=FeedOrigin(origin),
+        forced_topics=tuple(json.loads(topics)),
+        paused=bool(paused),
+        disabled_at=disabled_at,
+        disabled_reason=disabled_reason,
+        etag=etag,
+        last_modified=last_modified,
+        body_hash=body_hash,
+        last_fetch_at=last_fetch_at,
+        last_status=last_status,
+        last_error=last_error,
+        failures=failures,
+        next_poll_at=next_poll_at,
+        entries_seen=entries_seen,
+        subscribed=bool(subscribed),
+        site_url=site_url,
+        guild_id=guild_id,
+        moved_to=moved_to,
+        moved_count=moved_count,
+        ttl_seconds=ttl_seconds,
+    )
+
+
+
+class FeedRows(SQLiteBase):
+
+    async def add_feed(
+        self,
+        url: str,
+        *,
+        now: float,
+        name: str = "",
+        origin: FeedOrigin = FeedOrigin.CONFIG,
+        forced_topics: Sequence[str] = (),
+        guild_id: int | None = None,
+    ) -> Feed:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO feeds (url, name, origin, forced_topics, added_by_guild_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                (url, name, origin.value, json.dumps(list(forced_topics)), guild_id, now),
+            )
+        feed = await self.get_feed_by_url(url)
+        assert feed is not None  # noqa: S101 -- just inserted or already there
+        return feed
+
+    async def get_feed(self, feed_id: int) -> Feed | None:
+        rows = await self._fetchall(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,))  # noqa: S608
+        return _feed(rows[0]) if rows else None
+
+    async def get_feed_by_url(self, url: str) -> Feed | None:
+        rows = await self._fetchall(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,))  # noqa: S608
+        return _feed(rows[0]) if rows else None
+
+    async def list_feeds(self) -> list[Feed]:
+        rows = await self._fetchall(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY id")  # noqa: S608
+        return [_feed(r) for r in rows]
+
+    async def remove_feed(self, feed_id: int) -> bool:
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
+            return cur.rowcount > 0
+
+    async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE feeds SET paused = ? WHERE id = ?", (int(paused), feed_id)
+            )
+            return cur.rowcount > 0
+
+    # --- the poll schedule -------------------------------------------------------------------
+
+    async def claim_due_feeds(self, now: float, lease_seconds: float, limit: int) -> list[Feed]:
+        async with self.transaction() as db:
+            async with db.execute(
+                f"SELECT {_FEED_COLUMNS} FROM feeds WHERE paused = 0 AND disabled_at IS NULL"  # noqa: S608
+                " AND next_poll_at <= ? AND lease_until <= ? ORDER BY next_poll_at LIMIT ?",
+                (now, now, limit),
+            ) as cur:
+                feeds = [_feed(r) for r in await cur.fetchall()]
+            await db.executemany(
+                "UPDATE feeds SET lease_until = ? WHERE id = ?", [(now + lease_seconds, f.id) for f in feeds]
+            )
+        return feeds
+
+    async def clear_leases(self) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE feeds SET lease_until = 0 WHERE lease_until > 0")
+
+    async def next_due_at(self) -> float | None:
+        rows = await self._fetchall(
+            "SELECT min(max(next_poll_at, lease_until)) FROM feeds WHERE paused = 0 AND disabled_at IS NULL"
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    async def record_failure(self, feed_id: int, failure: FailureRecord) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?, failures = ?,"
+                " next_poll_at = ?, lease_until = 0,"
+                " disabled_at = CASE WHEN ? THEN ? ELSE disabled_at END,"
+                " disabled_reason = CASE WHEN ? THEN ? ELSE disabled_reason END WHERE id = ?",
+                (
+                    failure.now, failure.status, failure.error, failure.failures, failure.next_poll_at,
+                    failure.disable, failure.now, failure.disable, failure.error, feed_id,
+                ),
+            )  # fmt: skip
+            if failure.disable:
+                await db.execute(
+                    "INSERT INTO events (kind, feed_id, guild_id, detail, created_at)"
+                    " SELECT 'feed_disabled', id, added_by_guild_id, ?, ? FROM feeds WHERE id = ?",
+                    (failure.error, failure.now, feed_id),
+                )
+
+    async def enable_feed(self, feed_id: int, now: float) -> bool:
+        """Re-enable a disabled feed and poll it at once. False when there was no such feed."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE feeds SET disabled_at = NULL, disabled_reason = NULL, failures = 0, paused = 0,"
+                " next_poll_at = ? WHERE id = ?",
+                (now, feed_id),
+            )
+            return cur.rowcount > 0

@@ -1,0 +1,139 @@
+"""Entry rows: what ingest writes (new entries, updates, releases) and the events it raises."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import aiosqlite
+
+from bot.adapters.store.base import PollRecord
+from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.core.dedup import Decision, EntryState, KnownEntry
+from bot.core.types import FeedEvent, StoredEntry
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 400  # stay well below SQLite's limit on bound parameters
+
+
+def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+class IngestRows(SQLiteBase):
+    async def known_entries(self, feed_id: int, keys: Sequence[str], link_keys: Sequence[str]) -> list[KnownEntry]:
+        found: dict[int, KnownEntry] = {}
+        for column, values in (("entry_key", keys), ("link_key", link_keys)):
+            for chunk in _chunks(list(dict.fromkeys(values))):
+                marks = ",".join("?" * len(chunk))
+                rows = await self._fetchall(
+                    "SELECT id, entry_key, link_key, content_hash FROM entries"  # noqa: S608 -- fixed names
+                    f" WHERE feed_id = ? AND {column} IN ({marks})",
+                    (feed_id, *chunk),
+                )
+                for r in rows:
+                    found[r[0]] = KnownEntry(r[0], r[1], r[2], r[3])
+        return list(found.values())
+
+    async def record_poll(self, feed_id: int, poll: PollRecord) -> list[int]:
+        async with self.transaction() as db:
+            if poll.decision is not None:
+                await self._write_decision(db, feed_id, poll.decision, poll.now)
+            await db.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = coalesce(?, body_hash),"
+                " title = coalesce(?, title), site_url = coalesce(?, site_url), ttl_seconds = ?, last_fetch_at = ?,"
+                " last_status = ?, last_error = NULL, failures = 0, next_poll_at = ?, lease_until = 0,"
+                " subscribed = CASE WHEN ? THEN 1 ELSE subscribed END, moved_to = ?, moved_count = ?,"
+                " entries_seen = entries_seen + ? WHERE id = ?",
+                (
+                    poll.etag, poll.last_modified, poll.body_hash, poll.title, poll.site_url, poll.ttl_seconds,
+                    poll.now,
+                    poll.status, poll.next_poll_at, poll.decision is not None, poll.moved_to,
+                    poll.moved_count, len(poll.decision.new) if poll.decision else 0, feed_id,
+                ),
+            )  # fmt: skip
+            released = await self._release(db, feed_id, poll.max_new)
+            if poll.move_to:
+                await self._move(db, feed_id, poll.move_to, poll.now)
+        return released
+
+    async def _write_decision(self, db: aiosqlite.Connection, feed_id: int, decision: Decision, now: float) -> None:
+        await db.executemany(
+            "INSERT INTO entries (feed_id, entry_key, link_key, title, link, author, summary, content,"
+            " published_at, first_seen_at, content_hash, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (feed_id, entry_key) DO NOTHING",
+            [
+                (
+                    feed_id, n.entry_key, n.link_key, n.entry.title, n.entry.link or "", n.entry.author,
+                    n.entry.summary, n.entry.content, n.published_at, now, n.content_hash, n.state.value,
+                )
+                for n in decision.new
+            ],
+        )  # fmt: skip
+        # an update is recorded, never re-posted: the state is left as it is
+        await db.executemany(
+            "UPDATE entries SET title = ?, summary = ?, content = ?, author = ?, content_hash = ?,"
+            " updated_at = ? WHERE id = ?",
+            [(c.entry.title, c.entry.summary, c.entry.content, c.entry.author, c.content_hash, now, c.id)
+             for c in decision.changed],
+        )  # fmt: skip
+
+    async def _release(self, db: aiosqlite.Connection, feed_id: int, limit: int) -> list[int]:
+        async with db.execute(
+            "SELECT id FROM entries WHERE feed_id = ? AND state = ? ORDER BY published_at, id LIMIT ?",
+            (feed_id, EntryState.PENDING.value, limit),
+        ) as cur:
+            ids = [r[0] for r in await cur.fetchall()]
+        await db.executemany(
+            "UPDATE entries SET state = ? WHERE id = ?", [(EntryState.RELEASED.value, i) for i in ids]
+        )
+        return ids
+
+    async def _move(self, db: aiosqlite.Connection, feed_id: int, new_url: str, now: float) -> None:
+        async with db.execute("SELECT url FROM feeds WHERE id = ?", (feed_id,)) as cur:
+            row = await cur.fetchone()
+        async with db.execute("SELECT id FROM feeds WHERE url = ?", (new_url,)) as cur:
+            taken = await cur.fetchone()
+        old_url = row[0] if row else "?"
+        if taken is not None:
+            log.warning("feed %s moved permanently to %s, which is subscribed already; kept as is", old_url, new_url)
+            return
+        await db.execute("UPDATE feeds SET url = ? WHERE id = ?", (new_url, feed_id))
+        await db.execute(
+            "INSERT INTO events (kind, feed_id, guild_id, detail, created_at)"
+            " SELECT 'feed_moved', id, added_by_guild_id, ?, ? FROM feeds WHERE id = ?",
+            (f"{old_url} -> {new_url}", now, feed_id),
+        )
+        log.info("feed %d moved permanently: %s -> %s (stored URL updated)", feed_id, old_url, new_url)
+
+    async def released_entries(self, limit: int = 100) -> list[StoredEntry]:
+        rows = await self._fetchall(
+            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"
+            " FROM entries WHERE state = 'released' AND story_id IS NULL ORDER BY published_at, id LIMIT ?",
+            (limit,),
+        )
+        return [StoredEntry(*r) for r in rows]
+
+    async def pending_count(self, feed_id: int) -> int:
+        rows = await self._fetchall("SELECT count(*) FROM entries WHERE feed_id = ? AND state = 'pending'", (feed_id,))
+        return int(rows[0][0])
+
+    async def unannounced_events(self) -> list[FeedEvent]:
+        rows = await self._fetchall(
+            "SELECT id, kind, feed_id, guild_id, detail, created_at FROM events"
+            " WHERE announced_at IS NULL ORDER BY created_at, id"
+        )
+        return [FeedEvent(*r) for r in rows]
+
+    async def mark_event_announced(self, event_id: int, now: float) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE events SET announced_at = ? WHERE id = ?", (now, event_id))
+
+    async def record_cycle(self, started_at: float, finished_at: float, feeds: int, new: int, errors: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO ingest_cycles (started_at, finished_at, feeds_polled, new_entries, errors)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (started_at, finished_at, feeds, new, errors),
+            )

@@ -1,0 +1,239 @@
+"""The ingest pipeline: schedule → fetch → parse → normalize → store.
+
+`IngestService.poll_feed` handles one feed end to end; `run_cycle` polls every feed that is
+due; `run_forever` keeps doing that until told to stop, sleeping until the next feed is due.
+One feed's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from bot.adapters.store import Store
+from bot.adapters.store.base import FailureRecord, PollRecord
+from bot.config import PollingSettings
+from bot.core.dedup import Decision, KnownIndex, decide
+from bot.core.feedstate import judge_redirect
+from bot.core.identity import entry_key, normalize_link
+from bot.core.schedule import judge_failure, next_poll_after_success
+from bot.core.types import Feed, FetchResult, ParsedFeed
+from bot.errors import FetchError, ParseError
+
+log = logging.getLogger(__name__)
+
+# Longest a claimed feed stays leased; a crash mid-poll frees it after this (or at restart).
+MIN_LEASE_SECONDS = 300.0
+
+
+class FeedFetcher(Protocol):
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, trusted: bool = True
+    ) -> FetchResult: ...
+
+
+class FeedParser(Protocol):
+    async def parse(self, body: bytes, *, url: str, content_type: str = "") -> ParsedFeed: ...
+
+
+class PollStatus(StrEnum):
+    PARSED = "parsed"  # a new body was parsed
+    NOT_MODIFIED = "not_modified"  # 304
+    UNCHANGED = "unchanged"  # 200 with the same body as last time: not parsed
+    FAILED = "failed"
+    DISABLED = "disabled"  # failed, and this failure disabled the feed
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed_id: int
+    status: PollStatus
+    new_entries: int = 0  # stored for the first time (posted or not)
+    released: tuple[int, ...] = ()  # entry ids handed on to stories by this poll
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class CycleReport:
+    started_at: float
+    finished_at: float = 0.0
+    outcomes: list[PollOutcome] = field(default_factory=list)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new_entries for o in self.outcomes)
+
+    @property
+    def released(self) -> int:
+        return sum(len(o.released) for o in self.outcomes)
+
+    @property
+    def errors(self) -> int:
+        return sum(o.status in (PollStatus.FAILED, PollStatus.DISABLED) for o in self.outcomes)
+
+
+class IngestService:
+    """Polls due feeds and writes what is new; hands released entry ids to `on_released`."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: FeedFetcher,
+        parser: FeedParser,
+        polling: PollingSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        on_released: Callable[[list[int]], Awaitable[None]] | None = None,
+        batch_size: int = 1000,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.parser = parser
+        self.polling = polling
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
+        self.on_released = on_released
+        self.batch_size = batch_size
+        self.lease_seconds = max(MIN_LEASE_SECONDS, 3 * polling.timeout_seconds)
+        self.last_cycle: CycleReport | None = None
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due feeds now (a feed was added or resumed)."""
+        self._wake.set()
+
+    async def poll_feed(self, feed: Feed) -> PollOutcome:
+        """Fetch, parse and store one feed; never raises for a feed's own problems."""
+        now = self.clock()
+        try:
+            result = await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=feed.trusted
+            )
+            return await self._store_result(feed, result, now)
+        except (FetchError, ParseError) as exc:
+            return await self._fail(feed, now, str(exc), exc)
+        except Exception as exc:  # a bug must cost one poll of one feed, not the loop
+            log.exception("feed %d (%s): unexpected error while polling", feed.id, feed.url)
+            return await self._fail(feed, now, f"internal error: {type(exc).__name__}", exc)
+
+    async def _store_result(self, feed: Feed, result: FetchResult, now: float) -> PollOutcome:
+        redirect = judge_redirect(result.permanent_redirect, feed.moved_to, feed.moved_count)
+        not_modified = result.status == 304
+        body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
+        unchanged = result.body is None or (body_hash == feed.body_hash and feed.subscribed)
+        parsed = None if unchanged else await self.parser.parse(
+            result.body or b"", url=result.url, content_type=result.content_type
+        )  # fmt: skip
+        decision = await self._decide(feed, parsed, now) if parsed is not None else None
+        ttl = parsed.ttl_seconds if parsed is not None else feed.ttl_seconds
+        hints = (ttl, result.max_age_seconds, result.retry_after_seconds)
+        record = PollRecord(
+            now=now,
+            status=result.status,
+            next_poll_at=next_poll_after_success(now, self.polling.interval_seconds, hints, self.rng),
+            max_new=self.polling.max_new_per_poll,
+            # a 304 may omit the validators: the ones we sent still hold
+            etag=(result.etag or feed.etag) if not_modified else result.etag,
+            last_modified=(result.last_modified or feed.last_modified) if not_modified else result.last_modified,
+            body_hash=body_hash,
+            title=parsed.title if parsed else None,
+            site_url=parsed.site_url if parsed else None,
+            ttl_seconds=ttl,
+            decision=decision,
+            moved_to=redirect.moved_to,
+            moved_count=redirect.moved_count,
+            move_to=result.permanent_redirect if redirect.move_now else None,
+        )
+        released = await self.store.record_poll(feed.id, record)
+        if parsed is None:
+            status = PollStatus.NOT_MODIFIED if result.status == 304 else PollStatus.UNCHANGED
+        else:
+            status = PollStatus.PARSED
+            if parsed.warning:
+                log.info("feed %d (%s): parsed with a warning: %s", feed.id, feed.url, parsed.warning)
+        new = len(decision.new) if decision else 0
+        return PollOutcome(feed.id, status, new_entries=new, released=tuple(released))
+
+    async def _decide(self, feed: Feed, parsed: ParsedFeed, now: float) -> Decision:
+        keys = [entry_key(e) for e in parsed.entries]
+        links = [link for e in parsed.entries if (link := normalize_link(e.link))]
+        known = await self.store.known_entries(feed.id, keys, links)
+        return decide(
+            parsed.entries,
+            KnownIndex.of(known),
+            now=now,
+            subscribed=feed.subscribed,
+            max_age_seconds=self.polling.max_age_hours * 3600,
+        )
+
+    async def _fail(self, feed: Feed, now: float, error: str, exc: Exception) -> PollOutcome:
+        status = exc.status if isinstance(exc, FetchError) else None
+        verdict = judge_failure(
+            now=now,
+            interval=self.polling.interval_seconds,
+            previous_failures=feed.failures,
+            max_failures=self.polling.max_failures,
+            gone=isinstance(exc, FetchError) and exc.gone,
+            retry_after=exc.retry_after if isinstance(exc, FetchError) else None,
+            rng=self.rng,
+        )
+        record = FailureRecord(now, error, status, verdict.failures, verdict.next_poll_at, verdict.disable)
+        await self.store.record_failure(feed.id, record)
+        if verdict.disable:
+            log.warning("feed %d (%s) disabled after %d failures: %s", feed.id, feed.url, verdict.failures, error)
+            return PollOutcome(feed.id, PollStatus.DISABLED, error=error)
+        log.info("feed %d (%s) failed (%d in a row): %s", feed.id, feed.url, verdict.failures, error)
+        return PollOutcome(feed.id, PollStatus.FAILED, error=error)
+
+    async def run_cycle(self) -> CycleReport:
+        """Poll every feed due now, concurrently (the fetcher enforces the connection limits)."""
+        report = CycleReport(started_at=self.clock())
+        feeds = await self.store.claim_due_feeds(report.started_at, self.lease_seconds, self.batch_size)
+        if feeds:
+            report.outcomes = list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
+        report.finished_at = self.clock()
+        if feeds:
+            await self.store.record_cycle(
+                report.started_at, report.finished_at, len(feeds), report.new_entries, report.errors
+            )
+            self.last_cycle = report
+            released = [i for o in report.outcomes for i in o.released]
+            if released and self.on_released is not None:
+                await self.on_released(released)
+        return report
+
+    async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 60.0) -> None:
+        """Poll due feeds until `stop` is set; sleep until the next feed is due in between."""
+        await self.store.clear_leases()  # a restart continues where it stopped
+        while not stop.is_set():
+            report = await self.run_cycle()
+            if report.outcomes:
+                log.info(
+                    "ingest: %d feeds in %.1f s, %d new entries, %d released, %d errors",
+                    len(report.outcomes), report.finished_at - report.started_at,
+                    report.new_entries, report.released, report.errors,
+                )  # fmt: skip
+            due = await self.store.next_due_at()
+            delay = idle_seconds if due is None else min(max(due - self.clock(), 0.0), idle_seconds)
+            if delay > 0:
+                await self._sleep(delay, stop)
+
+    async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await w
