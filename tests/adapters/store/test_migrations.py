@@ -98,7 +98,7 @@ async def test_failed_migration_rolls_back_to_previous_version(
         await db.execute("THIS IS NOT SQL")
 
     monkeypatch.setattr(m, "MIGRATIONS", (m.MIGRATIONS[0], broken, *m.MIGRATIONS[2:]))
-    monkeypatch.setattr("bot.adapters.store.sqlite.MIGRATIONS", m.MIGRATIONS)
+    monkeypatch.setattr("bot.adapters.store.sqlite_base.MIGRATIONS", m.MIGRATIONS)
     with pytest.raises(StorageError, match="database write failed"):
         await SQLiteStore.open(path)
     assert user_version(path) == 1
