@@ -11,11 +11,13 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError, WirebriefError
+from bot.errors import ConfigError, UserError, WirebriefError
 from bot.logs import setup_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -123,8 +125,51 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_opml(args: argparse.Namespace) -> int:
-    print("wirebrief opml: not built yet (it lands with feed ingestion).", file=sys.stderr)
-    return EXIT_FAILURE
+    settings = _load(args.config)
+    if args.opml_command == "import":
+        return asyncio.run(_opml_import(settings, args.file))
+    return asyncio.run(_opml_export(settings, args.output))
+
+
+async def _opml_import(settings: Settings, path: str) -> int:
+    from bot.adapters.store import SQLiteStore
+    from bot.progress import ProgressBar
+    from bot.services.feeds import import_opml
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    store = await SQLiteStore.open(settings.storage.path)
+    bar = ProgressBar("importing feeds")
+    try:
+        report = await import_opml(store, data, time.time(), progress=bar.update)
+    finally:
+        bar.close()
+        await store.close()
+    for note in report.skipped:
+        print(f"skipped: {note}", file=sys.stderr)
+    print(f"imported {report.added} new feeds ({report.already} already subscribed, {len(report.skipped)} skipped)")
+    return EXIT_OK
+
+
+async def _opml_export(settings: Settings, output: str) -> int:
+    from bot.adapters.store import SQLiteStore
+    from bot.services.feeds import export_opml
+
+    store = await SQLiteStore.open(settings.storage.path)
+    try:
+        document = await export_opml(store, time.time())
+    finally:
+        await store.close()
+    if output == "-":
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        Path(output).write_bytes(document)
+        print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -149,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except WirebriefError as exc:
         print(f"error: {exc}", file=sys.stderr)

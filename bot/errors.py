@@ -17,6 +17,10 @@ class WirebriefError(Exception):
         return text
 
 
+class UserError(WirebriefError):
+    """A mistake the person can fix (a bad argument, a bad file); its text is shown as it is."""
+
+
 class ConfigError(WirebriefError):
     """The configuration is unusable; `problems` lists each one as `section.key: why (got X)`."""
 

@@ -7,13 +7,9 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.errors import WirebriefError
+from bot.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-class UserError(WirebriefError):
-    """A mistake the person can fix; its text is shown to them as it is."""
 
 
 _CHECK_MESSAGES: dict[type[app_commands.AppCommandError], str] = {

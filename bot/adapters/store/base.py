@@ -46,6 +46,12 @@ class Store(Protocol):
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         """Pause or resume polling. False when there was no such feed."""
 
+    async def update_feed_meta(self, feed_id: int, *, name: str, forced_topics: Sequence[str]) -> None:
+        """Set the display name and forced topics."""
+
+    async def enable_feed(self, feed_id: int, now: float) -> bool:
+        """Re-enable a disabled feed and poll it at once. False when there was no such feed."""
+
     # --- ingest ---
 
     async def claim_due_feeds(self, now: float, lease_seconds: float, limit: int) -> list[Feed]:

@@ -151,3 +151,11 @@ class FeedRows(SQLiteBase):
                 (now, feed_id),
             )
             return cur.rowcount > 0
+
+    async def update_feed_meta(self, feed_id: int, *, name: str, forced_topics: Sequence[str]) -> None:
+        """Set the display name and forced topics (the config file is their source of truth)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE feeds SET name = ?, forced_topics = ? WHERE id = ?",
+                (name, json.dumps(list(forced_topics)), feed_id),
+            )

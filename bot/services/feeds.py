@@ -1,0 +1,68 @@
+"""Subscriptions: keep the store in step with the config file; OPML import and export."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.adapters.opml import OpmlFeed, parse_opml, render_opml
+from bot.adapters.store import Store
+from bot.config import FeedSettings
+from bot.core.types import FeedOrigin
+
+log = logging.getLogger(__name__)
+
+
+async def sync_config_feeds(store: Store, feeds: Sequence[FeedSettings], now: float) -> int:
+    """Subscribe to every feed of the config (idempotent); return how many were new.
+
+    The config is the source of truth for names and forced topics of its feeds. A feed that
+    left the config stays subscribed (its history is kept); the log says so.
+    """
+    known = {f.url: f for f in await store.list_feeds()}
+    added = 0
+    for spec in feeds:
+        existing = known.get(spec.url)
+        if existing is None:
+            await store.add_feed(spec.url, now=now, name=spec.name, forced_topics=spec.topics)
+            added += 1
+        elif existing.name != spec.name or existing.forced_topics != spec.topics:
+            await store.update_feed_meta(existing.id, name=spec.name, forced_topics=spec.topics)
+    configured = {spec.url for spec in feeds}
+    for url, feed in known.items():
+        if feed.origin is FeedOrigin.CONFIG and url not in configured:
+            log.info("feed %s is no longer in the config; it stays subscribed (remove it with /feeds remove)", url)
+    return added
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    added: int
+    already: int
+    skipped: list[str]
+
+
+async def import_opml(
+    store: Store, data: bytes, now: float, *, progress: Callable[[int, int], None] | None = None
+) -> ImportReport:
+    """Subscribe to every feed of an OPML document. Raises OpmlError for an unreadable file."""
+    feeds, skipped = parse_opml(data)
+    existing = {f.url for f in await store.list_feeds()}
+    added = 0
+    for done, feed in enumerate(feeds, 1):
+        if feed.url not in existing:
+            await store.add_feed(feed.url, now=now, name=feed.title, origin=FeedOrigin.OPML)
+            added += 1
+        if progress is not None:
+            progress(done, len(feeds))
+    return ImportReport(added=added, already=len(feeds) - added, skipped=skipped)
+
+
+async def export_opml(store: Store, now: float) -> bytes:
+    """Every subscribed feed as OPML 2.0, grouped by its first forced topic."""
+    feeds = await store.list_feeds()
+    return render_opml(
+        (OpmlFeed(f.url, f.display_name, f.site_url, f.forced_topics[0] if f.forced_topics else "") for f in feeds),
+        now=now,
+    )

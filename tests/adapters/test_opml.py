@@ -1,0 +1,55 @@
+"""OPML parsing (untrusted input) and rendering."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.adapters.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+
+NESTED = b"""<?xml version="1.0" encoding="utf-8"?>
+<opml version="2.0"><head><title>Mine</title></head><body>
+  <outline text="Labs">
+    <outline text="Lab One" title="Lab One Blog" type="rss" xmlUrl="https://one.example/feed" htmlUrl="https://one.example/"/>
+    <outline text="Deeper"><outline text="Two" xmlUrl="https://two.example/atom"/></outline>
+  </outline>
+  <outline text="Loose" xmlUrl="https://three.example/rss"/>
+  <outline text="Dupe" xmlUrl="https://three.example/rss"/>
+  <outline text="Local file" xmlUrl="file:///etc/passwd"/>
+  <outline text="Empty folder"/>
+</body></opml>"""
+
+
+def test_nested_outlines_become_feeds_with_categories() -> None:
+    feeds, skipped = parse_opml(NESTED)
+    assert feeds == [
+        OpmlFeed("https://one.example/feed", "Lab One Blog", "https://one.example/", "Labs"),
+        OpmlFeed("https://two.example/atom", "Two", "", "Deeper"),
+        OpmlFeed("https://three.example/rss", "Loose", "", ""),
+    ]
+    assert skipped == ["Local file: not an http(s) URL ('file:///etc/passwd')"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<html><body>hi</body></html>", "not an OPML document"),
+        (b"<opml version='2.0'><head/></opml>", "has no <body>"),
+        (b"<opml><body><outline", "not well-formed XML"),
+        (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><opml><body/></opml>', "DOCTYPE"),
+        (b"<opml><body>" + b" " * (11 * 1024 * 1024) + b"</body></opml>", "larger than"),
+    ],
+)
+def test_unreadable_files_are_user_errors(data: bytes, message: str) -> None:
+    with pytest.raises(OpmlError, match=message):
+        parse_opml(data)
+
+
+def test_render_then_parse_round_trips() -> None:
+    feeds = [
+        OpmlFeed("https://one.example/feed?a=1&b=2", "One & Co", "https://one.example/", "policy"),
+        OpmlFeed("https://two.example/rss", "Two <b>", "", ""),
+    ]
+    document = render_opml(feeds, now=0)
+    assert document.startswith(b"<?xml")
+    parsed, skipped = parse_opml(document)
+    assert parsed == feeds and skipped == []
