@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.cards import Card
+from bot.core.cluster import Features
 from bot.core.dedup import Decision, KnownEntry
+from bot.core.stories import StoryPlanItem
 from bot.core.types import Feed, FeedEvent, FeedOrigin, StoredEntry
 
 
@@ -87,6 +90,33 @@ class Store(Protocol):
     async def record_cycle(self, started_at: float, finished_at: float, feeds: int, new: int, errors: int) -> None:
         """Keep the figures of one ingest cycle (for /status)."""
 
+    # --- stories ---
+
+    async def story_features_since(self, since: float) -> list[tuple[int, Features]]:
+        """Clustering features of the stories published since `since`."""
+
+    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
+        """Create or extend stories as planned (negative refs are created in order); return
+        (story id, created) per plan item."""
+
+    async def sync_watchlist(self, entities: Sequence[tuple[str, Sequence[str]]], now: float) -> None:
+        """Make the configured entities and their aliases known."""
+
+    async def story_entries(self, story_id: int) -> list[StoredEntry]:
+        """The entries of a story, oldest first (the first is the lead)."""
+
+    async def story_topics(self, story_id: int) -> list[str]:
+        """The topics of a story."""
+
+    async def story_entities(self, story_id: int) -> list[str]:
+        """The entities of a story, main entity first."""
+
+    async def save_card(self, story_id: int, card: Card, now: float) -> None:
+        """Keep the card of a story (its topics replace the story's topics)."""
+
+    async def get_card(self, story_id: int) -> Card | None:
+        """The card of a story, if written."""
+
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
@@ -118,3 +148,4 @@ class FailureRecord:
     failures: int
     next_poll_at: float
     disable: bool
+

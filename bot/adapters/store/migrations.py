@@ -153,7 +153,7 @@ async def _to_2_stories_and_entities(db: aiosqlite.Connection) -> None:
             story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
             topic TEXT NOT NULL,
             PRIMARY KEY (story_id, topic)
-        ) WITHOUT ROWID;
+        );  -- with rowid: topics keep the order they were given in
         CREATE INDEX story_topics_topic ON story_topics (topic, story_id);
 
         CREATE TABLE entity_mentions (

@@ -86,9 +86,7 @@ async def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     assert user_version(path) == LATEST_VERSION + 1  # untouched
 
 
-async def test_failed_migration_rolls_back_to_previous_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_failed_migration_rolls_back_to_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "w.db"
     store = await SQLiteStore.open(path, migrate_to=1)
     await store.close()

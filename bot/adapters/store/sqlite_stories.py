@@ -1,0 +1,175 @@
+"""Story rows: stories and their entries, topics, entities, mentions and cards."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import aiosqlite
+
+from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.core.cards import Card, RelatedLink
+from bot.core.cluster import Features
+from bot.core.entities import PROMOTE_AFTER_STORIES
+from bot.core.stories import StoryPlanItem
+from bot.core.types import StoredEntry
+
+
+def features_to_json(f: Features) -> str:
+    return json.dumps(
+        {"t": f.terms, "e": sorted(f.entities), "n": sorted(f.numbers), "f": sorted(f.feed_ids), "p": f.published_at},
+        separators=(",", ":"),
+    )
+
+
+def features_from_json(text: str) -> Features:
+    d = json.loads(text)
+    return Features(d["t"], frozenset(d["e"]), frozenset(d["n"]), d["p"], frozenset(d["f"]))
+
+
+def card_to_json(card: Card) -> str:
+    return json.dumps(asdict(card), separators=(",", ":"))
+
+
+def card_from_json(text: str) -> Card:
+    d: dict[str, Any] = json.loads(text)
+    d["related"] = tuple(RelatedLink(**r) for r in d["related"])
+    for key in ("takeaways", "deep_dive", "implications", "entities", "topics"):
+        d[key] = tuple(d[key])
+    return Card(**d)
+
+
+class StoryRows(SQLiteBase):
+    async def story_features_since(self, since: float) -> list[tuple[int, Features]]:
+        rows = await self._fetchall(
+            "SELECT id, signature FROM stories WHERE published_at >= ? AND signature != '' ORDER BY id", (since,)
+        )
+        return [(r[0], features_from_json(r[1])) for r in rows]
+
+    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
+        """Create or extend stories as planned; return (story id, created) in plan order."""
+        out: list[tuple[int, bool]] = []
+        created: dict[int, int] = {}  # provisional ref -> story id
+        async with self.transaction() as db:
+            for item in items:
+                if item.creates:
+                    cur = await db.execute(
+                        "INSERT INTO stories (headline, published_at, created_at, updated_at, signature)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (item.headline, item.published_at, now, now, features_to_json(item.features)),
+                    )
+                    story_id = created[item.story_ref] = int(cur.lastrowid or 0)
+                else:
+                    story_id = created.get(item.story_ref, item.story_ref)
+                await db.execute("UPDATE entries SET story_id = ? WHERE id = ?", (story_id, item.entry_id))
+                if not item.creates:
+                    await db.execute(
+                        "UPDATE stories SET signature = ?, updated_at = ?,"
+                        " source_count = (SELECT count(DISTINCT feed_id) FROM entries WHERE story_id = ?)"
+                        " WHERE id = ?",
+                        (features_to_json(item.features), now, story_id, story_id),
+                    )
+                await db.executemany(
+                    "INSERT OR IGNORE INTO story_topics (story_id, topic) VALUES (?, ?)",
+                    [(story_id, t) for t in item.topics],
+                )
+                await self._mention(db, story_id, item, now)
+                out.append((story_id, item.creates))
+        return out
+
+    async def _mention(self, db: aiosqlite.Connection, story_id: int, item: StoryPlanItem, now: float) -> None:
+        async with db.execute("SELECT published_at FROM stories WHERE id = ?", (story_id,)) as cur:
+            row = await cur.fetchone()
+        published = row[0] if row else item.published_at
+        for rank, name in enumerate(item.entities):
+            entity_id = await self._entity_id(db, name, now)
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO entity_mentions (entity_id, story_id, published_at, is_main) VALUES (?,?,?,?)",
+                (entity_id, story_id, published, int(rank == 0 and item.creates)),
+            )
+            if cur.rowcount:
+                await db.execute(
+                    "UPDATE entities SET mention_count = mention_count + 1,"
+                    " promoted = CASE WHEN origin = 'config' OR mention_count + 1 >= ? THEN 1 ELSE 0 END"
+                    " WHERE id = ?",
+                    (PROMOTE_AFTER_STORIES, entity_id),
+                )
+        if item.creates and item.entities:
+            await db.execute(
+                "UPDATE stories SET main_entity_id = (SELECT entity_id FROM entity_aliases WHERE alias = ?)"
+                " WHERE id = ?",
+                (item.entities[0].casefold(), story_id),
+            )
+
+    async def _entity_id(self, db: aiosqlite.Connection, name: str, now: float) -> int:
+        async with db.execute("SELECT entity_id FROM entity_aliases WHERE alias = ?", (name.casefold(),)) as cur:
+            row = await cur.fetchone()
+        if row:
+            return int(row[0])
+        cur = await db.execute(
+            "INSERT INTO entities (name, origin, promoted, created_at) VALUES (?, 'discovered', 0, ?)"
+            " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+            (name, now),
+        )
+        new = await cur.fetchone()
+        entity_id = int(new[0]) if new else 0
+        await db.execute(
+            "INSERT OR IGNORE INTO entity_aliases (alias, entity_id) VALUES (?, ?)", (name.casefold(), entity_id)
+        )
+        return entity_id
+
+    async def sync_watchlist(self, entities: Sequence[tuple[str, Sequence[str]]], now: float) -> None:
+        """Make the configured entities and their aliases known (idempotent; aliases fold)."""
+        async with self.transaction() as db:
+            for name, aliases in entities:
+                await db.execute(
+                    "INSERT INTO entities (name, origin, promoted, created_at) VALUES (?, 'config', 1, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET origin = 'config', promoted = 1",
+                    (name, now),
+                )
+                async with db.execute("SELECT id FROM entities WHERE name = ?", (name,)) as cur:
+                    row = await cur.fetchone()
+                entity_id = int(row[0]) if row else 0
+                await db.executemany(
+                    "INSERT INTO entity_aliases (alias, entity_id) VALUES (?, ?)"
+                    " ON CONFLICT (alias) DO UPDATE SET entity_id = excluded.entity_id",
+                    [(a.casefold(), entity_id) for a in (name, *aliases)],
+                )
+
+    async def story_entries(self, story_id: int) -> list[StoredEntry]:
+        rows = await self._fetchall(
+            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"
+            " FROM entries WHERE story_id = ? ORDER BY published_at, id",
+            (story_id,),
+        )
+        return [StoredEntry(*r) for r in rows]
+
+    async def story_topics(self, story_id: int) -> list[str]:
+        rows = await self._fetchall("SELECT topic FROM story_topics WHERE story_id = ? ORDER BY rowid", (story_id,))
+        return [r[0] for r in rows]
+
+    async def save_card(self, story_id: int, card: Card, now: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE stories SET card = ?, card_backend = ?, carded_at = ?, headline = ? WHERE id = ?",
+                (card_to_json(card), card.written_by, now, card.headline, story_id),
+            )
+            await db.execute("DELETE FROM story_topics WHERE story_id = ?", (story_id,))
+            await db.executemany(
+                "INSERT OR IGNORE INTO story_topics (story_id, topic) VALUES (?, ?)",
+                [(story_id, t) for t in card.topics],
+            )
+
+    async def get_card(self, story_id: int) -> Card | None:
+        rows = await self._fetchall("SELECT card FROM stories WHERE id = ?", (story_id,))
+        return card_from_json(rows[0][0]) if rows and rows[0][0] else None
+
+    async def story_entities(self, story_id: int) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT e.name FROM entity_mentions m JOIN entities e ON e.id = m.entity_id WHERE m.story_id = ?"
+            " ORDER BY m.is_main DESC, e.origin = 'config' DESC, e.mention_count DESC, e.name",
+            (story_id,),
+        )
+        return [r[0] for r in rows]

@@ -1,0 +1,140 @@
+"""Story clustering: does a new entry report the same event as a recent story?
+
+Each entry and story is a bag of weighted terms (title terms count more than lead terms),
+plus its entities and numbers. Similarity is the TF-IDF cosine, lowered when the two name
+different numbers. An entry joins the most similar story within the time window when the
+similarity clears a threshold — a lower one when they share an entity, a stricter one when
+they share none. Pure: the thresholds are measured on the gold set (bench/cards.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.core.nlp import content_terms, numbers
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterParams:
+    window_hours: float = 72.0
+    threshold_shared_entity: float = 0.30
+    threshold_no_entity: float = 0.55
+    title_weight: float = 2.0
+    number_conflict_factor: float = 0.6  # both name amounts, and none in common
+    allow_same_feed: bool = False  # a feed rarely tells one event twice; a second item is news
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What clustering compares: weighted terms, entities, numbers, time and feeds."""
+
+    terms: Mapping[str, float]
+    entities: frozenset[str]
+    numbers: frozenset[str]
+    published_at: float
+    feed_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+_YEAR = re.compile(r"^(19|20)\d\d$")
+
+
+def features_of(
+    title: str, lead: str, entities: Iterable[str], published_at: float, feed_id: int, params: ClusterParams
+) -> Features:
+    """Features of one entry from its title and lead text (the first sentences)."""
+    terms: dict[str, float] = {}
+    for term in content_terms(title):
+        terms[term] = terms.get(term, 0.0) + params.title_weight
+    for term in content_terms(lead):
+        terms[term] = terms.get(term, 0.0) + 1.0
+    amounts = {n for n in numbers(f"{title} {lead}") if not _YEAR.match(n) and n not in {"0", "1"}}
+    return Features(
+        terms, frozenset(e.casefold() for e in entities), frozenset(amounts), published_at, frozenset({feed_id})
+    )
+
+
+def merge(story: Features, entry: Features) -> Features:
+    """A story's features after `entry` joined it: the union, so later sources match either wording."""
+    terms = dict(story.terms)
+    for term, weight in entry.terms.items():
+        terms[term] = max(terms.get(term, 0.0), weight)
+    return Features(
+        terms,
+        story.entities | entry.entities,
+        story.numbers | entry.numbers,
+        min(story.published_at, entry.published_at),
+        story.feed_ids | entry.feed_ids,
+    )
+
+
+def idf_table(documents: Iterable[Features]) -> dict[str, float]:
+    """Inverse document frequency of each term over `documents` (smoothed; never zero)."""
+    df: Counter[str] = Counter()
+    n = 0
+    for doc in documents:
+        n += 1
+        df.update(doc.terms.keys())
+    return {term: math.log((n + 1) / (count + 1)) + 1.0 for term, count in df.items()}
+
+
+def similarity(a: Features, b: Features, idf: Mapping[str, float], params: ClusterParams) -> float:
+    """TF-IDF cosine of the two term bags, lowered when they name different amounts."""
+    default = max(idf.values(), default=1.0)
+    dot = 0.0
+    small, large = (a.terms, b.terms) if len(a.terms) <= len(b.terms) else (b.terms, a.terms)
+    for term, weight in small.items():
+        other = large.get(term)
+        if other is not None:
+            w = idf.get(term, default)
+            dot += weight * other * w * w
+    if dot == 0.0:
+        return 0.0
+    norm_a = math.sqrt(sum((w * idf.get(t, default)) ** 2 for t, w in a.terms.items()))
+    norm_b = math.sqrt(sum((w * idf.get(t, default)) ** 2 for t, w in b.terms.items()))
+    score = dot / (norm_a * norm_b)
+    if a.numbers and b.numbers and not (a.numbers & b.numbers):
+        score *= params.number_conflict_factor
+    return score
+
+
+def best_story(
+    entry: Features,
+    candidates: Sequence[tuple[int, Features]],
+    idf: Mapping[str, float],
+    params: ClusterParams,
+) -> tuple[int, float] | None:
+    """The story `entry` belongs to, with its score, or None when it is a new story."""
+    window = params.window_hours * 3600
+    best: tuple[int, float] | None = None
+    for story_id, story in candidates:
+        if abs(entry.published_at - story.published_at) > window:
+            continue
+        if not params.allow_same_feed and entry.feed_ids & story.feed_ids:
+            continue
+        score = similarity(entry, story, idf, params)
+        shared = bool(entry.entities & story.entities)
+        threshold = params.threshold_shared_entity if shared else params.threshold_no_entity
+        if score >= threshold and (best is None or score > best[1]):
+            best = (story_id, score)
+    return best
+
+
+def cluster_all(entries: Sequence[Features], params: ClusterParams) -> list[int]:
+    """Cluster a batch in time order (for measurement and tests): a story index per entry."""
+    order = sorted(range(len(entries)), key=lambda i: entries[i].published_at)
+    idf = idf_table(entries)
+    stories: list[Features] = []
+    labels = [0] * len(entries)
+    for i in order:
+        match = best_story(entries[i], list(enumerate(stories)), idf, params)
+        if match is None:
+            stories.append(entries[i])
+            labels[i] = len(stories) - 1
+        else:
+            labels[i] = match[0]
+            stories[match[0]] = merge(stories[match[0]], entries[i])
+    return labels

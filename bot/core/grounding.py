@@ -1,0 +1,94 @@
+"""The grounding check: a generated sentence may state only what the sources state.
+
+A sentence that names a number (amounts, percentages, dates, years) or a proper name found in
+none of the story's source texts is removed whole; the count of such claims is kept on the card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.core.nlp import STOPWORDS, normalize_number, split_sentences
+
+# Numbers however written: "40", "1,200", "3.5", "40M", "$2bn", "12%". The unit is not compared.
+_NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9'’\-]*")
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+# Capitalised words that are not claims in themselves.
+_COMMON = frozenset(
+    """
+    i ai ml llm llms gpu gpus api apis ceo cto the a an this that these those it its they their we our
+    you your he she his her there here what why how when where who which teams team users developers
+    companies researchers engineers anyone everyone readers watch expect check consider compare note
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Grounded:
+    text: str
+    removed_claims: int
+    removed_sentences: tuple[str, ...] = ()
+
+
+class SourceFacts:
+    """What the sources state, indexed for the check."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        corpus = " ".join(texts)
+        self._numbers = {normalize_number(n) for n in _NUMBER.findall(corpus)}
+        self._words = {w.casefold().rstrip("'’") for w in _WORD.findall(corpus)}
+        self._words |= {w.removesuffix("'s").removesuffix("’s") for w in self._words}
+
+    def unsupported(self, sentence: str) -> list[str]:
+        """The claims of `sentence` found in no source."""
+        missing = [n for n in _NUMBER.findall(sentence) if normalize_number(n) not in self._numbers]
+        words = _WORD.findall(sentence)
+        for i, word in enumerate(words):
+            bare = word.removesuffix("'s").removesuffix("’s").rstrip("'’")
+            folded = bare.casefold()
+            if folded in self._words or folded in _COMMON:
+                continue
+            if folded in _MONTHS or _is_name(bare, first=(i == 0)):
+                missing.append(bare)
+        return missing
+
+
+def _is_name(word: str, *, first: bool) -> bool:
+    """A proper-name claim: capitalised mid-sentence, or an acronym / a name with digits anywhere."""
+    has_digit = any(c.isdigit() for c in word)
+    caps = sum(c.isupper() for c in word)
+    if caps >= 2 or (has_digit and word[:1].isupper()):
+        return True
+    return not first and word[:1].isupper() and word.casefold() not in STOPWORDS
+
+
+def ground_text(text: str, facts: SourceFacts) -> Grounded:
+    """Remove each sentence of `text` that carries an unsupported claim."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    claims = 0
+    for sentence in split_sentences(text):
+        missing = facts.unsupported(sentence)
+        if missing:
+            claims += len(missing)
+            dropped.append(sentence)
+        else:
+            kept.append(sentence)
+    return Grounded(" ".join(kept), claims, tuple(dropped))
+
+
+def ground_items(items: Sequence[str], facts: SourceFacts) -> tuple[tuple[str, ...], int]:
+    """Ground each item of a list; items left empty are dropped."""
+    out: list[str] = []
+    removed = 0
+    for item in items:
+        grounded = ground_text(item, facts)
+        removed += grounded.removed_claims
+        if grounded.text:
+            out.append(grounded.text)
+    return tuple(out), removed

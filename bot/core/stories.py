@@ -1,0 +1,81 @@
+"""Planning stories from released entries: entities, topics and the cluster each entry joins.
+
+Pure: the enrichment service feeds it the entries and the recent stories' features, and writes
+the plan back. New stories of a batch get provisional negative references (-1, -2, …) so that a
+later entry of the same batch can join them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.cluster import ClusterParams, Features, best_story, features_of, idf_table, merge
+from bot.core.entities import EntityExtractor
+from bot.core.nlp import split_sentences
+from bot.core.topics import TopicMatcher
+
+LEAD_SENTENCES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EntryInput:
+    entry_id: int
+    feed_id: int
+    title: str
+    text: str  # summary, else content: clean text
+    published_at: float
+    forced_topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPlanItem:
+    """One entry's place: `story_ref` > 0 is an existing story; < 0 a story this batch creates."""
+
+    entry_id: int
+    story_ref: int
+    creates: bool
+    headline: str
+    published_at: float
+    features: Features  # the story's features after this entry joined
+    topics: tuple[str, ...]
+    entities: tuple[str, ...]  # canonical, main entity first
+
+
+def lead_of(text: str) -> str:
+    """The first sentences of an entry: what clustering and topic matching look at."""
+    return " ".join(split_sentences(text)[:LEAD_SENTENCES])
+
+
+def plan_stories(
+    entries: Sequence[EntryInput],
+    candidates: Sequence[tuple[int, Features]],
+    extractor: EntityExtractor,
+    matcher: TopicMatcher,
+    params: ClusterParams,
+) -> list[StoryPlanItem]:
+    """Where each entry goes, in publication order."""
+    prepared = []
+    for entry in sorted(entries, key=lambda e: (e.published_at, e.entry_id)):
+        lead = lead_of(entry.text)
+        mentions = extractor.extract(entry.title, entry.text)
+        names = tuple(m.name for m in mentions)
+        features = features_of(entry.title, lead, names, entry.published_at, entry.feed_id, params)
+        topics = matcher.match(entry.title, lead, entry.forced_topics)
+        prepared.append((entry, features, names, topics))
+    idf = idf_table([f for _, f in candidates] + [p[1] for p in prepared])
+    stories: dict[int, Features] = dict(candidates)
+    plan: list[StoryPlanItem] = []
+    next_new = -1
+    for entry, features, names, topics in prepared:
+        match = best_story(features, list(stories.items()), idf, params)
+        if match is None:
+            ref, creates, story_features = next_new, True, features
+            next_new -= 1
+        else:
+            ref, creates, story_features = match[0], False, merge(stories[match[0]], features)
+        stories[ref] = story_features
+        plan.append(
+            StoryPlanItem(entry.entry_id, ref, creates, entry.title, entry.published_at, story_features, topics, names)
+        )
+    return plan

@@ -1,0 +1,69 @@
+"""Topic matching: deterministic, whole words, case-aware for acronyms.
+
+A keyword written in capitals ("EU", "FTC") matches only in capitals; any other keyword
+matches in any case. Single lower-case words also match their plural. Phrases match across
+any run of white space. Regexes match case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    name: str
+    keywords: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+
+
+def _keyword_pattern(keyword: str) -> str:
+    words = keyword.split()
+    body = r"\s+".join(re.escape(w) for w in words)
+    if len(words) == 1 and keyword.isalpha() and keyword.islower():
+        body += r"(?:s|es)?"
+    return rf"(?<![\w-]){body}(?![\w-])"
+
+
+def _is_acronym(keyword: str) -> bool:
+    letters = [c for c in keyword if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+
+class TopicMatcher:
+    """Compiled topic rules; `match(text)` returns the topics whose rules hit, in config order."""
+
+    def __init__(self, rules: Iterable[TopicRule]) -> None:
+        self._rules: list[tuple[str, list[re.Pattern[str]]]] = []
+        for rule in rules:
+            exact = [k for k in rule.keywords if _is_acronym(k)]
+            folded = [k for k in rule.keywords if not _is_acronym(k)]
+            patterns: list[re.Pattern[str]] = []
+            if exact:
+                patterns.append(re.compile("|".join(_keyword_pattern(k) for k in exact)))
+            if folded:
+                patterns.append(re.compile("|".join(_keyword_pattern(k) for k in folded), re.IGNORECASE))
+            patterns.extend(re.compile(r, re.IGNORECASE) for r in rule.regex)
+            self._rules.append((rule.name, patterns))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self._rules)
+
+    def hits(self, text: str) -> dict[str, int]:
+        """How many keyword hits each topic has in `text` (topics without hits left out)."""
+        out: dict[str, int] = {}
+        for name, patterns in self._rules:
+            count = sum(len(p.findall(text)) for p in patterns)
+            if count:
+                out[name] = count
+        return out
+
+    def match(self, title: str, lead: str, forced: Sequence[str] = ()) -> tuple[str, ...]:
+        """Topics of a story: forced ones, then those hit in the title or in the lead text."""
+        found = list(dict.fromkeys(forced))
+        hits = self.hits(f"{title}\n{lead}")
+        found += [name for name in self.names if name in hits and name not in found]
+        return tuple(found)

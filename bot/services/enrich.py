@@ -1,0 +1,152 @@
+"""The enrichment pipeline: released entries → stories → cards.
+
+Each cycle takes the entries ingest released, plans their stories off the event loop
+(entities, topics, clustering), writes the plan, and writes a card for every story that was
+created or that gained a source. A model is called once per story, when it is created; a later
+source only refreshes the card's related updates, topics and entities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from bot.adapters.store import Store
+from bot.config import Settings
+from bot.core.cardmaker import fill_gaps, ground_draft, make_card
+from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
+from bot.core.cluster import ClusterParams
+from bot.core.entities import EntityExtractor, WatchEntity
+from bot.core.stories import EntryInput, plan_stories
+from bot.core.summarize import TopicTexts, offline_draft
+from bot.core.topics import TopicMatcher, TopicRule
+from bot.core.types import Feed, StoredEntry
+from bot.errors import WirebriefError
+
+log = logging.getLogger(__name__)
+
+
+class Summarizer(Protocol):
+    async def summarize(self, story: StoryInput) -> Draft: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoryChange:
+    story_id: int
+    created: bool  # False: an existing story gained a source (its posts get edited)
+
+
+class EnrichService:
+    """Turns released entries into stories and cards."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        summarizer: Summarizer | None = None,
+        clock: Callable[[], float] = time.time,
+        params: ClusterParams | None = None,
+        batch_size: int = 200,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.summarizer = summarizer
+        self.clock = clock
+        self.params = params or ClusterParams()
+        self.batch_size = batch_size
+        self.matcher = TopicMatcher(TopicRule(t.name, t.keywords, t.regex) for t in settings.topics)
+        self.topic_texts = {
+            t.name: TopicTexts(t.why_it_matters, t.what_to_do_next, t.who_should_care) for t in settings.topics
+        }
+        self.extractor = EntityExtractor(WatchEntity(e.name, e.aliases) for e in settings.entities)
+
+    async def start(self) -> None:
+        """Make the configured entities known to the store."""
+        await self.store.sync_watchlist([(e.name, e.aliases) for e in self.settings.entities], self.clock())
+
+    async def run_once(self) -> list[StoryChange]:
+        """Cluster one batch of released entries and write the cards; [] when there was nothing."""
+        entries = await self.store.released_entries(self.batch_size)
+        if not entries:
+            return []
+        feeds = {f.id: f for f in await self.store.list_feeds()}
+        since = min(e.published_at for e in entries) - self.params.window_hours * 3600
+        candidates = await self.store.story_features_since(since)
+        inputs = [
+            EntryInput(e.id, e.feed_id, e.title, e.summary or e.content, e.published_at, _forced(feeds, e))
+            for e in entries
+        ]
+        plan = await asyncio.to_thread(plan_stories, inputs, candidates, self.extractor, self.matcher, self.params)
+        applied = await self.store.apply_story_plan(plan, self.clock())
+        changes: dict[int, bool] = {}
+        for story_id, created in applied:
+            changes[story_id] = changes.get(story_id, False) or created
+        for story_id, created in changes.items():
+            await self.write_card(story_id, feeds, created=created)
+        return [StoryChange(story_id, created) for story_id, created in changes.items()]
+
+    async def write_card(self, story_id: int, feeds: dict[int, Feed], *, created: bool) -> Card:
+        """Write (or refresh) the card of a story."""
+        entries = await self.store.story_entries(story_id)
+        sources = tuple(
+            SourceText(_source_name(feeds, e), e.title, e.summary or e.content, e.link, e.published_at) for e in entries
+        )
+        topics = tuple(await self.store.story_topics(story_id))
+        entities = tuple(await self.store.story_entities(story_id))
+        now = self.clock()
+        existing = None if created else await self.store.get_card(story_id)
+        if existing is not None:
+            card = replace(
+                existing,
+                related=tuple(RelatedLink(s.source, s.title, s.url, s.published_at) for s in sources[1:]),
+                entities=entities,
+                topics=tuple(dict.fromkeys((*existing.topics, *topics))),
+            )
+        else:
+            story = StoryInput(story_id, sources, self.matcher.names, topics, entities)
+            forced = tuple(dict.fromkeys(t for e in entries for t in _forced(feeds, e)))
+            card = await self._new_card(story, forced, now)
+        await self.store.save_card(story_id, card, now)
+        return card
+
+    async def _new_card(self, story: StoryInput, forced: tuple[str, ...], now: float) -> Card:
+        offline = offline_draft(story, self.topic_texts)
+        draft = offline
+        if self.summarizer is not None:
+            try:
+                draft = await self.summarizer.summarize(story)
+            except WirebriefError as exc:
+                log.warning("story %d: the model failed (%s); writing the card offline", story.story_id, exc)
+            except Exception:
+                log.exception("story %d: summarizer bug; writing the card offline", story.story_id)
+        grounded, removed = ground_draft(draft, story.sources)
+        if removed:
+            log.info("story %d: grounding removed %d unsupported claims", story.story_id, removed)
+        grounded = fill_gaps(grounded, offline)
+        topics = story.topics
+        if grounded.by_model and grounded.topics:  # the model chose among the configured topics
+            topics = tuple(dict.fromkeys((*forced, *grounded.topics)))
+        return make_card(
+            story_id=story.story_id,
+            draft=grounded,
+            sources=story.sources,
+            entities=story.entities,
+            topics=topics,
+            removed_claims=removed,
+            now=now,
+        )
+
+
+def _forced(feeds: dict[int, Feed], entry: StoredEntry) -> tuple[str, ...]:
+    feed = feeds.get(entry.feed_id)
+    return feed.forced_topics if feed else ()
+
+
+def _source_name(feeds: dict[int, Feed], entry: StoredEntry) -> str:
+    feed = feeds.get(entry.feed_id)
+    return feed.display_name if feed else "unknown source"
