@@ -40,3 +40,10 @@ def test_forced_topics_come_first_and_are_not_repeated() -> None:
 
 def test_hits_count_every_occurrence() -> None:
     assert MATCHER.hits("chip chip GPU regulation") == {"policy": 1, "chips": 3}
+
+
+def test_a_passing_mention_in_the_lead_does_not_make_a_topic() -> None:
+    assert MATCHER.match("Startup raises Series B", "It makes a chip.") == ("funding",)
+    assert MATCHER.match("Startup news", "It makes a chip and a second chip, and raises money.") == ("chips",)
+    # the only hit of all is still a topic
+    assert MATCHER.match("Startup news", "It makes a chip.") == ("chips",)
