@@ -96,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token])
+    import aiohttp
     import discord
 
     from bot.app.runtime import run_bot  # imported late: discord.py is slow to import
@@ -105,9 +106,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     except discord.LoginFailure:
         print(f"error: Discord refused the token in ${token_env}; check it", file=sys.stderr)
         return EXIT_USAGE
+    except discord.PrivilegedIntentsRequired:
+        print("error: Discord requires privileged intents this bot should not ask for", file=sys.stderr)
+        return EXIT_FAILURE
+    except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+        print(f"error: Discord: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one readable line (discord.py's validation errors span several)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

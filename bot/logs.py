@@ -43,3 +43,4 @@ def setup_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) -> Non
     logging.getLogger("discord").setLevel(max(level, logging.WARNING))
     logging.getLogger("discord.client").setLevel(max(level, logging.INFO))
     logging.getLogger("discord.gateway").setLevel(max(level, logging.INFO))
+    logging.getLogger("aiosqlite").setLevel(max(level, logging.INFO))  # it logs every statement at DEBUG

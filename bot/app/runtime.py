@@ -41,6 +41,9 @@ def point_discord_at(api_base: str, gateway_url: str) -> Callable[[], None]:
 async def run_bot(settings: Settings, token: str) -> None:
     """Start the bot and serve until a stop signal; close the gateway, HTTP and store."""
     restore = point_discord_at(settings.discord.api_base, settings.discord.gateway_url)
+    # slash commands and embeds only: no voice, so no warnings about voice libraries
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     store = await SQLiteStore.open(settings.storage.path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -54,13 +57,15 @@ async def run_bot(settings: Settings, token: str) -> None:
             if waiter in done:
                 log.info("stop signal received; shutting down")
             waiter.cancel()
-            await bot.close()
-            if runner in done:
-                runner.result()  # re-raise a login failure or a fatal gateway error
-            else:
+            if runner not in done:
+                # stop reading the gateway first: closing under a waiting reader makes
+                # discord.py close with 4000 (session kept) instead of 1000
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
+            await bot.close()
+            if runner in done:
+                runner.result()  # re-raise a login failure or a fatal gateway error
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
