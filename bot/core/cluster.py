@@ -88,60 +88,92 @@ def idf_table(documents: Iterable[Features]) -> dict[str, float]:
     return {term: math.log((n + 1) / (count + 1)) + 1.0 for term, count in df.items()}
 
 
-def similarity(a: Features, b: Features, idf: Mapping[str, float], params: ClusterParams) -> float:
+@dataclass(frozen=True, slots=True)
+class Vector:
+    """Features weighted by IDF, with their norm: computed once per clustering batch."""
+
+    features: Features
+    weights: Mapping[str, float]
+    norm: float
+
+
+def vectorize(features: Features, idf: Mapping[str, float], default_idf: float) -> Vector:
+    weights = {t: w * idf.get(t, default_idf) for t, w in features.terms.items()}
+    return Vector(features, weights, math.sqrt(sum(w * w for w in weights.values())))
+
+
+def cosine(a: Vector, b: Vector, params: ClusterParams) -> float:
     """TF-IDF cosine of the two term bags, lowered when they name different amounts."""
-    default = max(idf.values(), default=1.0)
-    dot = 0.0
-    small, large = (a.terms, b.terms) if len(a.terms) <= len(b.terms) else (b.terms, a.terms)
-    for term, weight in small.items():
-        other = large.get(term)
-        if other is not None:
-            w = idf.get(term, default)
-            dot += weight * other * w * w
+    if not a.norm or not b.norm:
+        return 0.0
+    small, large = (a.weights, b.weights) if len(a.weights) <= len(b.weights) else (b.weights, a.weights)
+    dot = sum(w * large[t] for t, w in small.items() if t in large)
     if dot == 0.0:
         return 0.0
-    norm_a = math.sqrt(sum((w * idf.get(t, default)) ** 2 for t, w in a.terms.items()))
-    norm_b = math.sqrt(sum((w * idf.get(t, default)) ** 2 for t, w in b.terms.items()))
-    score = dot / (norm_a * norm_b)
-    if a.numbers and b.numbers and not (a.numbers & b.numbers):
+    score = dot / (a.norm * b.norm)
+    if a.features.numbers and b.features.numbers and not (a.features.numbers & b.features.numbers):
         score *= params.number_conflict_factor
     return score
 
 
+def similarity(a: Features, b: Features, idf: Mapping[str, float], params: ClusterParams) -> float:
+    """TF-IDF cosine of two feature sets (see `cosine`)."""
+    default = max(idf.values(), default=1.0)
+    return cosine(vectorize(a, idf, default), vectorize(b, idf, default), params)
+
+
 def best_story(
-    entry: Features,
-    candidates: Sequence[tuple[int, Features]],
-    idf: Mapping[str, float],
-    params: ClusterParams,
+    entry: Vector, candidates: Sequence[tuple[int, Vector]], params: ClusterParams
 ) -> tuple[int, float] | None:
     """The story `entry` belongs to, with its score, or None when it is a new story."""
     window = params.window_hours * 3600
     best: tuple[int, float] | None = None
+    mine = entry.features
     for story_id, story in candidates:
-        if abs(entry.published_at - story.published_at) > window:
+        theirs = story.features
+        if abs(mine.published_at - theirs.published_at) > window:
             continue
-        if not params.allow_same_feed and entry.feed_ids & story.feed_ids:
+        if not params.allow_same_feed and mine.feed_ids & theirs.feed_ids:
             continue
-        score = similarity(entry, story, idf, params)
-        shared = bool(entry.entities & story.entities)
-        threshold = params.threshold_shared_entity if shared else params.threshold_no_entity
+        score = cosine(entry, story, params)
+        threshold = params.threshold_shared_entity if mine.entities & theirs.entities else params.threshold_no_entity
         if score >= threshold and (best is None or score > best[1]):
             best = (story_id, score)
     return best
 
 
+class Clusterer:
+    """Incremental clustering of a batch against known stories, with one IDF table."""
+
+    def __init__(
+        self, stories: Sequence[tuple[int, Features]], batch: Sequence[Features], params: ClusterParams
+    ) -> None:
+        self.params = params
+        self.idf = idf_table([f for _, f in stories] + list(batch))
+        self.default_idf = max(self.idf.values(), default=1.0)
+        self.stories: dict[int, Vector] = {sid: self.vector(f) for sid, f in stories}
+
+    def vector(self, features: Features) -> Vector:
+        return vectorize(features, self.idf, self.default_idf)
+
+    def place(self, entry: Features, new_id: int) -> tuple[int, bool, Features]:
+        """Put `entry` in its story (or a new one numbered `new_id`): (story, created, story features)."""
+        match = best_story(self.vector(entry), list(self.stories.items()), self.params)
+        if match is None:
+            self.stories[new_id] = self.vector(entry)
+            return new_id, True, entry
+        merged = merge(self.stories[match[0]].features, entry)
+        self.stories[match[0]] = self.vector(merged)
+        return match[0], False, merged
+
+
 def cluster_all(entries: Sequence[Features], params: ClusterParams) -> list[int]:
     """Cluster a batch in time order (for measurement and tests): a story index per entry."""
-    order = sorted(range(len(entries)), key=lambda i: entries[i].published_at)
-    idf = idf_table(entries)
-    stories: list[Features] = []
+    clusterer = Clusterer([], entries, params)
     labels = [0] * len(entries)
-    for i in order:
-        match = best_story(entries[i], list(enumerate(stories)), idf, params)
-        if match is None:
-            stories.append(entries[i])
-            labels[i] = len(stories) - 1
-        else:
-            labels[i] = match[0]
-            stories[match[0]] = merge(stories[match[0]], entries[i])
+    count = 0
+    for i in sorted(range(len(entries)), key=lambda i: entries[i].published_at):
+        story, created, _ = clusterer.place(entries[i], count)
+        count += created
+        labels[i] = story
     return labels

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.cluster import ClusterParams, Features, best_story, features_of, idf_table, merge
+from bot.core.cluster import Clusterer, ClusterParams, Features, features_of
 from bot.core.entities import EntityExtractor
 from bot.core.nlp import split_sentences
 from bot.core.topics import TopicMatcher
@@ -63,18 +63,12 @@ def plan_stories(
         features = features_of(entry.title, lead, names, entry.published_at, entry.feed_id, params)
         topics = matcher.match(entry.title, lead, entry.forced_topics)
         prepared.append((entry, features, names, topics))
-    idf = idf_table([f for _, f in candidates] + [p[1] for p in prepared])
-    stories: dict[int, Features] = dict(candidates)
+    clusterer = Clusterer(candidates, [p[1] for p in prepared], params)
     plan: list[StoryPlanItem] = []
     next_new = -1
     for entry, features, names, topics in prepared:
-        match = best_story(features, list(stories.items()), idf, params)
-        if match is None:
-            ref, creates, story_features = next_new, True, features
-            next_new -= 1
-        else:
-            ref, creates, story_features = match[0], False, merge(stories[match[0]], features)
-        stories[ref] = story_features
+        ref, creates, story_features = clusterer.place(features, next_new)
+        next_new -= creates
         plan.append(
             StoryPlanItem(entry.entry_id, ref, creates, entry.title, entry.published_at, story_features, topics, names)
         )

@@ -3,6 +3,9 @@
 A keyword written in capitals ("EU", "FTC") matches only in capitals; any other keyword
 matches in any case. Single lower-case words also match their plural. Phrases match across
 any run of white space. Regexes match case-insensitively.
+
+Keywords are matched on tokens, not with one big regex: a dictionary lookup per word keeps
+matching linear in the text, whatever the number of keywords.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 MIN_SCORE = 2
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.&/+][A-Za-z0-9]+)*")  # "lab's" is "lab" + "s", as in \b
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,47 +25,69 @@ class TopicRule:
     regex: tuple[str, ...] = ()
 
 
-def _keyword_pattern(keyword: str) -> str:
-    words = keyword.split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    if len(words) == 1 and keyword.isalpha() and keyword.islower():
-        body += r"(?:s|es)?"
-    return rf"(?<![\w-]){body}(?![\w-])"
-
-
 def _is_acronym(keyword: str) -> bool:
     letters = [c for c in keyword if c.isalpha()]
     return len(letters) >= 2 and all(c.isupper() for c in letters)
 
 
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    topic: int
+    rest: tuple[str, ...]  # the tokens after the first, compared as written (exact) or folded
+    exact: bool
+
+
 class TopicMatcher:
-    """Compiled topic rules; `match(text)` returns the topics whose rules hit, in config order."""
+    """Compiled topic rules; `match(title, lead)` returns the topics of a story, in config order."""
 
     def __init__(self, rules: Iterable[TopicRule]) -> None:
-        self._rules: list[tuple[str, list[re.Pattern[str]]]] = []
-        for rule in rules:
-            exact = [k for k in rule.keywords if _is_acronym(k)]
-            folded = [k for k in rule.keywords if not _is_acronym(k)]
-            patterns: list[re.Pattern[str]] = []
-            if exact:
-                patterns.append(re.compile("|".join(_keyword_pattern(k) for k in exact)))
-            if folded:
-                patterns.append(re.compile("|".join(_keyword_pattern(k) for k in folded), re.IGNORECASE))
-            patterns.extend(re.compile(r, re.IGNORECASE) for r in rule.regex)
-            self._rules.append((rule.name, patterns))
+        self._names: list[str] = []
+        self._first: dict[str, list[_Phrase]] = {}  # first token (folded unless exact) -> phrases
+        self._regex: list[tuple[int, re.Pattern[str]]] = []
+        for index, rule in enumerate(rules):
+            self._names.append(rule.name)
+            for keyword in rule.keywords:
+                self._add(index, keyword)
+            self._regex.extend((index, re.compile(r, re.IGNORECASE)) for r in rule.regex)
+
+    def _add(self, topic: int, keyword: str) -> None:
+        tokens = _TOKEN.findall(keyword)
+        if not tokens:
+            return
+        exact = _is_acronym(keyword)
+        first = tokens[0] if exact else tokens[0].casefold()
+        rest = tuple(tokens[1:] if exact else (t.casefold() for t in tokens[1:]))
+        variants = [first]
+        if len(tokens) == 1 and keyword.isalpha() and keyword.islower():
+            variants += [first + "s", first + "es"]  # plurals of plain words
+        for variant in variants:
+            self._first.setdefault(variant, []).append(_Phrase(topic, rest, exact))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self._rules)
+        return tuple(self._names)
+
+    def _counts(self, text: str) -> list[int]:
+        counts = [0] * len(self._names)
+        tokens = _TOKEN.findall(text)
+        folded = [t.casefold() for t in tokens]
+        for i, token in enumerate(tokens):
+            hit: set[int] = set()  # a word counts once per topic ("model" and "models" both listed)
+            for key, exact in ((token, True), (folded[i], False)):
+                for phrase in self._first.get(key, ()):
+                    if phrase.exact != exact or phrase.topic in hit:
+                        continue
+                    following = tokens if exact else folded
+                    if tuple(following[i + 1 : i + 1 + len(phrase.rest)]) == phrase.rest:
+                        hit.add(phrase.topic)
+                        counts[phrase.topic] += 1
+        for topic, pattern in self._regex:
+            counts[topic] += len(pattern.findall(text))
+        return counts
 
     def hits(self, text: str) -> dict[str, int]:
         """How many keyword hits each topic has in `text` (topics without hits left out)."""
-        out: dict[str, int] = {}
-        for name, patterns in self._rules:
-            count = sum(len(p.findall(text)) for p in patterns)
-            if count:
-                out[name] = count
-        return out
+        return {name: n for name, n in zip(self._names, self._counts(text), strict=True) if n}
 
     def match(self, title: str, lead: str, forced: Sequence[str] = ()) -> tuple[str, ...]:
         """Topics of a story: forced ones, then the matched ones in config order.
@@ -70,9 +96,7 @@ class TopicMatcher:
         hit, or two in the lead) or when it is the best-scoring topic: a single passing mention
         of a keyword in the lead does not make a topic (measured on the gold set).
         """
-        title_hits = self.hits(title)
-        lead_hits = self.hits(lead)
-        scores = {n: 2 * title_hits.get(n, 0) + lead_hits.get(n, 0) for n in self.names}
-        best = max(scores.values(), default=0)
-        chosen = [n for n in self.names if scores[n] >= MIN_SCORE or (scores[n] and scores[n] == best)]
+        scores = [2 * t + b for t, b in zip(self._counts(title), self._counts(lead), strict=True)]
+        best = max(scores, default=0)
+        chosen = [n for n, s in zip(self._names, scores, strict=True) if s >= MIN_SCORE or (s and s == best)]
         return tuple(dict.fromkeys((*forced, *chosen)))

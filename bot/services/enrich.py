@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -26,6 +26,7 @@ from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
 from bot.core.types import Feed, StoredEntry
 from bot.errors import WirebriefError
+from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,29 @@ class EnrichService:
         }
         self.extractor = EntityExtractor(WatchEntity(e.name, e.aliases) for e in settings.entities)
 
+        self._wake = asyncio.Event()
+        self.on_changes: Callable[[list[StoryChange]], Awaitable[None]] | None = None
+
     async def start(self) -> None:
         """Make the configured entities known to the store."""
         await self.store.sync_watchlist([(e.name, e.aliases) for e in self.settings.entities], self.clock())
+
+    def wake(self) -> None:
+        """Entries were released: look at them now."""
+        self._wake.set()
+
+    async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
+        """Enrich released entries as they come, until `stop` is set."""
+        while not stop.is_set():
+            self._wake.clear()
+            changes = await self.run_once()
+            if changes:
+                log.info("enrich: %d stories new, %d updated", sum(c.created for c in changes),
+                         sum(not c.created for c in changes))  # fmt: skip
+                if self.on_changes is not None:
+                    await self.on_changes(changes)
+                continue  # there may be more released entries than one batch
+            await wait_any(stop, self._wake, timeout=idle_seconds)
 
     async def run_once(self) -> list[StoryChange]:
         """Cluster one batch of released entries and write the cards; [] when there was nothing."""

@@ -8,7 +8,6 @@ One feed's failure never stops the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import random
@@ -27,6 +26,7 @@ from bot.core.identity import entry_key, normalize_link
 from bot.core.schedule import judge_failure, next_poll_after_success
 from bot.core.types import Feed, FetchResult, ParsedFeed
 from bot.errors import FetchError, ParseError
+from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -225,15 +225,6 @@ class IngestService:
             due = await self.store.next_due_at()
             delay = idle_seconds if due is None else min(max(due - self.clock(), 0.0), idle_seconds)
             if delay > 0:
-                await self._sleep(delay, stop)
+                self._wake.clear()
+                await wait_any(stop, self._wake, timeout=delay)
 
-    async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
-        self._wake.clear()
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await w
