@@ -121,3 +121,23 @@ class FeedEvent:
     guild_id: int | None
     detail: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the outbox: a story card (or recap, or alert) for one channel, sent once."""
+
+    id: int
+    kind: str  # "card" | "recap" | "alert"
+    story_id: int | None
+    ref: str  # recap week or alert text key; "" for cards
+    guild_id: int
+    channel_id: int
+    nonce: str  # sent with enforce_nonce: a retried create is deduplicated by Discord
+    state: str  # "pending" | "sending" | "sent" | "failed"
+    message_id: int | None
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    needs_edit: bool
+    created_at: float

@@ -21,10 +21,10 @@ from bot.core.cardmaker import fill_gaps, ground_draft, make_card
 from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
 from bot.core.cluster import ClusterParams
 from bot.core.entities import EntityExtractor, WatchEntity
-from bot.core.stories import EntryInput, plan_stories
+from bot.core.stories import EntryInput, lead_of, plan_stories
 from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
-from bot.core.types import Feed, StoredEntry
+from bot.core.types import Feed, ParsedEntry, StoredEntry
 from bot.errors import WirebriefError
 from bot.services.supervisor import wait_any
 
@@ -134,6 +134,16 @@ class EnrichService:
             card = await self._new_card(story, forced, now)
         await self.store.save_card(story_id, card, now)
         return card
+
+    async def preview_card(self, source: str, entry: ParsedEntry, forced: tuple[str, ...] = ()) -> Card:
+        """The card `entry` would get as a story of its own, written now and stored nowhere."""
+        text = entry.summary or entry.content
+        published = entry.published if entry.published is not None else self.clock()
+        mentions = self.extractor.extract(entry.title, text)
+        topics = self.matcher.match(entry.title, lead_of(text), forced)
+        sources = (SourceText(source, entry.title, text, entry.link or "", published),)
+        story = StoryInput(0, sources, self.matcher.names, topics, tuple(m.name for m in mentions))
+        return await self._new_card(story, forced, self.clock())
 
     async def _new_card(self, story: StoryInput, forced: tuple[str, ...], now: float) -> Card:
         offline = offline_draft(story, self.topic_texts)

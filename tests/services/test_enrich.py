@@ -118,3 +118,12 @@ async def test_a_failing_model_falls_back_to_the_offline_card(store: SQLiteStore
     [change] = await service.run_once()
     card = await store.get_card(change.story_id)
     assert card is not None and not card.by_model and card.written_by == "offline"
+
+
+async def test_preview_card_stores_nothing(store: SQLiteStore) -> None:
+    service = EnrichService(store, SETTINGS, clock=lambda: T0)
+    card = await service.preview_card("Alpha", LAUNCH, forced=("policy",))
+    assert card.headline == LAUNCH.title and card.source == "Alpha"
+    assert card.topics == ("policy", "models")
+    assert card.what_changed.startswith("Helix Labs released the Orca-3 model")
+    assert await store.story_features_since(0) == []

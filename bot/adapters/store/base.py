@@ -9,8 +9,9 @@ from typing import Protocol
 from bot.core.cards import Card
 from bot.core.cluster import Features
 from bot.core.dedup import Decision, KnownEntry
+from bot.core.routing import Route
 from bot.core.stories import StoryPlanItem
-from bot.core.types import Feed, FeedEvent, FeedOrigin, StoredEntry
+from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 
 class Store(Protocol):
@@ -116,6 +117,62 @@ class Store(Protocol):
 
     async def get_card(self, story_id: int) -> Card | None:
         """The card of a story, if written."""
+
+
+    # --- routes, server settings, the outbox ---
+
+    async def list_routes(self, guild_id: int | None = None) -> list[Route]:
+        """Routes of one server, or of all."""
+
+    async def add_route(self, route: Route, now: float) -> bool:
+        """Add a route (or mend a broken one); False when it was there and working."""
+
+    async def remove_route(self, guild_id: int, topic: str, channel_id: int) -> bool:
+        """Remove a route; False when there was none."""
+
+    async def sync_config_routes(self, routes: Sequence[Route], now: float) -> None:
+        """The config's routes exist; config routes no longer in the config are removed."""
+
+    async def mark_channel_broken(self, channel_id: int, reason: str, now: float) -> int:
+        """Stop every route to a channel Discord refused; returns how many routes broke."""
+
+    async def get_alerts_channel(self, guild_id: int) -> int | None:
+        """The channel set with /settings alerts-channel, if any."""
+
+    async def set_alerts_channel(self, guild_id: int, channel_id: int | None, now: float) -> None:
+        """Set (or clear) the alerts channel of a server."""
+
+    async def enqueue(
+        self, kind: str, story_id: int | None, ref: str, targets: Sequence[tuple[int, int]], now: float
+    ) -> int:
+        """One delivery per (guild, channel), at most once ever; returns how many are new."""
+
+    async def request_edits(self, story_id: int, now: float) -> int:
+        """Mark the sent cards of a story for editing."""
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Deliveries to send or edit now, oldest first."""
+
+    async def stale_sending(self) -> list[Delivery]:
+        """Deliveries left in 'sending' by a stopped process."""
+
+    async def mark_sending(self, delivery_id: int) -> None:
+        """The send is about to happen (committed before the request)."""
+
+    async def mark_sent(self, delivery_id: int, message_id: int, now: float) -> None:
+        """Discord accepted the message."""
+
+    async def mark_edited(self, delivery_id: int) -> None:
+        """The posted message now shows the story's latest card."""
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: float) -> None:
+        """Try again later."""
+
+    async def mark_failed(self, delivery_id: int, error: str) -> None:
+        """Give up on this delivery."""
+
+    async def outbox_depth(self) -> tuple[int, float | None]:
+        """Deliveries waiting, and when the oldest was queued."""
 
 
 @dataclass(frozen=True, slots=True)

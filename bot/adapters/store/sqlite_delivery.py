@@ -1,0 +1,179 @@
+"""Per-server rows: routes, settings, and the outbox of deliveries."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+
+from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.core.routing import Route, RouteOrigin
+from bot.core.types import Delivery
+
+_DELIVERY_COLUMNS = (
+    "id, kind, story_id, ref, guild_id, channel_id, nonce, state, message_id, attempts, next_attempt_at,"
+    " last_error, needs_edit, created_at"
+)
+
+
+def _delivery(row: Sequence[object]) -> Delivery:
+    values = list(row)
+    values[12] = bool(values[12])
+    return Delivery(*values)  # type: ignore[arg-type]
+
+
+def new_nonce() -> str:
+    """A message nonce: Discord accepts up to 25 characters; 19 random digits fit any int64."""
+    return str(secrets.randbelow(9 * 10**18) + 10**18)
+
+
+class DeliveryRows(SQLiteBase):
+    # --- routes --------------------------------------------------------------------------------
+
+    async def list_routes(self, guild_id: int | None = None) -> list[Route]:
+        sql = (
+            "SELECT guild_id, topic, channel_id, include_keywords, exclude_keywords, origin, broken_reason"
+            " FROM routes"
+        )
+        rows = await self._fetchall(sql + (" WHERE guild_id = ?" if guild_id else "") + " ORDER BY id",
+                                    (guild_id,) if guild_id else ())  # fmt: skip
+        return [
+            Route(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), RouteOrigin(r[5]), r[6])
+            for r in rows
+        ]
+
+    async def add_route(self, route: Route, now: float) -> bool:
+        """Add a route; False when the server already routes that topic to that channel."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO routes (guild_id, topic, channel_id, include_keywords, exclude_keywords, origin,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, topic, channel_id) DO UPDATE"
+                " SET broken_at = NULL, broken_reason = NULL WHERE broken_at IS NOT NULL",
+                (route.guild_id, route.topic, route.channel_id, json.dumps(list(route.include_keywords)),
+                 json.dumps(list(route.exclude_keywords)), route.origin.value, now),
+            )  # fmt: skip
+            return cur.rowcount > 0
+
+    async def remove_route(self, guild_id: int, topic: str, channel_id: int) -> bool:
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM routes WHERE guild_id = ? AND topic = ? AND channel_id = ?", (guild_id, topic, channel_id)
+            )
+            return cur.rowcount > 0
+
+    async def sync_config_routes(self, routes: Sequence[Route], now: float) -> None:
+        """The config's routes exist; config routes no longer in the config are removed."""
+        keep = {(r.guild_id, r.topic, r.channel_id) for r in routes}
+        for route in routes:
+            await self.add_route(route, now)
+        async with self.transaction() as db:
+            async with db.execute("SELECT id, guild_id, topic, channel_id FROM routes WHERE origin = 'config'") as cur:
+                stale = [r[0] for r in await cur.fetchall() if (r[1], r[2], r[3]) not in keep]
+            await db.executemany("DELETE FROM routes WHERE id = ?", [(i,) for i in stale])
+
+    async def mark_channel_broken(self, channel_id: int, reason: str, now: float) -> int:
+        """Every route to the channel stops carrying posts; returns how many routes broke."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE routes SET broken_at = ?, broken_reason = ? WHERE channel_id = ? AND broken_at IS NULL",
+                (now, reason, channel_id),
+            )
+            return cur.rowcount
+
+    # --- per-server settings ---------------------------------------------------------------------
+
+    async def get_alerts_channel(self, guild_id: int) -> int | None:
+        rows = await self._fetchall("SELECT alerts_channel_id FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        return rows[0][0] if rows else None
+
+    async def set_alerts_channel(self, guild_id: int, channel_id: int | None, now: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO guild_settings (guild_id, alerts_channel_id, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (guild_id) DO UPDATE SET alerts_channel_id = excluded.alerts_channel_id,"
+                " updated_at = excluded.updated_at",
+                (guild_id, channel_id, now),
+            )
+
+    # --- the outbox --------------------------------------------------------------------------
+
+    async def enqueue(
+        self, kind: str, story_id: int | None, ref: str, targets: Sequence[tuple[int, int]], now: float
+    ) -> int:
+        """One delivery per (guild, channel) target, at most once ever; returns how many are new."""
+        async with self.transaction() as db:
+            added = 0
+            for guild_id, channel_id in targets:
+                cur = await db.execute(
+                    "INSERT OR IGNORE INTO deliveries (kind, story_id, ref, guild_id, channel_id, nonce,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (kind, story_id, ref, guild_id, channel_id, new_nonce(), now, now),
+                )
+                added += cur.rowcount
+            return added
+
+    async def request_edits(self, story_id: int, now: float) -> int:
+        """Sent cards of the story are edited to show its new state (a source joined)."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE deliveries SET needs_edit = 1, next_attempt_at = ? WHERE story_id = ? AND kind = 'card'"
+                " AND state = 'sent'",
+                (now, story_id),
+            )
+            return cur.rowcount
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        rows = await self._fetchall(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE next_attempt_at <= ? AND"  # noqa: S608
+            " (state IN ('pending', 'sending') OR (state = 'sent' AND needs_edit = 1))"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (now, limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def stale_sending(self) -> list[Delivery]:
+        """Deliveries whose send was under way when the process stopped: reconcile before retrying."""
+        rows = await self._fetchall(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending'")  # noqa: S608
+        return [_delivery(r) for r in rows]
+
+    async def mark_sending(self, delivery_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,)
+            )
+
+    async def mark_sent(self, delivery_id: int, message_id: int, now: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
+                " needs_edit = 0 WHERE id = ?",
+                (message_id, now, delivery_id),
+            )
+
+    async def mark_edited(self, delivery_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE deliveries SET needs_edit = 0, last_error = NULL WHERE id = ?", (delivery_id,))
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET last_error = ?, next_attempt_at = ?,"
+                " state = CASE WHEN state = 'sending' THEN 'pending' ELSE state END,"
+                " attempts = attempts + (state = 'sent') WHERE id = ?",
+                (error, next_attempt_at, delivery_id),
+            )
+
+    async def mark_failed(self, delivery_id: int, error: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET state = CASE WHEN state = 'sent' THEN 'sent' ELSE 'failed' END,"
+                " needs_edit = 0, last_error = ? WHERE id = ?",
+                (error, delivery_id),
+            )
+
+    async def outbox_depth(self) -> tuple[int, float | None]:
+        """Deliveries waiting, and when the oldest of them was queued."""
+        rows = await self._fetchall(
+            "SELECT count(*), min(created_at) FROM deliveries WHERE state IN ('pending', 'sending')"
+        )
+        return int(rows[0][0]), rows[0][1]

@@ -1,0 +1,240 @@
+"""The outbox: every (story, channel) is a delivery row, sent exactly once, paced per channel.
+
+Exactly once across crashes: a delivery is marked 'sending' (committed) before the request,
+and the request carries the row's nonce with enforce_nonce, so a retried create is
+deduplicated by Discord. On start-up, deliveries left in 'sending' are reconciled against the
+channel's recent messages before anything is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bot.adapters.store import Store
+from bot.core.cards import Card
+from bot.core.routing import destinations
+from bot.core.types import Delivery
+from bot.errors import WirebriefError
+from bot.services.enrich import StoryChange
+from bot.services.supervisor import wait_any
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 900.0
+
+
+class PublishFailure(StrEnum):
+    FORBIDDEN = "forbidden"  # 403: the bot may not post there — the route is broken
+    UNKNOWN_CHANNEL = "unknown_channel"  # 404 on the channel — the route is broken
+    UNKNOWN_MESSAGE = "unknown_message"  # the message to edit is gone — nothing to do
+    REJECTED = "rejected"  # 400: this payload will never be accepted
+    RETRY = "retry"  # 5xx, timeouts, connection errors, 429s discord.py gave up on
+
+
+class PublishError(WirebriefError):
+    def __init__(self, message: str, *, failure: PublishFailure, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.retry_after = retry_after
+
+
+class Publisher(Protocol):
+    """Where cards go: Discord, or the console/HTML publisher of demo and preview."""
+
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int: ...
+    async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None: ...
+    async def find_card(self, channel_id: int, card: Card) -> int | None: ...
+    async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int: ...
+
+
+class ChannelPacer:
+    """At most `limit` sends per channel in any `window` seconds (Discord's 5 per 5 s), no bursts."""
+
+    def __init__(self, limit: int = 5, window: float = 5.0, *, clock: Callable[[], float] = time.monotonic,
+                 margin: float = 0.05) -> None:  # fmt: skip
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.margin = margin
+        self._sent: dict[int, deque[float]] = defaultdict(deque)
+
+    def delay(self, channel_id: int) -> float:
+        """Seconds to wait before the next send to `channel_id` stays within the limit (0: now)."""
+        sent = self._sent[channel_id]
+        now = self.clock()
+        while sent and sent[0] + self.window + self.margin <= now:
+            sent.popleft()
+        if len(sent) < self.limit:
+            return 0.0
+        # never a vanishing wait: a sleep shorter than the clock's resolution would not advance it
+        return max(sent[0] + self.window + self.margin - now, 0.01)
+
+    def record(self, channel_id: int) -> None:
+        self._sent[channel_id].append(self.clock())
+
+
+@dataclass(slots=True)
+class OutboxStats:
+    sent: int = 0
+    edited: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Outbox:
+    """Queues story cards for the channels their topics route to, and sends them."""
+
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        *,
+        clock: Callable[[], float] = time.time,
+        pacer: ChannelPacer | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        batch: int = 500,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+        self.pacer = pacer or ChannelPacer()
+        self.sleep = sleep
+        self.batch = batch
+        self.stats = OutboxStats()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def route_changes(self, changes: Sequence[StoryChange]) -> int:
+        """New stories are queued for every channel their topics route to; grown ones are edited."""
+        routes = await self.store.list_routes()
+        queued = 0
+        now = self.clock()
+        for change in changes:
+            card = await self.store.get_card(change.story_id)
+            if card is None:
+                continue
+            if change.created:
+                text = " ".join((card.headline, card.what_changed, *card.takeaways))
+                targets = destinations(routes, card.topics, text)
+                queued += await self.store.enqueue("card", change.story_id, "", targets, now)
+            else:
+                await self.store.request_edits(change.story_id, now)
+        self.wake()
+        return queued
+
+    async def reconcile(self) -> None:
+        """Deliveries a stopped process left mid-send: found in the channel → sent; else retried
+        with the same nonce (Discord drops the duplicate if the first one did land)."""
+        for delivery in await self.store.stale_sending():
+            card = await self.store.get_card(delivery.story_id) if delivery.story_id else None
+            found = None
+            if card is not None:
+                try:
+                    found = await self.publisher.find_card(delivery.channel_id, card)
+                except PublishError as exc:
+                    log.warning("could not look for delivery %d in its channel: %s", delivery.id, exc)
+            if found is not None:
+                await self.store.mark_sent(delivery.id, found, self.clock())
+                log.info("delivery %d was posted before the restart (message %d)", delivery.id, found)
+            else:
+                await self.store.mark_retry(delivery.id, "interrupted by a restart", self.clock())
+
+    async def drain_once(self) -> int:
+        """Send or edit every due delivery, channels in parallel, each channel paced; return how many."""
+        due = await self.store.due_deliveries(self.clock(), self.batch)
+        by_channel: dict[int, list[Delivery]] = defaultdict(list)
+        for delivery in due:
+            by_channel[delivery.channel_id].append(delivery)
+        await asyncio.gather(*(self._drain_channel(items) for items in by_channel.values()))
+        return len(due)
+
+    async def _drain_channel(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            while (wait := self.pacer.delay(delivery.channel_id)) > 0:
+                await self.sleep(wait)
+            self.pacer.record(delivery.channel_id)
+            if not await self._deliver(delivery):
+                return  # the channel refused or is failing: the rest waits for its retry time
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        try:
+            if delivery.state == "sent":
+                card = await self._card(delivery)
+                if card is not None:
+                    await self.publisher.edit_card(delivery.channel_id, delivery.message_id or 0, card)
+                await self.store.mark_edited(delivery.id)
+                self.stats.edited += 1
+                return True
+            await self.store.mark_sending(delivery.id)
+            message_id = await self._send(delivery)
+            await self.store.mark_sent(delivery.id, message_id, self.clock())
+            self.stats.sent += 1
+            return True
+        except PublishError as exc:
+            await self._failed(delivery, exc)
+            return exc.failure is PublishFailure.UNKNOWN_MESSAGE or exc.failure is PublishFailure.REJECTED
+
+    async def _send(self, delivery: Delivery) -> int:
+        if delivery.kind == "alert":
+            text = delivery.ref.split(":", 1)[-1]  # the ref is "<millis>:<text>": unique per alert
+            return await self.publisher.send_alert(delivery.guild_id, delivery.channel_id, text, nonce=delivery.nonce)
+        card = await self._card(delivery)
+        if card is None:
+            raise PublishError("the story has no card", failure=PublishFailure.REJECTED)
+        return await self.publisher.send_card(delivery.channel_id, card, nonce=delivery.nonce)
+
+    async def _card(self, delivery: Delivery) -> Card | None:
+        return await self.store.get_card(delivery.story_id) if delivery.story_id else None
+
+    async def _failed(self, delivery: Delivery, exc: PublishError) -> None:
+        now = self.clock()
+        if exc.failure in (PublishFailure.FORBIDDEN, PublishFailure.UNKNOWN_CHANNEL):
+            await self.store.mark_failed(delivery.id, str(exc))
+            broken = await self.store.mark_channel_broken(delivery.channel_id, str(exc), now)
+            self.stats.failed += 1
+            if broken and delivery.kind != "alert":
+                await self.alert(
+                    delivery.guild_id,
+                    f"I can no longer post in <#{delivery.channel_id}> ({exc}). Its routes are paused;"
+                    " fix my permissions there, then run /topics route again.",
+                )
+            log.warning("channel %d refused delivery %d: %s; its routes are paused", delivery.channel_id,
+                        delivery.id, exc)  # fmt: skip
+        elif exc.failure in (PublishFailure.UNKNOWN_MESSAGE, PublishFailure.REJECTED) or (
+            delivery.attempts + 1 >= MAX_ATTEMPTS
+        ):
+            await self.store.mark_failed(delivery.id, str(exc))
+            self.stats.failed += 1
+            log.warning("delivery %d failed for good: %s", delivery.id, exc)
+        else:
+            backoff = min(5.0 * 2**delivery.attempts, MAX_BACKOFF_SECONDS)
+            await self.store.mark_retry(delivery.id, str(exc), now + max(backoff, exc.retry_after or 0.0))
+            self.stats.retried += 1
+            log.info("delivery %d will be retried in %.0f s: %s", delivery.id, backoff, exc)
+
+    async def alert(self, guild_id: int, text: str) -> None:
+        """Tell a server's admins: the alerts channel set with /settings, else the publisher's choice
+        (channel 0: the system channel, else the first channel the bot may write in)."""
+        channel = await self.store.get_alerts_channel(guild_id) or 0
+        ref = f"{int(self.clock() * 1000)}:{text[:200]}"
+        await self.store.enqueue("alert", None, ref, [(guild_id, channel)], self.clock())
+        self.wake()
+
+    async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 5.0) -> None:
+        """Reconcile, then send as deliveries come due, until `stop` is set."""
+        await self.reconcile()
+        while not stop.is_set():
+            self._wake.clear()
+            if await self.drain_once():
+                continue
+            await wait_any(stop, self._wake, timeout=idle_seconds)

@@ -1,0 +1,208 @@
+"""The outbox: routing, exactly-once sends, edits, pacing, faults and reconciliation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.store import SQLiteStore
+from bot.core.cards import Card, RelatedLink
+from bot.core.routing import Route
+from bot.services.enrich import StoryChange
+from bot.services.outbox import ChannelPacer, Outbox, PublishError, PublishFailure
+
+T0 = 1_800_000_000.0
+
+
+class ProcessKilledError(Exception):
+    """Stands for a SIGKILL at that point: nothing after it runs."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakePublisher:
+    """Records what would reach Discord; failures are scripted per channel."""
+
+    sent: list[tuple[int, int, str]] = field(default_factory=list)  # (channel, story, nonce)
+    edits: list[tuple[int, int, int]] = field(default_factory=list)  # (channel, message, related count)
+    alerts: list[tuple[int, int, str]] = field(default_factory=list)
+    failures: dict[int, list[PublishError]] = field(default_factory=dict)
+    history: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # channel -> (message, url)
+    crash_after_send: bool = False
+    next_id: int = 1000
+
+    def _maybe_fail(self, channel_id: int) -> None:
+        queue = self.failures.get(channel_id)
+        if queue:
+            raise queue.pop(0)
+
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+        self._maybe_fail(channel_id)
+        if any(n == nonce for _, _, n in self.sent):  # Discord's enforce_nonce
+            return next(m for m, url in self.history[channel_id] if url == card.url)
+        self.next_id += 1
+        self.sent.append((channel_id, card.story_id, nonce))
+        self.history.setdefault(channel_id, []).append((self.next_id, card.url))
+        if self.crash_after_send:
+            raise ProcessKilledError  # the process dies before the row is updated
+        return self.next_id
+
+    async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
+        self._maybe_fail(channel_id)
+        self.edits.append((channel_id, message_id, len(card.related)))
+
+    async def find_card(self, channel_id: int, card: Card) -> int | None:
+        return next((m for m, url in self.history.get(channel_id, []) if url == card.url), None)
+
+    async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int:
+        self.alerts.append((guild_id, channel_id, text))
+        return 1
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = await SQLiteStore.open(tmp_path / "w.db")
+    yield s
+    await s.close()
+
+
+async def story(store: SQLiteStore, n: int, topics: tuple[str, ...], related: int = 0) -> int:
+    async with store.transaction() as db:
+        cur = await db.execute(
+            "INSERT INTO stories (headline, published_at, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (f"Story {n}", T0, T0, T0),
+        )
+        story_id = int(cur.lastrowid or 0)
+    card = Card(story_id, f"Story {n}", f"https://news.example/{n}", "Alpha", T0, "", f"Change {n}", "w", "n", "c",
+                topics=topics, related=tuple(RelatedLink("Beta", "t", f"https://b.example/{i}", T0)
+                                             for i in range(related)))  # fmt: skip
+    await store.save_card(story_id, card, T0)
+    return story_id
+
+
+def outbox(store: SQLiteStore, publisher: FakePublisher, clock: Clock) -> Outbox:
+    return Outbox(store, publisher, clock=clock, pacer=ChannelPacer(clock=clock), sleep=clock.sleep)
+
+
+async def routes(store: SQLiteStore) -> None:
+    for route in (Route(1, "models", 10), Route(1, "*", 11), Route(2, "policy", 20), Route(2, "models", 21)):
+        await store.add_route(route, T0)
+
+
+async def test_each_story_goes_once_to_each_routed_channel(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await routes(store)
+    a = await story(store, 1, ("models",))
+    b = await story(store, 2, ("policy",))
+    assert await box.route_changes([StoryChange(a, True), StoryChange(b, True)]) == 5
+    assert await box.route_changes([StoryChange(a, True)]) == 0  # queued once, ever
+    await box.drain_once()
+    assert sorted((c, s) for c, s, _ in publisher.sent) == [(10, a), (11, a), (11, b), (20, b), (21, a)]
+    await box.drain_once()
+    assert len(publisher.sent) == 5
+    assert await store.outbox_depth() == (0, None)
+
+
+async def test_a_story_that_grows_is_edited_not_posted_again(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await store.add_route(Route(1, "*", 10), T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    await box.drain_once()
+    card = await store.get_card(a)
+    assert card is not None
+    await store.save_card(a, replace(card, related=(RelatedLink("Beta", "t", "https://b.example/x", T0),)), T0)
+    await box.route_changes([StoryChange(a, False)])
+    await box.drain_once()
+    assert len(publisher.sent) == 1
+    assert publisher.edits == [(10, 1001, 1)]
+
+
+async def test_pacing_keeps_five_per_five_seconds_per_channel(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await store.add_route(Route(1, "*", 10), T0)
+    ids = [await story(store, n, ("x",)) for n in range(12)]
+    await box.route_changes([StoryChange(i, True) for i in ids])
+    start = clock.now
+    await box.drain_once()
+    assert len(publisher.sent) == 12
+    elapsed = clock.now - start
+    assert 10.0 <= elapsed <= 10.0 + 3 * 0.05 + 1e-6  # 5 now, 5 after 5 s, 2 after 10 s
+
+
+async def test_forbidden_channel_breaks_its_routes_and_alerts_admins(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    publisher.failures[10] = [PublishError("403 Forbidden: Missing Access", failure=PublishFailure.FORBIDDEN)]
+    box = outbox(store, publisher, clock)
+    await store.add_route(Route(1, "*", 10), T0)
+    await store.set_alerts_channel(1, 99, T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    await box.drain_once()
+    await box.drain_once()
+    assert publisher.sent == []
+    assert [r.broken_reason for r in await store.list_routes(1)] == ["403 Forbidden: Missing Access"]
+    assert len(publisher.alerts) == 1 and publisher.alerts[0][:2] == (1, 99)
+    assert "<#10>" in publisher.alerts[0][2]
+    b = await story(store, 2, ("models",))
+    assert await box.route_changes([StoryChange(b, True)]) == 0  # broken routes carry nothing
+
+
+async def test_server_errors_are_retried_with_backoff_then_sent(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    publisher.failures[10] = [PublishError("HTTP 503", failure=PublishFailure.RETRY)] * 2
+    box = outbox(store, publisher, clock)
+    await store.add_route(Route(1, "*", 10), T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    for _ in range(3):
+        await box.drain_once()
+        clock.now += 60
+    assert [c for c, _, _ in publisher.sent] == [10]
+    assert box.stats.retried == 2
+
+
+async def test_a_crash_between_send_and_bookkeeping_posts_once(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher(crash_after_send=True)
+    box = outbox(store, publisher, clock)
+    await store.add_route(Route(1, "*", 10), T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    with pytest.raises(ProcessKilledError):
+        await box.drain_once()
+    # restart: the delivery is still 'sending'; reconciliation finds the message in the channel
+    publisher.crash_after_send = False
+    restarted = outbox(store, publisher, clock)
+    await restarted.reconcile()
+    await restarted.drain_once()
+    assert len(publisher.sent) == 1
+    assert await store.outbox_depth() == (0, None)
+
+
+async def test_a_crash_before_discord_answered_resends_with_the_same_nonce(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await store.add_route(Route(1, "*", 10), T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    [delivery] = await store.due_deliveries(clock.now, 10)
+    await store.mark_sending(delivery.id)  # the process died right after this commit
+    await outbox(store, publisher, clock).reconcile()
+    await outbox(store, publisher, clock).drain_once()
+    assert [n for _, _, n in publisher.sent] == [delivery.nonce]
