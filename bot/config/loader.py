@@ -77,6 +77,15 @@ def parse_settings(data: Mapping[str, Any]) -> s.Settings:
         else:
             known = ", ".join(sorted([*_TABLES, *_ARRAYS]))
             problems.append(f"{key}: unknown section (known: {known})")
+    summarizer = values.get("summarizer")
+    raw_summarizer = data.get("summarizer")
+    if (
+        isinstance(summarizer, s.SummarizerSettings)
+        and summarizer.backend == "anthropic"
+        and isinstance(raw_summarizer, dict)
+        and "api_key_env" not in raw_summarizer
+    ):  # each backend's own conventional variable, unless the operator named one
+        values["summarizer"] = dataclasses.replace(summarizer, api_key_env="ANTHROPIC_API_KEY")
     settings = s.Settings(**values)
     for check in _CHECKS:
         problems.extend(check(settings))

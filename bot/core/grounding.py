@@ -53,7 +53,8 @@ class SourceFacts:
             folded = bare.casefold()
             if folded in self._words or folded in _COMMON:
                 continue
-            if folded in _MONTHS or _is_name(bare, first=(i == 0)):
+            # "May" is a month, "may" a verb: months count as claims when capitalised
+            if (folded in _MONTHS and bare[:1].isupper()) or _is_name(bare, first=(i == 0)):
                 missing.append(bare)
         return missing
 

@@ -162,3 +162,12 @@ def test_long_values_are_shortened_in_messages() -> None:
     problems = problems_of({"storage": {"path": ["x" * 500]}})
     assert len(problems[0]) < 150
     assert problems[0].endswith("...)")
+
+
+def test_anthropic_backend_defaults_to_its_own_key_variable() -> None:
+    chosen = parse_settings({"summarizer": {"backend": "anthropic", "model": "claude-x"}})
+    assert chosen.summarizer.api_key_env == "ANTHROPIC_API_KEY"
+    named = parse_settings({"summarizer": {"backend": "anthropic", "model": "m", "api_key_env": "MY_KEY"}})
+    assert named.summarizer.api_key_env == "MY_KEY"
+    openai = parse_settings({"summarizer": {"backend": "openai", "model": "m"}})
+    assert openai.summarizer.api_key_env == "OPENAI_API_KEY"

@@ -37,3 +37,8 @@ def test_possessives_and_generic_words_are_not_claims() -> None:
 def test_ground_items_drops_emptied_items() -> None:
     kept, removed = ground_items(["Orca-3 beat rivals.", "It cost $9 billion."], FACTS)
     assert kept == ("Orca-3 beat rivals.",) and removed == 1
+
+
+def test_the_verb_may_is_not_the_month() -> None:
+    assert ground_text("Teams may see lower costs.", FACTS).removed_claims == 0
+    assert ground_text("It ships in May.", FACTS).removed_claims == 1

@@ -175,6 +175,27 @@ class Store(Protocol):
         """Deliveries waiting, and when the oldest was queued."""
 
 
+    # --- the LLM cache and usage ---
+
+    async def llm_cache_get(self, key: str) -> str | None:
+        """A cached model answer, if any."""
+
+    async def llm_cache_put(
+        self, key: str, model: str, prompt_version: str, response: str, input_tokens: int, output_tokens: int,
+        now: float,
+    ) -> None:
+        """Keep a validated model answer."""
+
+    async def llm_cache_prune(self, before: float) -> int:
+        """Forget answers older than `before`; returns how many."""
+
+    async def llm_usage_add(self, day: str, calls: int, input_tokens: int, output_tokens: int) -> None:
+        """Count calls and tokens of a UTC day."""
+
+    async def llm_usage_get(self, day: str) -> tuple[int, int, int]:
+        """(calls, input tokens, output tokens) of a UTC day."""
+
+
 @dataclass(frozen=True, slots=True)
 class PollRecord:
     """Everything one successful poll changes, written in one transaction."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.adapters.store.sqlite_delivery import DeliveryRows
 from bot.adapters.store.sqlite_feeds import FeedRows
 from bot.adapters.store.sqlite_ingest import IngestRows
+from bot.adapters.store.sqlite_llm import LLMRows
 from bot.adapters.store.sqlite_stories import StoryRows
 
 
-class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows):
+class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows):
     """The Store on SQLite: one connection, WAL mode, one write transaction at a time."""
