@@ -32,7 +32,7 @@ async def sync_config_feeds(store: Store, feeds: Sequence[FeedSettings], now: fl
     configured = {spec.url for spec in feeds}
     for url, feed in known.items():
         if feed.origin is FeedOrigin.CONFIG and url not in configured:
-            log.info("feed %s is no longer in the config; it stays subscribed (remove it with /feeds remove)", url)
+            log.info("feed %s is no longer in the config; it stays subscribed with its history", url)
     return added
 
 

@@ -125,7 +125,10 @@ class Outbox:
                 continue
             if change.created:
                 text = " ".join((card.headline, card.what_changed, *card.takeaways))
-                targets = destinations(routes, card.topics, text)
+                # a feed one server added from Discord posts to that server only
+                audience = await self.store.story_audience(change.story_id)
+                allowed = [r for r in routes if audience is None or r.guild_id in audience]
+                targets = destinations(allowed, card.topics, text)
                 queued += await self.store.enqueue("card", change.story_id, "", targets, now)
             else:
                 await self.store.request_edits(change.story_id, now)

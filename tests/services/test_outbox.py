@@ -206,3 +206,27 @@ async def test_a_crash_before_discord_answered_resends_with_the_same_nonce(store
     await outbox(store, publisher, clock).reconcile()
     await outbox(store, publisher, clock).drain_once()
     assert [n for _, _, n in publisher.sent] == [delivery.nonce]
+
+
+async def test_a_feed_added_from_discord_posts_to_its_own_server_only(store: SQLiteStore) -> None:
+    from bot.core.types import FeedOrigin
+
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await routes(store)  # server 1 routes "*" to channel 11; server 2 routes models to 21
+    own = await store.add_feed("https://own.example/rss", now=T0, origin=FeedOrigin.DISCORD, guild_id=2)
+    shared = await store.add_feed("https://config.example/rss", now=T0)
+    stories = []
+    for n, feed in enumerate((own, shared)):
+        story_id = await story(store, 10 + n, ("models",))
+        async with store.transaction() as db:
+            await db.execute(
+                "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
+                " story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",
+                (feed.id, f"k{n}", T0, T0, story_id),
+            )
+        stories.append(story_id)
+    await box.route_changes([StoryChange(s, True) for s in stories])
+    await box.drain_once()
+    sent = sorted((c, s) for c, s, _ in publisher.sent)
+    assert sent == [(10, stories[1]), (11, stories[1]), (21, stories[0]), (21, stories[1])]

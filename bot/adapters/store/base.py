@@ -112,6 +112,9 @@ class Store(Protocol):
     async def story_entities(self, story_id: int) -> list[str]:
         """The entities of a story, main entity first."""
 
+    async def story_audience(self, story_id: int) -> frozenset[int] | None:
+        """Servers that may receive the story: None for all, else those whose own feeds carried it."""
+
     async def save_card(self, story_id: int, card: Card, now: float) -> None:
         """Keep the card of a story (its topics replace the story's topics)."""
 

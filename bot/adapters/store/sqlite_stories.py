@@ -173,3 +173,15 @@ class StoryRows(SQLiteBase):
             (story_id,),
         )
         return [r[0] for r in rows]
+
+    async def story_audience(self, story_id: int) -> frozenset[int] | None:
+        """Which servers may receive the story: None for all (a source is a config or OPML feed),
+        else the servers whose own feeds carried it."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT f.origin, f.added_by_guild_id FROM entries e JOIN feeds f ON f.id = e.feed_id"
+            " WHERE e.story_id = ?",
+            (story_id,),
+        )
+        if not rows or any(origin != "discord" for origin, _ in rows):
+            return None
+        return frozenset(guild for _, guild in rows if guild is not None)
