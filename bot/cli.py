@@ -95,7 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token])
+    llm_key = os.environ.get(settings.summarizer.api_key_env, "")
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token, llm_key])
     import aiohttp
     import discord
 

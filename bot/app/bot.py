@@ -13,8 +13,10 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.adapters.store import Store
+from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
 from bot.config import Settings
+from bot.services.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def bot_intents() -> discord.Intents:
 class WirebriefBot(commands.Bot):
     """The bot. Slash commands only; every message it sends mentions nobody."""
 
-    def __init__(self, settings: Settings, store: Store, **options: Any) -> None:
+    def __init__(self, settings: Settings, store: Store, *, services: Services | None = None, **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -54,6 +56,7 @@ class WirebriefBot(commands.Bot):
         )
         self.settings = settings
         self.store = store
+        self.services = services or Services.build(settings, store, DiscordPublisher(self))
         self.started_at = time.time()
         self.version = __version__
 
@@ -62,6 +65,12 @@ class WirebriefBot(commands.Bot):
             await self.load_extension(name)
         log.info("loaded %d extensions", len(self.extensions))
         await self.sync_commands()
+        await self.services.start()
+
+    async def close(self) -> None:
+        """Stop the background loops first, so their last writes land, then disconnect."""
+        await self.services.close()
+        await super().close()
 
     async def sync_commands(self) -> None:
         """Sync to the dev guilds at once (instant), else globally (may take an hour to show)."""

@@ -1546,6 +1546,7 @@ class BotProcess:
             env=dict(env),
             cwd=cwd,
             limit=1 << 20,
+            start_new_session=True,  # its own process group: teardown kills the parser workers too
         )
         return cls(process, argv)
 
@@ -1615,9 +1616,8 @@ class BotProcess:
 
     async def kill(self) -> None:
         """Make sure the process is gone (teardown): SIGKILL if it still runs, then reap it."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # the bot and any worker it left behind
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.process.wait(), 10)
         for pump in self._pumps:

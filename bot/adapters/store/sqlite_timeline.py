@@ -1,0 +1,36 @@
+"""Timeline rows: an entity's recent dated stories, read-only."""
+
+from __future__ import annotations
+
+from bot.adapters.store.sqlite_base import SQLiteBase
+
+MAX_EVENTS = 100
+
+# The story's link: its card's url, else the link of its first entry.
+_EVENTS_SQL = """
+SELECT s.published_at, s.headline,
+       coalesce(
+           CASE WHEN json_valid(s.card) THEN json_extract(s.card, '$.url') END,
+           (SELECT e.link FROM entries e WHERE e.story_id = s.id ORDER BY e.published_at, e.id LIMIT 1),
+           ''
+       ),
+       s.id
+FROM entity_mentions m
+JOIN stories s ON s.id = m.story_id
+WHERE m.entity_id IN (
+    SELECT entity_id FROM entity_aliases WHERE alias = ?
+    UNION SELECT id FROM entities WHERE name = ?
+)
+ORDER BY m.published_at DESC, s.id DESC
+LIMIT ?
+"""
+
+
+class TimelineRows(SQLiteBase):
+    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
+        """The newest stories mentioning an entity (named by its name or any alias, case-folded),
+        newest first, at most `limit` (≤ 100): (published_at, headline, url, story_id) each."""
+        rows = await self._fetchall(
+            _EVENTS_SQL, (name_or_alias.strip().casefold(), name_or_alias.strip(), max(0, min(limit, MAX_EVENTS)))
+        )
+        return [(float(r[0]), str(r[1]), str(r[2] or ""), int(r[3])) for r in rows]

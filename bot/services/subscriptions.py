@@ -1,0 +1,295 @@
+"""The feeds a server adds and manages from Discord.
+
+No discord.py here: the cogs call these and only show the results. Every mistake a person can
+fix comes out as one `UserError` sentence. A feed is added only after a fetch through the
+SSRF-guarded fetcher (`trusted=False`) and a parse worked; its current entries are then stored
+as seen, in the same way as the ingest loop's first poll, so subscribing never floods a channel
+and the loop carries on from there. A server sees and manages only the feeds it added itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from bot.adapters.store import Store
+from bot.adapters.store.base import PollRecord
+from bot.config import Settings
+from bot.core.cards import Card
+from bot.core.dedup import KnownIndex, decide
+from bot.core.identity import entry_key, normalize_link
+from bot.core.limits import safe
+from bot.core.schedule import next_poll_after_success
+from bot.core.types import Feed, FeedOrigin, FetchResult, ParsedEntry, ParsedFeed
+from bot.errors import BlockedAddressError, FetchError, ParseError, UserError
+from bot.services.ingest import FeedFetcher, FeedParser
+from bot.services.topic_routes import check_topic, rank
+
+MAX_URL_LENGTH = 2000
+PRIVATE_ADDRESS = "That address points inside a private network; I can only fetch public feeds."
+_DETAIL_LIMIT = 300
+
+
+class CardPreviewer(Protocol):
+    async def preview_card(self, source: str, entry: ParsedEntry, forced: tuple[str, ...] = ()) -> Card: ...
+
+
+class Waker(Protocol):
+    def wake(self) -> None: ...
+
+
+class ServiceParts(Protocol):
+    """The parts of `bot.services.wiring.Services` this module uses."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def fetcher(self) -> FeedFetcher: ...
+    @property
+    def parser(self) -> FeedParser: ...
+    @property
+    def enrich(self) -> CardPreviewer: ...
+    @property
+    def ingest(self) -> Waker: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    feed: Feed
+    title: str
+    entry_count: int  # entries in the feed now, all stored as seen
+
+
+class FeedState(StrEnum):
+    OK = "ok"
+    PAUSED = "paused"
+    BACKING_OFF = "backing off"
+    DISABLED = "disabled"
+
+
+def feed_state(feed: Feed) -> FeedState:
+    """How a feed is doing, as /feeds list shows it."""
+    if feed.disabled_at is not None:
+        return FeedState.DISABLED
+    if feed.paused:
+        return FeedState.PAUSED
+    if feed.failures > 0:
+        return FeedState.BACKING_OFF
+    return FeedState.OK
+
+
+def check_url(text: str) -> str:
+    """The feed address, trimmed; UserError when it is not a plain absolute http(s) URL."""
+    url = text.strip()
+    if not url:
+        raise UserError("Give me the address of a feed, starting with http:// or https://.")
+    if len(url) > MAX_URL_LENGTH:
+        raise UserError(f"That address is too long: at most {MAX_URL_LENGTH} characters, please.")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UserError("That address contains spaces or control characters.")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UserError("Only http:// and https:// feed addresses work.")
+    try:
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise UserError("That address has an invalid port.") from None
+    if not host:
+        raise UserError("That address has no host name.")
+    if parts.username is not None or parts.password is not None:
+        raise UserError("Leave the user name and password out of the feed address.")
+    return url
+
+
+def _fetch_refusal(exc: FetchError) -> UserError:
+    if isinstance(exc, BlockedAddressError):
+        return UserError(PRIVATE_ADDRESS)
+    return UserError(f"I could not fetch that feed: {_detail(exc)}.")
+
+
+def _parse_refusal(exc: ParseError) -> UserError:
+    return UserError(f"That is not a feed I can read: {_detail(exc).removeprefix('not a feed: ')}.")
+
+
+def _detail(exc: Exception) -> str:
+    return safe(str(exc).strip().rstrip("."), _DETAIL_LIMIT) or type(exc).__name__
+
+
+def newest_entry(parsed: ParsedFeed) -> ParsedEntry | None:
+    """The entry with the latest date; the first one when none has a date."""
+    if not parsed.entries:
+        return None
+    dated = [e for e in parsed.entries if (e.published or e.updated) is not None]
+    if not dated:
+        return parsed.entries[0]
+    return max(dated, key=lambda e: e.published or e.updated or 0.0)
+
+
+class Subscriptions:
+    """The feeds servers add from Discord; each server manages only its own."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: FeedFetcher,
+        parser: FeedParser,
+        previewer: CardPreviewer,
+        *,
+        wake: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.parser = parser
+        self.previewer = previewer
+        self.wake = wake or (lambda: None)
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
+        self._adding = asyncio.Lock()  # the duplicate check and the insert happen as one step
+
+    @classmethod
+    def from_services(cls, services: ServiceParts) -> Subscriptions:
+        """Built from the bot's services; resuming a feed wakes the ingest loop."""
+        return cls(services.settings, services.store, services.fetcher, services.parser, services.enrich,
+                   wake=services.ingest.wake)  # fmt: skip
+
+    # --- adding and testing -----------------------------------------------------------------
+
+    async def subscribe(self, url: str, guild_id: int, topic: str | None = None) -> SubscribeResult:
+        """Fetch and parse `url` now, then subscribe the server to it with its entries stored as seen."""
+        url = check_url(url)
+        forced = (check_topic(self.settings, topic),) if topic else ()
+        await self._refuse_duplicate(guild_id, url)
+        result, parsed = await self._fetch_and_parse(url)
+        async with self._adding:
+            await self._refuse_duplicate(guild_id, url, result.url)
+            now = self.clock()
+            feed = await self.store.add_feed(
+                url, now=now, origin=FeedOrigin.DISCORD, forced_topics=forced, guild_id=guild_id
+            )
+            await self.store.record_poll(feed.id, await self._first_poll(feed, result, parsed, now))
+        stored = await self.store.get_feed(feed.id)
+        return SubscribeResult(stored or feed, parsed.title or url, len(parsed.entries))
+
+    async def test_feed(self, url: str, topic: str | None = None) -> Card:
+        """The card the feed's newest entry would get; nothing is stored."""
+        url = check_url(url)
+        forced = (check_topic(self.settings, topic),) if topic else ()
+        _result, parsed = await self._fetch_and_parse(url)
+        entry = newest_entry(parsed)
+        if entry is None:
+            raise UserError("That feed has no entries yet, so there is nothing to preview.")
+        source = parsed.title or urlsplit(url).hostname or url
+        return await self.previewer.preview_card(source, entry, forced)
+
+    async def _fetch_and_parse(self, url: str) -> tuple[FetchResult, ParsedFeed]:
+        try:
+            result = await self.fetcher.fetch(url, trusted=False)
+        except FetchError as exc:
+            raise _fetch_refusal(exc) from None
+        if result.body is None:
+            raise UserError("I could not fetch that feed: the server sent no body.")
+        try:
+            parsed = await self.parser.parse(result.body, url=result.url, content_type=result.content_type)
+        except ParseError as exc:
+            raise _parse_refusal(exc) from None
+        return result, parsed
+
+    async def _refuse_duplicate(self, guild_id: int, *urls: str) -> None:
+        wanted = {normalize_link(u) or u for u in urls}
+        for feed in await self.store.list_feeds():
+            if feed.url in urls or (normalize_link(feed.url) or feed.url) in wanted:
+                if feed.guild_id == guild_id:
+                    raise UserError(f"This server follows that feed already, as “{safe(feed.display_name, 200)}”.")
+                raise UserError(
+                    "Wirebrief follows that feed already (for another server or in its config), "
+                    "so its stories reach this server's routes anyway."
+                )
+
+    async def _first_poll(self, feed: Feed, result: FetchResult, parsed: ParsedFeed, now: float) -> PollRecord:
+        """The poll record of the subscribing fetch: every entry new to the store is stored as seen."""
+        polling = self.settings.polling
+        keys = [entry_key(e) for e in parsed.entries]
+        links = [link for e in parsed.entries if (link := normalize_link(e.link))]
+        known = await self.store.known_entries(feed.id, keys, links)
+        decision = decide(parsed.entries, KnownIndex.of(known), now=now, subscribed=False,
+                          max_age_seconds=polling.max_age_hours * 3600)  # fmt: skip
+        hints = (parsed.ttl_seconds, result.max_age_seconds, result.retry_after_seconds)
+        return PollRecord(
+            now=now,
+            status=result.status,
+            next_poll_at=next_poll_after_success(now, polling.interval_seconds, hints, self.rng),
+            max_new=polling.max_new_per_poll,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=hashlib.sha256(result.body or b"").hexdigest(),
+            title=parsed.title,
+            site_url=parsed.site_url,
+            ttl_seconds=parsed.ttl_seconds,
+            decision=decision,
+        )
+
+    # --- the server's feeds -----------------------------------------------------------------
+
+    async def feeds_of(self, guild_id: int) -> list[Feed]:
+        """The feeds this server added, in the order they were added."""
+        return [f for f in await self.store.list_feeds() if f.guild_id == guild_id and f.origin is FeedOrigin.DISCORD]
+
+    async def feed_choices(self, guild_id: int, query: str) -> list[Feed]:
+        """The server's feeds matching `query` by name or address, best matches first (≤ 25)."""
+        feeds = await self.feeds_of(guild_id)
+        return rank(query, ((f, _feed_texts(f)) for f in feeds))
+
+    async def find(self, guild_id: int, value: str) -> Feed:
+        """The server's feed named by `value`: its id (from autocomplete), exact address or name."""
+        text = value.strip()
+        feeds = await self.feeds_of(guild_id)
+        found = next((f for f in feeds if str(f.id) == text), None)
+        found = found or next((f for f in feeds if text.casefold() in {f.url.casefold(), f.display_name.casefold()}),
+                              None)  # fmt: skip
+        if found is None:
+            raise UserError("This server has no such feed; pick one from the list as you type.")
+        return found
+
+    async def remove(self, guild_id: int, value: str) -> Feed:
+        """Unsubscribe the server's feed; its stored entries go with it."""
+        feed = await self.find(guild_id, value)
+        await self.store.remove_feed(feed.id)
+        return feed
+
+    async def pause(self, guild_id: int, value: str) -> Feed:
+        """Stop polling the server's feed until it is resumed."""
+        feed = await self.find(guild_id, value)
+        if feed.paused:
+            raise UserError(f"“{safe(feed.display_name, 200)}” is paused already.")
+        await self.store.set_feed_paused(feed.id, True)
+        return feed
+
+    async def resume(self, guild_id: int, value: str) -> Feed:
+        """Poll the server's feed again: a paused one from its schedule, a disabled one at once."""
+        feed = await self.find(guild_id, value)
+        if feed.disabled_at is not None:
+            await self.store.enable_feed(feed.id, self.clock())
+        elif feed.paused:
+            await self.store.set_feed_paused(feed.id, False)
+        else:
+            raise UserError(f"“{safe(feed.display_name, 200)}” is not paused.")
+        self.wake()
+        return feed
+
+
+def _feed_texts(feed: Feed) -> tuple[str, ...]:
+    bare = feed.url.split("://", 1)[-1]
+    return (feed.display_name, feed.url, bare, urlsplit(feed.url).hostname or "")

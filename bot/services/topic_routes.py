@@ -1,0 +1,104 @@
+"""A server's topic routes from Discord: which of its channels gets which configured topic.
+
+Also the name matching behind every admin autocomplete (`rank`). No discord.py here; every
+mistake a person can fix is one `UserError` sentence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+from bot.adapters.store import Store
+from bot.config import Settings
+from bot.core.limits import safe
+from bot.core.routing import ALL_TOPICS, Route, RouteOrigin
+from bot.errors import UserError
+
+T = TypeVar("T")
+
+MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+_NO_MATCH = 4
+
+
+def rank(query: str, candidates: Iterable[tuple[T, Sequence[str]]], limit: int = MAX_CHOICES) -> list[T]:
+    """Items whose texts match `query`, best first: exact, prefix, word prefix, anywhere.
+
+    Of two equally good matches, the one on an earlier text of its item wins (a name before an
+    address), then the earlier item. An empty query matches everything, in the given order.
+    """
+    wanted = query.strip().casefold()
+    scored: list[tuple[tuple[int, int], int, T]] = []
+    for order, (item, texts) in enumerate(candidates):
+        score = min(((_score(wanted, t.casefold()), i) for i, t in enumerate(texts)), default=(_NO_MATCH, 0))
+        if score[0] < _NO_MATCH:
+            scored.append((score, order, item))
+    scored.sort(key=lambda s: (s[0], s[1]))
+    return [item for _, _, item in scored[:limit]]
+
+
+def _score(wanted: str, text: str) -> int:
+    if not wanted or text == wanted:
+        return 0
+    if text.startswith(wanted):
+        return 1
+    if any(word.startswith(wanted) for word in text.replace("/", " ").replace(".", " ").split()):
+        return 2
+    return 3 if wanted in text else _NO_MATCH
+
+
+def check_topic(settings: Settings, topic: str, *, allow_all: bool = False) -> str:
+    """`topic` if it is a configured topic (or "*" when allowed); else UserError naming the topics."""
+    name = topic.strip()
+    names = [t.name for t in settings.topics]
+    if name in names or (allow_all and name == ALL_TOPICS):
+        return name
+    known = ", ".join(names) or "none are configured"
+    raise UserError(f"“{safe(name, 100)}” is not a topic here; the topics are: {safe(known, 1500)}.")
+
+
+class TopicRoutes:
+    """The routes one server sets from Discord; the config's routes are shown, never removed."""
+
+    def __init__(self, settings: Settings, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.name for t in self.settings.topics]
+
+    def check_topic(self, topic: str, *, allow_all: bool = False) -> str:
+        """`topic` if it is a configured topic (or "*" when allowed); else UserError."""
+        return check_topic(self.settings, topic, allow_all=allow_all)
+
+    def topic_choices(self, query: str, *, allow_all: bool = False) -> list[str]:
+        """Topic names matching `query`, best first; "*" (every topic) too when allowed."""
+        names = [*self.topic_names, *([ALL_TOPICS] if allow_all else [])]
+        return rank(query, ((n, (n,)) for n in names))
+
+    async def add_route(self, guild_id: int, topic: str, channel_id: int) -> bool:
+        """Route `topic` to a channel of the server; False when that route exists already."""
+        route = Route(guild_id, self.check_topic(topic, allow_all=True), channel_id, origin=RouteOrigin.DISCORD)
+        return await self.store.add_route(route, self.clock())
+
+    async def remove_route(self, guild_id: int, topic: str, channel_id: int) -> None:
+        """Remove a route this server set; UserError when there is none or the config owns it."""
+        name = topic.strip()
+        route = next((r for r in await self.store.list_routes(guild_id)
+                      if r.topic == name and r.channel_id == channel_id), None)  # fmt: skip
+        if route is None:
+            raise UserError("This server has no such route; /topics list shows the routes.")
+        if route.origin is RouteOrigin.CONFIG:
+            raise UserError("That route comes from the bot's config file; ask the bot's operator to remove it.")
+        await self.store.remove_route(guild_id, name, channel_id)
+
+    async def routes_by_topic(self, guild_id: int) -> dict[str, list[Route]]:
+        """The server's routes per topic: every configured topic (maybe with none), then the rest."""
+        grouped: dict[str, list[Route]] = {name: [] for name in self.topic_names}
+        for route in await self.store.list_routes(guild_id):
+            if route.guild_id == guild_id:
+                grouped.setdefault(route.topic, []).append(route)
+        return grouped

@@ -1,0 +1,10 @@
+"""/feeds add, test, list, remove, pause and resume: the feeds a server follows."""
+
+from __future__ import annotations
+
+from bot.app.bot import WirebriefBot
+from cogs.feeds._commands import Feeds
+
+
+async def setup(bot: WirebriefBot) -> None:
+    await bot.add_cog(Feeds(bot))

@@ -1,0 +1,120 @@
+"""The /feeds commands: thin wrappers around `bot.services.subscriptions`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app.bot import WirebriefBot
+from bot.app.embeds import card_embed
+from bot.core.limits import safe
+from bot.services.subscriptions import SubscribeResult, Subscriptions
+from bot.services.topic_routes import TopicRoutes
+from cogs._admin import admin_only, guild_id_of, is_admin, reply
+from cogs.feeds._listing import Pager, page_embeds
+
+Choices = list[app_commands.Choice[str]]
+
+
+def added_message(result: SubscribeResult, routed: bool) -> str:
+    """The answer to /feeds add."""
+    count = result.entry_count
+    entries = f"{count} {'entry' if count == 1 else 'entries'}"
+    text = (f"Added **{safe(result.title, 200)}**: {entries} stored as seen — new items will be posted "
+            "from now on.")  # fmt: skip
+    if result.feed.forced_topics:
+        text += f" Its stories always get the topic {safe(result.feed.forced_topics[0], 100)}."
+    if not routed:
+        text += " No topic goes to a channel here yet: set one with /topics route."
+    return text
+
+
+def choice_label(name: str, url: str) -> str:
+    """An autocomplete label within Discord's 100 characters: the feed's name, then its address."""
+    label = name if name == url else f"{name} — {url}"
+    return label if len(label) <= 100 else label[:99] + "…"
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds this server follows"):
+    """/feeds: the server's own feeds."""
+
+    def __init__(self, bot: WirebriefBot) -> None:
+        self.bot = bot
+        self.subs = Subscriptions.from_services(bot.services)
+        self.routes = TopicRoutes(bot.services.settings, bot.services.store)
+
+    @app_commands.command(name="add", description="Follow a feed; what it has now is stored as seen, not posted")
+    @app_commands.describe(url="The feed's address (RSS, Atom or JSON Feed)", topic="A topic every story gets")
+    @admin_only
+    async def add(self, interaction: discord.Interaction[Any], url: str, topic: str | None = None) -> None:
+        guild_id = guild_id_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the fetch may take a while
+        result = await self.subs.subscribe(url, guild_id, topic)
+        routed = bool(await self.bot.store.list_routes(guild_id))
+        await reply(interaction, added_message(result, routed))
+
+    @app_commands.command(name="test", description="Show the card the newest entry of a feed would get; stores nothing")
+    @app_commands.describe(url="The feed's address", topic="A topic every story would get")
+    @admin_only
+    async def test(self, interaction: discord.Interaction[Any], url: str, topic: str | None = None) -> None:
+        guild_id_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        card = await self.subs.test_feed(url, topic)
+        await reply(interaction, "The newest entry would get this card (nothing was stored):", embed=card_embed(card))
+
+    @app_commands.command(name="list", description="The feeds this server follows and how each is doing")
+    @admin_only
+    async def list_feeds(self, interaction: discord.Interaction[Any]) -> None:
+        feeds = await self.subs.feeds_of(guild_id_of(interaction))
+        if not feeds:
+            await reply(interaction, "This server follows no feeds yet; add one with /feeds add.")
+            return
+        pages = page_embeds(feeds)
+        if len(pages) == 1:
+            await reply(interaction, embed=pages[0])
+            return
+        pager = Pager(pages, interaction.user.id)
+        await reply(interaction, embed=pager.page, view=pager)
+        pager.origin = interaction
+
+    @app_commands.command(name="remove", description="Stop following a feed; its stored entries are deleted")
+    @app_commands.describe(feed="The feed (type to search by name or address)")
+    @admin_only
+    async def remove(self, interaction: discord.Interaction[Any], feed: str) -> None:
+        gone = await self.subs.remove(guild_id_of(interaction), feed)
+        await reply(interaction, f"Removed **{safe(gone.display_name, 200)}**; nothing more comes from it.")
+
+    @app_commands.command(name="pause", description="Stop polling a feed until it is resumed")
+    @app_commands.describe(feed="The feed (type to search by name or address)")
+    @admin_only
+    async def pause(self, interaction: discord.Interaction[Any], feed: str) -> None:
+        paused = await self.subs.pause(guild_id_of(interaction), feed)
+        await reply(interaction, f"Paused **{safe(paused.display_name, 200)}**; /feeds resume starts it again.")
+
+    @app_commands.command(name="resume", description="Poll a paused or disabled feed again")
+    @app_commands.describe(feed="The feed (type to search by name or address)")
+    @admin_only
+    async def resume(self, interaction: discord.Interaction[Any], feed: str) -> None:
+        resumed = await self.subs.resume(guild_id_of(interaction), feed)
+        await reply(interaction, f"Resumed **{safe(resumed.display_name, 200)}**; it is polled again.")
+
+    @add.autocomplete("topic")
+    @test.autocomplete("topic")
+    async def topic_autocomplete(self, interaction: discord.Interaction[Any], current: str) -> Choices:
+        if not is_admin(interaction):
+            return []
+        return [app_commands.Choice(name=n, value=n) for n in self.routes.topic_choices(current)]
+
+    @remove.autocomplete("feed")
+    @pause.autocomplete("feed")
+    @resume.autocomplete("feed")
+    async def feed_autocomplete(self, interaction: discord.Interaction[Any], current: str) -> Choices:
+        if not is_admin(interaction) or interaction.guild_id is None:
+            return []
+        found = await self.subs.feed_choices(interaction.guild_id, current)
+        return [app_commands.Choice(name=choice_label(f.display_name, f.url), value=str(f.id)) for f in found]

@@ -1,0 +1,121 @@
+"""/feeds list: one embed field per feed, pages that fit Discord's limits, and buttons to turn them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+
+from bot.core.limits import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, safe
+from bot.core.types import Feed
+from bot.services.subscriptions import FeedState, feed_state
+from cogs._admin import NOBODY
+
+PER_PAGE = 10
+PAGE_BUDGET = EMBED_TOTAL_LIMIT - 500  # room for the title and the footer
+PAGER_TIMEOUT = 180.0
+
+
+def when(stamp: float | None) -> str:
+    """A Discord relative timestamp (`in 5 minutes`, `2 hours ago`), or "never"."""
+    return f"<t:{int(stamp)}:R>" if stamp else "never"
+
+
+def feed_field(feed: Feed) -> tuple[str, str]:
+    """The embed field of one feed: its name, then its state, schedule, last error and address."""
+    state = feed_state(feed)
+    lines = [_state_line(feed, state)]
+    next_poll = "when resumed" if state in (FeedState.PAUSED, FeedState.DISABLED) else when(feed.next_poll_at)
+    lines.append(f"Last fetch {when(feed.last_fetch_at)} · next poll {next_poll}")
+    if feed.last_error and state is not FeedState.DISABLED:
+        lines.append(f"Last error: {safe(feed.last_error, 200)}")
+    lines.append(safe(feed.url, 200))
+    return safe(feed.display_name, 200) or "(unnamed)", "\n".join(lines)[:FIELD_VALUE_LIMIT]
+
+
+def _state_line(feed: Feed, state: FeedState) -> str:
+    parts = [f"**{state.value}**"]
+    if state is FeedState.BACKING_OFF:
+        parts[0] += f" ({feed.failures} failed {'poll' if feed.failures == 1 else 'polls'} in a row)"
+    if state is FeedState.DISABLED:
+        parts[0] += f" {when(feed.disabled_at)}: {safe(feed.disabled_reason or 'unknown reason', 200)}"
+    if feed.forced_topics:
+        parts.append(f"topic {safe(', '.join(feed.forced_topics), 100)}")
+    parts.append(f"{feed.entries_seen} entries seen")
+    return " · ".join(parts)
+
+
+def paginate(feeds: Sequence[Feed]) -> list[list[tuple[str, str]]]:
+    """Fields grouped into pages of at most PER_PAGE that stay within the embed size limit."""
+    pages: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for field in (feed_field(f) for f in feeds):
+        size = len(field[0]) + len(field[1])
+        if pages[-1] and (len(pages[-1]) >= PER_PAGE or used + size > PAGE_BUDGET):
+            pages.append([])
+            used = 0
+        pages[-1].append(field)
+        used += size
+    return pages
+
+
+def page_embeds(feeds: Sequence[Feed]) -> list[discord.Embed]:
+    """One embed per page, each saying where it is."""
+    pages = paginate(feeds)
+    embeds = []
+    for number, fields in enumerate(pages, 1):
+        embed = discord.Embed(title="Feeds of this server")
+        for name, value in fields:
+            embed.add_field(name=name, value=value, inline=False)
+        embed.set_footer(text=f"Page {number} of {len(pages)} · {len(feeds)} feeds")
+        embeds.append(embed)
+    return embeds
+
+
+class Pager(discord.ui.View):
+    """Previous / Next buttons over a list of embeds; only the member who asked may turn the pages."""
+
+    def __init__(self, pages: Sequence[discord.Embed], owner_id: int, *, timeout: float = PAGER_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.pages = list(pages)
+        self.owner_id = owner_id
+        self.index = 0
+        self.origin: discord.Interaction[Any] | None = None  # the command's, to take the buttons away later
+        self._update_buttons()
+
+    @property
+    def page(self) -> discord.Embed:
+        return self.pages[self.index]
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
+    async def previous_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Pager]) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
+    async def next_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Pager]) -> None:
+        await self._turn(interaction, 1)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the member who ran /feeds list can turn its pages.", ephemeral=True, allowed_mentions=NOBODY
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        """Take the buttons away; a message gone by then is no error."""
+        if self.origin is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.origin.edit_original_response(view=None)
+
+    async def _turn(self, interaction: discord.Interaction[Any], step: int) -> None:
+        self.index = max(0, min(len(self.pages) - 1, self.index + step))
+        self._update_buttons()
+        await interaction.response.edit_message(embed=self.page, view=self)
+
+    def _update_buttons(self) -> None:
+        self.previous_page.disabled = self.index == 0
+        self.next_page.disabled = self.index >= len(self.pages) - 1

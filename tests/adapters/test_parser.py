@@ -1,0 +1,442 @@
+"""The feed parser: golden feeds for every format and encoding, safety against entity bombs and
+hostile bodies, and the process pool's time limit, memory cap and recovery from dead workers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import io
+import json
+import os
+import random
+import signal
+import time
+import tracemalloc
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import feedparser
+import pytest
+
+from bot.adapters import parser as parser_module
+from bot.adapters.parser import FeedParser, parse_document
+from bot.core.types import ParsedFeed
+from bot.errors import ParseError
+
+HERE = Path(__file__).parent
+FEEDS = HERE.parent / "data" / "feeds"
+GOLDEN = sorted(FEEDS.glob("*.expected.json"))
+URL = "https://news.example/feeds/main.xml"
+
+
+def _as_json(feed: ParsedFeed) -> Any:
+    return json.loads(json.dumps(dataclasses.asdict(feed)))
+
+
+def _rss(items: str, *, channel: str = "", prolog: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n{prolog}<rss version="2.0"><channel><title>T</title>{channel}'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+# --- golden feeds -------------------------------------------------------------------------------
+
+
+def test_every_golden_feed_has_its_document() -> None:
+    assert len(GOLDEN) >= 15
+    for expected in GOLDEN:
+        name = expected.name.removesuffix(".expected.json")
+        assert [p for p in FEEDS.glob(f"{name}.*") if p != expected], f"no feed for {expected.name}"
+
+
+@pytest.mark.parametrize("expected_file", GOLDEN, ids=lambda p: p.name.removesuffix(".expected.json"))
+def test_golden_feed(expected_file: Path) -> None:
+    case = json.loads(expected_file.read_text(encoding="utf-8"))
+    name = expected_file.name.removesuffix(".expected.json")
+    (document,) = (p for p in FEEDS.glob(f"{name}.*") if p != expected_file)
+    parsed = parse_document(document.read_bytes(), case["url"], case["content_type"])
+    assert _as_json(parsed) == case["expected"]
+
+
+def test_golden_kinds_cover_every_format() -> None:
+    kinds = {json.loads(p.read_text(encoding="utf-8"))["expected"]["kind"] for p in GOLDEN}
+    assert {"rss091n", "rss092", "rss10", "rss20", "atom03", "atom10", "json1", "json11"} <= kinds
+
+
+# --- links, titles, dates ---------------------------------------------------------------------
+
+
+def test_relative_links_resolve_against_the_feed_url() -> None:
+    body = _rss(
+        "<item><title>a</title><link>../story/1</link></item>"
+        "<item><title>b</title><link>//cdn.example/x</link></item>"
+        "<item><title>c</title><link>  https://abs.example/y  </link></item>"
+        "<item><title>d</title><link>mailto:news@example.com</link></item>",
+        channel="<link>/</link>",
+    )
+    feed = parse_document(body, URL)
+    assert feed.site_url == "https://news.example/"
+    assert [e.link for e in feed.entries] == [
+        "https://news.example/story/1",
+        "https://cdn.example/x",
+        "https://abs.example/y",
+        None,  # not http(s)
+    ]
+
+
+def test_atom_xml_base_is_honoured() -> None:
+    body = b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">
+      <title>x</title><link href="./"/>
+      <entry xml:base="https://cdn.example/2025/"><id>1</id><title>a</title><link href="post"/></entry>
+      <entry><id>2</id><title>b</title><link href="other"/></entry>
+    </feed>"""
+    feed = parse_document(body, URL)
+    assert feed.site_url == "https://news.example/blog/"
+    assert [e.link for e in feed.entries] == ["https://cdn.example/2025/post", "https://news.example/blog/other"]
+
+
+def test_rss_guids_stay_as_written_and_only_a_url_guid_becomes_the_link() -> None:
+    body = _rss(
+        "<item><title>a</title><guid>12345</guid></item>"
+        "<item><title>b</title><guid>post-7</guid><link>/p/7</link></item>"
+        "<item><title>c</title><guid>https://news.example/p/8</guid></item>"
+        '<item><title>d</title><guid isPermaLink="false">https://news.example/p/9</guid></item>'
+    )
+    entries = parse_document(body, URL).entries
+    assert [(e.guid, e.link) for e in entries] == [
+        ("12345", None),
+        ("post-7", "https://news.example/p/7"),
+        ("https://news.example/p/8", "https://news.example/p/8"),
+        ("https://news.example/p/9", None),
+    ]
+
+
+def test_html_in_titles_becomes_clean_text() -> None:
+    body = _rss(
+        "<item><title>&lt;b&gt;Nova&lt;/b&gt; &amp;amp; &lt;i&gt;Orbit&lt;/i&gt; merge</title></item>"
+        "<item><title><![CDATA[<span class='x'>Q3</span>\n   results]]></title></item>"
+    )
+    assert [e.title for e in parse_document(body, URL).entries] == ["Nova & Orbit merge", "Q3 results"]
+
+
+def test_dates_prefer_published_then_updated_and_are_utc_seconds() -> None:
+    body = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title>
+      <entry><id>1</id><title>a</title><published>2025-01-01T01:00:00+01:00</published>
+        <updated>2025-01-02T00:00:00Z</updated></entry>
+      <entry><id>2</id><title>b</title><updated>2025-01-02T00:00:00Z</updated></entry>
+      <entry><id>3</id><title>c</title></entry>
+    </feed>"""
+    entries = parse_document(body, URL).entries
+    assert [(e.published, e.updated) for e in entries] == [
+        (1735689600.0, 1735776000.0),
+        (1735776000.0, 1735776000.0),
+        (None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ttl", "seconds"), [("60", 3600.0), (" 5 ", 300.0), ("0", None), ("-3", None), ("soon", None), ("inf", None)]
+)
+def test_ttl_minutes_become_seconds(ttl: str, seconds: float | None) -> None:
+    assert parse_document(_rss("", channel=f"<ttl>{ttl}</ttl>"), URL).ttl_seconds == seconds
+
+
+def test_a_recoverable_problem_becomes_a_warning() -> None:
+    feed = parse_document(_rss("<item><title>Caf&eacute; &nbsp;robots</title></item>"), URL)
+    assert feed.entries[0].title == "Café robots"
+    assert feed.warning == "undefined entity at line 2"
+
+
+def test_an_empty_but_valid_feed_is_not_an_error() -> None:
+    feed = parse_document(_rss(""), URL, "text/xml")
+    assert (feed.title, feed.entries, feed.warning, feed.kind) == ("T", (), None, "rss20")
+
+
+def test_json_feed_is_recognised_by_its_version_without_a_content_type() -> None:
+    body = b'\xef\xbb\xbf  {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [{"id": "1"}]}'
+    feed = parse_document(body, URL, "text/plain")
+    assert (feed.kind, feed.title, feed.entries[0].guid) == ("json11", "J", "1")
+
+
+def test_json_feed_with_invalid_utf8_is_repaired() -> None:
+    body = b'{"version": "https://jsonfeed.org/version/1", "title": "Caf\xe9", "items": []}'
+    feed = parse_document(body, URL, "application/feed+json")
+    assert (feed.title, feed.warning) == ("Café", "invalid UTF-8 bytes read as windows-1252")
+
+
+# --- not a feed -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"", "", "empty body"),
+        (b" \r\n\t ", "text/xml", "empty body"),
+        (b"<!DOCTYPE html>\n<html><head><title>Hi</title></head><body>Hello</body></html>", "text/html",
+         "not a feed: looks like an HTML page"),
+        (b"<html><body><p>Hello</p></body></html>", "", "not a feed: looks like an HTML page"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png", "not a feed: not well-formed (invalid token) at line 1"),
+        (b"<config><option name='a'/></config>", "application/xml", "not a feed: no RSS, Atom or JSON Feed document"),
+        (b'{"name": "package.json"}', "application/json", "not a feed: JSON without a jsonfeed.org version"),
+        (b"[1, 2, 3]", "application/json", "not a feed: JSON without a jsonfeed.org version"),
+        (b"{not json", "application/feed+json", "not a feed: invalid JSON"),
+        (b"[" * 100_000, "application/json", "not a feed: invalid JSON"),
+        (b'<rss version="2.0"><channel><title>Cut off', "", "malformed feed: no element found at line 1"),
+    ],
+)
+def test_not_a_feed(body: bytes, content_type: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_document(body, URL, content_type)
+    assert str(caught.value).startswith(message)
+
+
+def test_mangled_feeds_give_a_feed_or_a_parse_error_and_nothing_else() -> None:
+    junk = [b"<", b">", b"&", b"]]>", b"<![CDATA[", b"<!DOCTYPE x [", b"<!ENTITY a 'b'>", b"\xff", b"\x00", b'"',
+            b"</item>", b"<item>", b"{", b"}", b"[", b",", b'"items"', b"null", b"<!--", b"encoding='\xe9'"]
+    rng = random.Random(20250306)
+    for document in sorted(p for p in FEEDS.iterdir() if not p.name.endswith(".expected.json")):
+        original = document.read_bytes()
+        for _ in range(25):
+            body = bytearray(original)
+            for _ in range(rng.randint(1, 6)):
+                at = rng.randrange(len(body) + 1)
+                match rng.randrange(4):
+                    case 0:
+                        body[at:at] = rng.choice(junk)
+                    case 1:
+                        del body[at : at + rng.randint(1, 40)]
+                    case 2:
+                        body[at:at] = bytes([rng.randrange(256)])
+                    case _:
+                        del body[at:]
+            try:
+                feed = parse_document(bytes(body), URL, rng.choice(["", "application/json", "text/xml; charset=bogus"]))
+            except ParseError:
+                continue
+            assert all("\n" not in entry.title for entry in feed.entries)
+
+
+# --- safety: bytes only, entity bombs ------------------------------------------------------------
+
+
+def test_feedparser_gets_a_byte_stream_never_a_str_or_bytes_it_could_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    real_parse = feedparser.parse
+
+    def spy(source: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(source)
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+    for path in sorted(FEEDS.glob("*.xml")):
+        parse_document(path.read_bytes(), URL)
+    assert len(seen) == len(list(FEEDS.glob("*.xml")))
+    # A BytesIO: feedparser fetches a str that looks like a URL, and opens a str *or bytes* naming a file.
+    assert all(isinstance(source, io.BytesIO) for source in seen)
+
+
+def test_a_body_naming_a_local_file_is_not_read(tmp_path: Path) -> None:
+    local = tmp_path / "secret.xml"
+    local.write_bytes(_rss("<item><title>secret</title></item>"))
+    with pytest.raises(ParseError, match="not a feed"):
+        parse_document(str(local).encode(), URL)
+
+
+def test_a_str_body_is_refused() -> None:
+    with pytest.raises(TypeError):
+        parse_document("<rss/>", URL)  # type: ignore[arg-type]
+
+
+def _billion_laughs(levels: int = 10) -> bytes:
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)
+    ]
+    prolog = "<!DOCTYPE rss [\n" + "\n".join(entities) + "\n]>\n"
+    return _rss(f"<item><title>a &lol{levels - 1};</title><description>&lol{levels - 1};</description></item>",
+                prolog=prolog)
+
+
+def _quadratic_blowup(size: int = 100_000, refs: int = 20_000) -> bytes:
+    prolog = f'<!DOCTYPE rss [\n<!ENTITY a "{"A" * size}">\n]>\n'
+    return _rss(f"<item><title>q</title><description>{'&a;' * refs}</description></item>", prolog=prolog)
+
+
+def _bounded_parse(body: bytes, content_type: str = "") -> tuple[ParsedFeed, int]:
+    tracemalloc.start()
+    try:
+        feed = parse_document(body, URL, content_type)
+        return feed, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("make", [_billion_laughs, _quadratic_blowup], ids=["billion-laughs", "quadratic-blowup"])
+def test_entity_bombs_are_not_expanded(make: Any) -> None:
+    body = make()
+    started = time.monotonic()
+    feed, peak = _bounded_parse(body)
+    assert time.monotonic() - started < 20  # "did not hang": expanded, these run for minutes or die
+    assert peak < 50 * len(body) + 20_000_000  # expanded, they need 300 MB to 2 GB
+    entry = feed.entries[0]
+    assert "lollol" not in entry.title + entry.summary and "AAAA" not in entry.summary
+
+
+def test_entity_bombs_would_expand_without_the_guard() -> None:
+    # The reason for the guard: feedparser's loose parser expands these "safe" entities.
+    small = _quadratic_blowup(size=100, refs=50).replace(b"<title>q", b"<title>q&nbsp;")  # loose parser
+    raw = feedparser.parse(io.BytesIO(small), sanitize_html=False, resolve_relative_uris=False)
+    assert len(raw.entries[0].summary) == 5_000
+    assert "AAAA" not in parse_document(small, URL).entries[0].summary
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_entity_bombs_in_utf16_and_utf32_are_neutralised(codec: str) -> None:
+    text = _quadratic_blowup(size=1000, refs=1000).decode().replace('encoding="utf-8"', f'encoding="{codec}"')
+    body = text.encode(codec) if codec != "utf-16-be" else b"\xfe\xff" + text.encode(codec)
+    feed, _peak = _bounded_parse(body, "application/xml")
+    assert feed.entries[0].title == "q" and "AAAA" not in feed.entries[0].summary
+
+
+def test_doctype_variants_are_handled() -> None:
+    lower = _rss("<item><title>&x;</title></item>", prolog='<!doctype rss [<!ENTITY x "boom">]>\n')
+    assert "boom" not in parse_document(lower, URL).entries[0].title
+    tricky = _rss(
+        "<item><title>&x;</title></item>",
+        prolog="<!-- <b>a comment first</b> -->\n<!DOCTYPE rss [<!ENTITY x \"a ] > '\">\n<!-- ] -->]>\n",
+    )
+    assert parse_document(tricky, URL).entries[0].title == "&x;"
+
+
+@pytest.mark.parametrize(
+    ("prolog", "message"),
+    [
+        ('<!DOCTYPE rss>\n<!ENTITY x "boom">\n', "refused: XML entity declarations outside a DOCTYPE"),
+        ('<!DOCTYPE rss [<!ENTITY x "boom">\n', "not a feed: unterminated DOCTYPE"),
+        ('<!DOCTYPE rss [<!ENTITY x "boom>]>\n', "not a feed: unterminated DOCTYPE"),
+    ],
+)
+def test_entity_declarations_the_guard_cannot_cut_are_refused(prolog: str, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse_document(_rss("<item><title>&x;</title></item>", prolog=prolog), URL)
+
+
+# --- the process pool ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The stand-in workers, importable by name in this process and in pool processes started after this."""
+    monkeypatch.syspath_prepend(str(HERE))
+    return importlib.import_module("parser_workers")
+
+
+async def _pids(path: Path, count: int) -> list[int]:
+    """Wait until `count` workers have written their pid to `path`."""
+    for _ in range(3000):
+        lines = path.read_text(encoding="ascii").split() if path.exists() else []
+        if len(lines) >= count:
+            return [int(line) for line in lines]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no worker wrote to {path}")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_parse_in_the_pool_matches_parse_document() -> None:
+    body = (FEEDS / "rss20.xml").read_bytes()
+    async with FeedParser(workers=2, timeout_seconds=30) as parser:
+        results = await asyncio.gather(*(parser.parse(body, url=URL, content_type="text/xml") for _ in range(6)))
+    assert all(result == parse_document(body, URL, "text/xml") for result in results)
+
+
+async def test_a_parse_error_crosses_the_process_boundary_cleanly() -> None:
+    async with FeedParser(workers=1, timeout_seconds=30) as parser:
+        with pytest.raises(ParseError) as caught:
+            await parser.parse(b"<html><body>hi</body></html>", url=URL)
+    assert str(caught.value) == "not a feed: looks like an HTML page"  # no remote traceback glued on
+    assert caught.value.__cause__ is None
+
+
+async def test_a_hanging_parse_times_out_its_worker_is_killed_and_the_next_parse_works(
+    workers: ModuleType, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "hang.pid"
+    async with FeedParser(workers=1, timeout_seconds=1, worker=workers.scripted) as parser:
+        started = time.monotonic()
+        with pytest.raises(ParseError, match=r"^parse took longer than 1 s$"):
+            await asyncio.wait_for(parser.parse(b"hang", url=str(pid_file)), 60)
+        assert time.monotonic() - started < 30
+        (stuck,) = await _pids(pid_file, 1)
+        assert _gone(stuck)
+        feed = await asyncio.wait_for(parser.parse(_rss("<item><title>ok</title></item>"), url=URL), 60)
+    assert feed.entries[0].title == "ok"
+
+
+async def test_time_waiting_for_a_free_worker_does_not_count_against_the_limit(workers: ModuleType) -> None:
+    async with FeedParser(workers=1, timeout_seconds=1.5, worker=workers.scripted) as parser:
+        naps = await asyncio.wait_for(asyncio.gather(*(parser.parse(b"nap", url=URL) for _ in range(5))), 60)
+    assert [feed.title for feed in naps] == ["rested"] * 5  # 2 s of work in all, no single parse over 0.4 s
+
+
+async def test_parses_in_flight_when_the_pool_is_killed_are_retried_once(workers: ModuleType, tmp_path: Path) -> None:
+    async with FeedParser(workers=2, timeout_seconds=2, worker=workers.scripted) as parser:
+        stuck = asyncio.create_task(parser.parse(b"hang", url=str(tmp_path / "a.pid")))
+        await _pids(tmp_path / "a.pid", 1)
+        await asyncio.sleep(1)  # so the bystander's own time limit ends well after the stuck parse's
+        bystander = asyncio.create_task(parser.parse(b"hang-once", url=str(tmp_path / "b.pid")))
+        await _pids(tmp_path / "b.pid", 1)
+        with pytest.raises(ParseError, match="took longer"):
+            await asyncio.wait_for(stuck, 60)
+        assert (await asyncio.wait_for(bystander, 60)).title == "retried"
+
+
+async def test_a_worker_that_dies_gives_a_parse_error_and_a_fresh_pool(workers: ModuleType) -> None:
+    async with FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted) as parser:
+        first = await parser.parse(b"pid", url=URL)
+        with pytest.raises(ParseError, match=r"^parser worker died"):
+            await asyncio.wait_for(parser.parse(b"exit", url=URL), 60)
+        second = await asyncio.wait_for(parser.parse(b"pid", url=URL), 60)
+    assert first.title != second.title  # a new worker process
+
+
+async def test_a_worker_killed_mid_parse_gives_a_parse_error_and_the_pool_recovers(
+    workers: ModuleType, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "victim.pid"
+    async with FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted) as parser:
+        parse = asyncio.create_task(parser.parse(b"hang", url=str(pid_file)))
+        for attempt in (1, 2):  # the first death is retried on a fresh pool; the second is final
+            os.kill((await _pids(pid_file, attempt))[-1], signal.SIGKILL)
+        with pytest.raises(ParseError, match=r"^parser worker died"):
+            await asyncio.wait_for(parse, 60)
+        feed = await asyncio.wait_for(parser.parse(_rss(""), url=URL), 60)
+    assert feed.kind == "rss20"
+
+
+async def test_a_parse_that_blows_the_memory_cap_fails_in_its_worker(workers: ModuleType) -> None:
+    async with FeedParser(workers=1, timeout_seconds=30, memory_limit_bytes=512 * 1024 * 1024,
+                          worker=workers.scripted) as parser:
+        with pytest.raises(ParseError, match=r"^parse ran out of memory$"):
+            await asyncio.wait_for(parser.parse(b"hog", url=URL), 60)
+        assert (await parser.parse(_rss(""), url=URL)).kind == "rss20"
+
+
+async def test_a_closed_parser_refuses_work() -> None:
+    parser = FeedParser(workers=1)
+    await parser.close()
+    await parser.close()
+    with pytest.raises(ParseError, match="closed"):
+        await parser.parse(_rss(""), url=URL)
+
+
+def test_workers_never_start_with_plain_fork() -> None:
+    assert parser_module._context().get_start_method() in ("forkserver", "spawn")

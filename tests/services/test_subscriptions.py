@@ -1,0 +1,357 @@
+"""Subscriptions from Discord against a local feed server, the real fetcher and parser, and a real store.
+
+Every socket is held to loopback (`loopback_only`). The "public" feed server is a loopback
+server that the fetcher's address policy is told to accept, so the SSRF guard is on its path
+all the same; the refusal test uses the real policy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import pytest
+from aiohttp import web
+
+from bot.adapters.fetcher import Fetcher
+from bot.adapters.parser import FeedParser, parse_document
+from bot.adapters.store import SQLiteStore
+from bot.config import PollingSettings, Settings, TopicSettings
+from bot.core.types import FeedOrigin, ParsedFeed
+from bot.errors import UserError
+from bot.services.enrich import EnrichService
+from bot.services.ingest import IngestService
+from bot.services.subscriptions import PRIVATE_ADDRESS, FeedState, Subscriptions, check_url, feed_state
+
+GUILD, OTHER_GUILD = 1001, 2002
+HOUR = 3600.0
+POLLING = PollingSettings(interval_seconds=600, max_new_per_poll=5, max_age_hours=48)
+SETTINGS = Settings(
+    polling=POLLING,
+    topics=(TopicSettings("security", keywords=("breach", "vulnerability")), TopicSettings("models", ("model",))),
+)
+
+
+# --- the network: loopback only, and a feed server whose pages the test changes -----------------
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any connect outside 127.0.0.0/8 and ::1 fails the test."""
+    real_connect = socket.socket.connect
+    outside: list[str] = []
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family not in (socket.AF_INET, socket.AF_INET6):
+            return real_connect(self, address)  # the parser pool's Unix sockets
+        host = str(address[0] if isinstance(address, tuple) else address)
+        if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            outside.append(host)
+            raise AssertionError(f"test tried to connect to {host}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield
+    assert not outside, f"connected outside loopback: {outside}"
+
+
+@dataclass
+class FeedServer:
+    """Serves `pages[path] = (status, content type, body)`; counts the requests."""
+
+    base: str = ""
+    pages: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
+    hits: int = 0
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.hits += 1
+        status, content_type, body = self.pages.get(request.path, (404, "text/plain", b"no such page"))
+        return web.Response(status=status, body=body, content_type=content_type)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FeedServer]:
+    feeds = FeedServer()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", feeds.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    feeds.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield feeds
+    await runner.cleanup()
+
+
+def rss(*titles: str, title: str = "Test News") -> bytes:
+    """An RSS 2.0 feed whose items are dated an hour apart, the first the newest."""
+    now = datetime.now(UTC).timestamp()
+    items = "".join(
+        f"<item><title>{escape(t)}</title><link>https://news.example/{n}</link><guid>urn:item:{n}</guid>"
+        f"<description>{escape(t)}. More text about it.</description>"
+        f"<pubDate>{format_datetime(datetime.fromtimestamp(now - (i + 1) * HOUR, UTC))}</pubDate></item>"
+        for i, (n, t) in enumerate(reversed(list(enumerate(titles, 1))))
+    )
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{escape(title)}</title>'
+            f"<link>https://news.example/</link>{items}</channel></rss>").encode()  # fmt: skip
+
+
+RSS = "application/rss+xml"
+
+
+# --- the service under test -----------------------------------------------------------------------
+
+
+class InlineParser:
+    """The real parse, run in this process (the worker pool is tested with the parser)."""
+
+    async def parse(self, body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
+        return parse_document(body, url, content_type)
+
+
+@dataclass
+class Wakes:
+    count: int = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = await SQLiteStore.open(tmp_path / "w.db")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    """A guarded fetcher whose address policy accepts loopback: the test server counts as public."""
+    public = Fetcher(user_agent="wirebrief-test", timeout_seconds=10, is_allowed_address=lambda ip: ip.is_loopback)
+    async with public:
+        yield public
+
+
+@pytest.fixture
+def wakes() -> Wakes:
+    return Wakes()
+
+
+@pytest.fixture
+def subs(store: SQLiteStore, fetcher: Fetcher, wakes: Wakes) -> Subscriptions:
+    return Subscriptions(SETTINGS, store, fetcher, InlineParser(), EnrichService(store, SETTINGS), wake=wakes)
+
+
+# --- adding ----------------------------------------------------------------------------------------
+
+
+async def test_add_stores_entries_as_seen_and_the_next_poll_releases_only_the_new_one(
+    subs: Subscriptions, store: SQLiteStore, server: FeedServer, fetcher: Fetcher
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha", "Beta", "Gamma"))
+    before = time.time()
+
+    result = await subs.subscribe(server.url("/feed.xml"), GUILD, topic="security")
+
+    assert (result.title, result.entry_count) == ("Test News", 3)
+    feed = result.feed
+    assert (feed.url, feed.origin, feed.guild_id, feed.forced_topics) == (
+        server.url("/feed.xml"), FeedOrigin.DISCORD, GUILD, ("security",))  # fmt: skip
+    assert feed.subscribed and feed.entries_seen == 3 and feed.last_status == 200
+    assert feed.display_name == "Test News"
+    assert feed.next_poll_at >= before + POLLING.interval_seconds
+    assert await store.released_entries() == [], "nothing is posted on subscribe"
+
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha", "Beta", "Gamma", "Delta"))
+    ingest = IngestService(store, fetcher, InlineParser(), POLLING)
+    outcome = await ingest.poll_feed(feed)
+
+    assert len(outcome.released) == 1
+    assert [e.title for e in await store.released_entries()] == ["Delta"]
+
+
+async def test_add_works_through_the_process_pool_parser(
+    store: SQLiteStore, fetcher: Fetcher, server: FeedServer
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    async with FeedParser(workers=1, timeout_seconds=30) as parser:
+        subs = Subscriptions(SETTINGS, store, fetcher, parser, EnrichService(store, SETTINGS))
+        result = await subs.subscribe(server.url("/feed.xml"), GUILD)
+    assert result.entry_count == 1
+    assert result.feed.forced_topics == ()
+
+
+async def test_a_duplicate_in_the_same_server_is_refused_before_any_fetch(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    await subs.subscribe(server.url("/feed.xml"), GUILD)
+    hits = server.hits
+
+    with pytest.raises(UserError, match=r"^This server follows that feed already, as “Test News”\.$"):
+        await subs.subscribe(server.url("/feed.xml"), GUILD)
+    with pytest.raises(UserError, match="follows that feed already"):
+        await subs.subscribe(server.url("/feed.xml#top") + " ", GUILD)  # the same feed, written differently
+    with pytest.raises(UserError, match=r"^Wirebrief follows that feed already \(for another server"):
+        await subs.subscribe(server.url("/feed.xml"), OTHER_GUILD)
+
+    assert server.hits == hits
+    assert len(await store.list_feeds()) == 1
+
+
+async def test_a_private_address_is_refused_when_private_addresses_are_not_allowed(
+    store: SQLiteStore, server: FeedServer
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    async with Fetcher.from_settings(PollingSettings(allow_private_addresses=False)) as fetcher:
+        subs = Subscriptions(SETTINGS, store, fetcher, InlineParser(), EnrichService(store, SETTINGS))
+        with pytest.raises(UserError) as refused:
+            await subs.subscribe(server.url("/feed.xml"), GUILD)
+        with pytest.raises(UserError) as refused_test:
+            await subs.test_feed(server.url("/feed.xml"))
+
+    assert str(refused.value) == PRIVATE_ADDRESS
+    assert str(refused_test.value) == PRIVATE_ADDRESS
+    assert server.hits == 0
+    assert await store.list_feeds() == []
+
+
+async def test_a_missing_feed_is_one_clear_sentence(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    with pytest.raises(UserError) as refused:
+        await subs.subscribe(server.url("/gone.xml"), GUILD)
+    assert str(refused.value) == "I could not fetch that feed: HTTP 404 Not Found."
+    assert await store.list_feeds() == []
+
+
+async def test_an_html_page_is_not_a_feed(subs: Subscriptions, server: FeedServer, store: SQLiteStore) -> None:
+    page = b"<!DOCTYPE html><html><head><title>Hi</title></head><body>Hello</body></html>"
+    server.pages["/"] = (200, "text/html", page)
+    with pytest.raises(UserError) as refused:
+        await subs.subscribe(server.url("/"), GUILD)
+    assert str(refused.value) == "That is not a feed I can read: looks like an HTML page."
+    assert await store.list_feeds() == []
+
+
+async def test_an_unknown_topic_is_refused_with_the_topics_there_are(subs: Subscriptions, server: FeedServer) -> None:
+    with pytest.raises(UserError, match=r"^“sports” is not a topic here; the topics are: security, models\.$"):
+        await subs.subscribe(server.url("/feed.xml"), GUILD, topic="sports")
+    assert server.hits == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "Give me the address of a feed"),
+        ("ftp://news.example/feed", "Only http:// and https://"),
+        ("news.example/feed", "Only http:// and https://"),
+        ("https://news.example/a feed", "spaces or control characters"),
+        ("https://user:secret@news.example/feed", "Leave the user name and password out"),
+        ("https:///feed", "no host name"),
+        ("https://news.example:99999/feed", "invalid port"),
+        ("https://news.example/" + "a" * 2000, "too long"),
+    ],
+)
+def test_check_url_refuses_what_is_not_a_plain_web_address(url: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        check_url(url)
+
+
+def test_check_url_trims() -> None:
+    assert check_url("  https://news.example/feed.xml\n") == "https://news.example/feed.xml"
+
+
+# --- testing a feed ----------------------------------------------------------------------------------
+
+
+async def test_test_feed_gives_the_card_of_the_newest_entry_and_stores_nothing(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Old model news", "Breach at a big bank"))
+
+    card = await subs.test_feed(server.url("/feed.xml"))
+
+    assert card.headline == "Breach at a big bank"
+    assert card.source == "Test News"
+    assert card.url == "https://news.example/2"
+    assert "security" in card.topics
+    assert await store.list_feeds() == []
+
+
+async def test_test_feed_of_an_empty_feed_says_so(subs: Subscriptions, server: FeedServer) -> None:
+    server.pages["/empty.xml"] = (200, RSS, rss())
+    with pytest.raises(UserError, match="no entries yet"):
+        await subs.test_feed(server.url("/empty.xml"))
+
+
+# --- managing: only the server's own feeds -------------------------------------------------------------
+
+
+async def test_only_the_owning_server_sees_and_manages_its_feed(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore, wakes: Wakes
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
+    await store.add_feed("https://config.example/feed.xml", now=time.time())  # the operator's, no server's
+    ref = str(feed.id)
+
+    assert await subs.feeds_of(OTHER_GUILD) == []
+    assert [f.id for f in await subs.feeds_of(GUILD)] == [feed.id]
+    for action in (subs.remove, subs.pause, subs.resume):
+        with pytest.raises(UserError, match=r"^This server has no such feed"):
+            await action(OTHER_GUILD, ref)
+
+    assert (await subs.pause(GUILD, ref)).id == feed.id
+    assert feed_state(await store.get_feed(feed.id)) is FeedState.PAUSED  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="is paused already"):
+        await subs.pause(GUILD, "Test News")  # by name, as typed without autocomplete
+    await subs.resume(GUILD, server.url("/feed.xml"))  # by address
+    assert wakes.count == 1
+    assert feed_state(await store.get_feed(feed.id)) is FeedState.OK  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="is not paused"):
+        await subs.resume(GUILD, ref)
+
+    assert (await subs.remove(GUILD, ref)).id == feed.id
+    assert await store.get_feed(feed.id) is None
+    assert len(await store.list_feeds()) == 1, "the config feed stays"
+
+
+async def test_resume_re_enables_a_disabled_feed(subs: Subscriptions, server: FeedServer, store: SQLiteStore) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
+    server.pages.pop("/feed.xml")
+    ingest = IngestService(store, subs.fetcher, InlineParser(), PollingSettings(max_failures=1))
+    await ingest.poll_feed(feed)
+    disabled = await store.get_feed(feed.id)
+    assert disabled is not None and feed_state(disabled) is FeedState.DISABLED
+
+    await subs.resume(GUILD, str(feed.id))
+
+    enabled = await store.get_feed(feed.id)
+    assert enabled is not None and feed_state(enabled) is FeedState.OK
+    assert enabled.next_poll_at <= time.time()
+
+
+async def test_feed_choices_rank_the_servers_feeds(subs: Subscriptions, store: SQLiteStore) -> None:
+    now = time.time()
+    for url, name in [("https://a.example/rss", "Daily Security"), ("https://sec.example/feed", "Other"),
+                      ("https://b.example/x", "Security Weekly"), ("https://c.example/y", "Models")]:  # fmt: skip
+        await store.add_feed(url, now=now, name=name, origin=FeedOrigin.DISCORD, guild_id=GUILD)
+    await store.add_feed("https://d.example/z", now=now, name="Security elsewhere", origin=FeedOrigin.DISCORD,
+                         guild_id=OTHER_GUILD)  # fmt: skip
+
+    names = [f.display_name for f in await subs.feed_choices(GUILD, "sec")]
+    assert names == ["Security Weekly", "Other", "Daily Security"]  # a name's prefix, an address's, a word's
+    assert len(await subs.feed_choices(GUILD, "")) == 4
