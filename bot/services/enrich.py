@@ -146,7 +146,8 @@ class EnrichService:
         return await self._new_card(story, forced, self.clock())
 
     async def _new_card(self, story: StoryInput, forced: tuple[str, ...], now: float) -> Card:
-        offline = offline_draft(story, self.topic_texts)
+        # the extractive draft and the grounding check are CPU work: off the event loop
+        offline = await asyncio.to_thread(offline_draft, story, self.topic_texts)
         draft = offline
         if self.summarizer is not None:
             try:
@@ -155,7 +156,7 @@ class EnrichService:
                 log.warning("story %d: the model failed (%s); writing the card offline", story.story_id, exc)
             except Exception:
                 log.exception("story %d: summarizer bug; writing the card offline", story.story_id)
-        grounded, removed = ground_draft(draft, story.sources)
+        grounded, removed = await asyncio.to_thread(ground_draft, draft, story.sources)
         if removed:
             log.info("story %d: grounding removed %d unsupported claims", story.story_id, removed)
         grounded = fill_gaps(grounded, offline)
