@@ -15,6 +15,7 @@ from bot import __version__
 from bot.adapters.store import Store
 from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
+from bot.app.views import register_views
 from bot.config import Settings
 from bot.services.wiring import Services
 
@@ -56,11 +57,12 @@ class WirebriefBot(commands.Bot):
         )
         self.settings = settings
         self.store = store
-        self.services = services or Services.build(settings, store, DiscordPublisher(self))
+        self.services = services or Services.build(settings, store, DiscordPublisher(self, store, settings))
         self.started_at = time.time()
         self.version = __version__
 
     async def setup_hook(self) -> None:
+        register_views(self)  # card buttons, also on messages posted before a restart
         for name in find_extensions():
             await self.load_extension(name)
         log.info("loaded %d extensions", len(self.extensions))

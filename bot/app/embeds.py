@@ -58,7 +58,7 @@ DEFAULT_COLOR = 0x5865F2
 PALETTE = (0x5865F2, 0x1ABC9C, 0x3498DB, 0x9B59B6, 0xE67E22, 0xE91E63, 0x2ECC71, 0xF1C40F, 0x607D8B, 0xED4245)
 
 _LAST_DATE = 32_503_680_000.0  # 3000-01-01: later "dates" are garbage
-_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+\.?(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")  # RFC 3986
 _URL_SAFE = "/:;=?&%!$*+,"  # besides letters, digits and _.-~; never ( ) < > [ ] \ ' " @ or spaces

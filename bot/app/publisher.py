@@ -7,7 +7,9 @@ import logging
 import aiohttp
 import discord
 
-from bot.app.embeds import card_embed, card_view
+from bot.app.embeds import card_embed, card_view, configured_color, page_url
+from bot.app.views import ButtonStore, entity_timeline
+from bot.config import Settings
 from bot.core.cards import Card
 from bot.core.limits import cut
 from bot.services.outbox import PublishError, PublishFailure
@@ -40,14 +42,21 @@ _RETRYABLE = (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError)
 class DiscordPublisher:
     """Posts through the bot's REST client; needs no gateway cache (partial messageables)."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, store: ButtonStore, settings: Settings) -> None:
         self.client = client
+        self.store = store
+        self.settings = settings
+
+    async def _embed(self, card: Card) -> discord.Embed:
+        """The card's embed with its topic colour and the main entity's latest dated events."""
+        timeline = await entity_timeline(self.store, card.main_entity, 6) if card.main_entity else []
+        return card_embed(card, color=configured_color(card, self.settings), timeline=timeline)
 
     async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
         channel = self.client.get_partial_messageable(channel_id)
         try:
             message = await channel.send(
-                embed=card_embed(card), view=card_view(card), nonce=nonce, allowed_mentions=_NOBODY
+                embed=await self._embed(card), view=card_view(card), nonce=nonce, allowed_mentions=_NOBODY
             )
         except _RETRYABLE as exc:
             raise _publish_error(exc) from None
@@ -56,7 +65,7 @@ class DiscordPublisher:
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
-            await message.edit(embed=card_embed(card), view=card_view(card), allowed_mentions=_NOBODY)
+            await message.edit(embed=await self._embed(card), view=card_view(card), allowed_mentions=_NOBODY)
         except _RETRYABLE as exc:
             raise _publish_error(exc, editing=True) from None
 
@@ -64,9 +73,12 @@ class DiscordPublisher:
         """A message of ours in the channel's recent history showing this card's story."""
         channel = self.client.get_partial_messageable(channel_id)
         me = self.client.user.id if self.client.user else None
+        target = page_url(card.url)
+        if target is None:
+            return None  # a card without a link cannot be recognised; the nonce still guards a resend
         try:
             async for message in channel.history(limit=_HISTORY_LIMIT):
-                if message.author.id == me and any(e.url == card.url for e in message.embeds):
+                if message.author.id == me and any(e.url == target for e in message.embeds):
                     return message.id
         except _RETRYABLE as exc:
             raise _publish_error(exc) from None

@@ -80,7 +80,7 @@ def discord_total(data: dict[str, Any]) -> int:
 
 
 def assert_within_limits(embed: discord.Embed) -> None:
-    data = embed.to_dict()
+    data: dict[str, Any] = dict(embed.to_dict())
     json.dumps(data)  # serialisable as sent
     assert discord_total(data) == len(embed) <= 6000
     assert 0 < len(data["title"]) <= 256

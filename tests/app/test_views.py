@@ -15,7 +15,6 @@ import pytest
 from discord.webhook.async_ import async_context
 
 from bot.adapters.store import SQLiteStore
-from bot.adapters.store.sqlite_timeline import TimelineRows
 from bot.app.embeds import TimelineEvent, card_view
 from bot.app.views import (
     FAILED,
@@ -151,13 +150,9 @@ def test_timeline_reply_is_safe_and_within_a_message() -> None:
 # --- the store behind the buttons --------------------------------------------------------------
 
 
-class TimelineStore(SQLiteStore, TimelineRows):
-    """The SQLite store with the timeline rows (until SQLiteStore includes them)."""
-
-
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[TimelineStore]:
-    s = await TimelineStore.open(tmp_path / "w.db")
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = await SQLiteStore.open(tmp_path / "w.db")
     yield s
     await s.close()
 
@@ -180,7 +175,7 @@ async def add_entry(store: SQLiteStore, story_id: int, link: str, when: float) -
         )
 
 
-async def test_entity_events_by_name_or_alias_newest_first(store: TimelineStore) -> None:
+async def test_entity_events_by_name_or_alias_newest_first(store: SQLiteStore) -> None:
     await store.sync_watchlist([("Acme", ("ACME Corp",))], T0)
     old = await add_story(store, "Acme founded", T0 - 30 * DAY, ("Acme",))
     mid = await add_story(store, "Acme raises money", T0 - 10 * DAY, ("Beta", "Acme"))
@@ -201,7 +196,7 @@ async def test_entity_events_by_name_or_alias_newest_first(store: TimelineStore)
     assert await store.entity_events("Acme", 0) == []
 
 
-async def test_the_buttons_read_the_story_at_click_time(store: TimelineStore) -> None:
+async def test_the_buttons_read_the_story_at_click_time(store: SQLiteStore) -> None:
     assert isinstance(store, ButtonStore)
     await add_story(store, "Acme founded", T0 - 30 * DAY, ("Acme",))
     story = await add_story(store, "Acme ships Rocket 2", T0, ("Acme",))
@@ -219,7 +214,7 @@ async def test_the_buttons_read_the_story_at_click_time(store: TimelineStore) ->
     assert (await timeline_text(store, story)).startswith("**⏳ Timeline: Acme**")
 
 
-async def test_a_story_that_is_gone(store: TimelineStore) -> None:
+async def test_a_story_that_is_gone(store: SQLiteStore) -> None:
     assert await deep_insight_text(store, 999) == NOT_STORED
     assert await timeline_text(store, 999) == NOT_STORED
 
@@ -253,7 +248,7 @@ class RecordingAdapter:
 
     async def create_interaction_response(self, interaction_id: int, token: str, **kwargs: Any) -> dict[str, Any]:
         if self.fail:
-            raise discord.HTTPException(_Response(), {"message": "Unknown interaction", "code": 10062})
+            raise discord.HTTPException(_Response(), {"message": "Unknown interaction", "code": 10062})  # type: ignore[arg-type]
         self.callbacks.append(kwargs["params"].payload)
         return {"interaction": {"id": str(interaction_id), "type": 3}, "resource": {"type": 4}}
 

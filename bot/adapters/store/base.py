@@ -112,6 +112,9 @@ class Store(Protocol):
     async def story_entities(self, story_id: int) -> list[str]:
         """The entities of a story, main entity first."""
 
+    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
+        """Newest stories mentioning an entity: (published_at, headline, url, story_id) each."""
+
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Servers that may receive the story: None for all, else those whose own feeds carried it."""
 

@@ -7,7 +7,8 @@ from bot.adapters.store.sqlite_feeds import FeedRows
 from bot.adapters.store.sqlite_ingest import IngestRows
 from bot.adapters.store.sqlite_llm import LLMRows
 from bot.adapters.store.sqlite_stories import StoryRows
+from bot.adapters.store.sqlite_timeline import TimelineRows
 
 
-class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows):
+class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows):
     """The Store on SQLite: one connection, WAL mode, one write transaction at a time."""
