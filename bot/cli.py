@@ -35,6 +35,16 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535 (got {text!r})")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wirebrief",
@@ -46,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot (token from the env variable in the config)")
     _add_config(run)
+    run.add_argument(
+        "--health-port", type=_port, metavar="N", help="answer GET http://127.0.0.1:N/health (200 healthy, 503 not)"
+    )
 
     sub.add_parser("demo", help="the whole pipeline offline on bundled sample feeds; no token")
 
@@ -103,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app.runtime import run_bot  # imported late: discord.py is slow to import
 
     try:
-        asyncio.run(run_bot(settings, token))
+        asyncio.run(run_bot(settings, token, health_port=args.health_port))
     except discord.LoginFailure:
         print(f"error: Discord refused the token in ${token_env}; check it", file=sys.stderr)
         return EXIT_USAGE

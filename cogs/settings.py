@@ -32,7 +32,11 @@ class ServerSettings(commands.GroupCog, group_name="settings", group_description
             check_can_post(channel)
         await self.bot.store.set_alerts_channel(guild_id, channel.id if channel else None, time.time())
         if channel is None:
-            await reply(interaction, "Alerts channel cleared: I will post no feed alerts in this server.")
+            await reply(
+                interaction,
+                "Alerts channel cleared: alerts now go to the server's system channel,"
+                " else the first channel I may write in.",
+            )
         else:
             await reply(interaction, f"Feed alerts (a feed disabled or moved) will be posted in {channel.mention}.")
 

@@ -17,6 +17,7 @@ from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
 from bot.app.views import register_views
 from bot.config import Settings
+from bot.services.status import StatusReport, gather_status
 from bot.services.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,19 @@ class WirebriefBot(commands.Bot):
         """Stop the background loops first, so their last writes land, then disconnect."""
         await self.services.close()
         await super().close()
+
+    async def status_report(self) -> StatusReport:
+        """The operator's facts: feeds, last ingest, outbox, model use, gateway, uptime."""
+        latency = self.latency
+        connected = self.is_ready() and not self.is_closed() and latency == latency  # NaN before a heartbeat
+        return await gather_status(
+            self.store,
+            self.settings,
+            started_at=self.started_at,
+            gateway_connected=connected,
+            gateway_latency=latency if latency == latency and latency != float("inf") else None,
+            ingest_heartbeat=self.services.ingest.heartbeat,
+        )
 
     async def sync_commands(self) -> None:
         """Sync to the dev guilds at once (instant), else globally (may take an hour to show)."""

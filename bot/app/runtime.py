@@ -13,6 +13,7 @@ import yarl
 
 from bot.adapters.store import SQLiteStore
 from bot.app.bot import WirebriefBot
+from bot.app.health import HealthServer
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def point_discord_at(api_base: str, gateway_url: str) -> Callable[[], None]:
     return restore
 
 
-async def run_bot(settings: Settings, token: str) -> None:
+async def run_bot(settings: Settings, token: str, *, health_port: int | None = None) -> None:
     """Start the bot and serve until a stop signal; close the gateway, HTTP and store."""
     restore = point_discord_at(settings.discord.api_base, settings.discord.gateway_url)
     # slash commands and embeds only: no voice, so no warnings about voice libraries
@@ -51,6 +52,9 @@ async def run_bot(settings: Settings, token: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with WirebriefBot(settings, store) as bot:
+            health = HealthServer(bot.status_report, health_port) if health_port else None
+            if health is not None:
+                await health.start()
             runner = asyncio.create_task(bot.start(token), name="discord-client")
             waiter = asyncio.create_task(stop.wait(), name="stop-signal")
             done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -63,6 +67,8 @@ async def run_bot(settings: Settings, token: str) -> None:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
+            if health is not None:
+                await health.close()
             await bot.close()
             if runner in done:
                 runner.result()  # re-raise a login failure or a fatal gateway error

@@ -105,6 +105,7 @@ class IngestService:
         self.batch_size = batch_size
         self.lease_seconds = max(MIN_LEASE_SECONDS, 3 * polling.timeout_seconds)
         self.last_cycle: CycleReport | None = None
+        self.heartbeat: float | None = None  # when the loop last finished looking for due feeds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -216,6 +217,7 @@ class IngestService:
         await self.store.clear_leases()  # a restart continues where it stopped
         while not stop.is_set():
             report = await self.run_cycle()
+            self.heartbeat = self.clock()
             if report.outcomes:
                 log.info(
                     "ingest: %d feeds in %.1f s, %d new entries, %d released, %d errors",

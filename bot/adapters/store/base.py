@@ -91,6 +91,12 @@ class Store(Protocol):
     async def record_cycle(self, started_at: float, finished_at: float, feeds: int, new: int, errors: int) -> None:
         """Keep the figures of one ingest cycle (for /status)."""
 
+    async def feed_health(self) -> dict[str, int]:
+        """Feeds per state: ok, backing_off, paused, disabled."""
+
+    async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
+        """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""
+
     # --- stories ---
 
     async def story_features_since(self, since: float) -> list[tuple[int, Features]]:

@@ -137,3 +137,24 @@ class IngestRows(SQLiteBase):
                 " VALUES (?, ?, ?, ?, ?)",
                 (started_at, finished_at, feeds, new, errors),
             )
+
+    async def feed_health(self) -> dict[str, int]:
+        """How many feeds are ok, backing off (failing, not yet disabled), paused and disabled."""
+        rows = await self._fetchall(
+            "SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused'"
+            " WHEN failures > 0 THEN 'backing_off' ELSE 'ok' END AS state, count(*) FROM feeds GROUP BY state"
+        )
+        counts = {"ok": 0, "backing_off": 0, "paused": 0, "disabled": 0}
+        counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
+
+    async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
+        """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""
+        rows = await self._fetchall(
+            "SELECT started_at, finished_at, feeds_polled, new_entries, errors FROM ingest_cycles"
+            " WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        started, finished, feeds, new, errors = rows[0]
+        return float(started), float(finished), int(feeds), int(new), int(errors)

@@ -1,0 +1,53 @@
+"""`run --health-port N`: an HTTP endpoint on 127.0.0.1 for systemd, Docker or Kubernetes checks.
+
+GET /health answers 200 with the /status facts as JSON when the gateway is connected and the
+ingest loop is coming round, 503 with the same facts (and the problems) otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.errors import WirebriefError
+from bot.services.status import StatusReport
+
+log = logging.getLogger(__name__)
+
+
+class HealthServer:
+    """A one-route aiohttp server bound to loopback only."""
+
+    def __init__(self, report: Callable[[], Awaitable[StatusReport]], port: int, host: str = "127.0.0.1") -> None:
+        self.report = report
+        self.port = port
+        self.host = host
+        self._runner: web.AppRunner | None = None
+
+    async def _health(self, request: web.Request) -> web.Response:
+        try:
+            status = await self.report()
+        except Exception:  # the endpoint must answer even when the store does not
+            log.exception("health check failed")
+            return web.json_response({"healthy": False, "problems": ["the status could not be read"]}, status=503)
+        return web.json_response(status.as_json(), status=200 if status.healthy else 503)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as exc:
+            await self.close()
+            where = f"{self.host}:{self.port}"
+            raise WirebriefError(f"cannot listen on {where} for health checks: {exc.strerror}") from None
+        log.info("health endpoint on http://%s:%d/health", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,86 @@
+"""What an operator needs to trust the bot: the facts behind /status and the health endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot import __version__
+from bot.adapters.store import Store
+from bot.config import Settings
+
+# The ingest loop looks for due feeds at least once a minute; if it has not come round for this
+# long it is stuck (a hung fetch or parse, a dead task), whatever the feeds' own schedules.
+STALE_LOOP_SECONDS = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    version: str
+    uptime_seconds: float
+    gateway_connected: bool
+    gateway_latency_ms: float | None
+    feeds: dict[str, int]
+    last_cycle_at: float | None
+    last_cycle_seconds: float | None
+    last_cycle_feeds: int
+    last_cycle_new_entries: int
+    last_cycle_errors: int
+    outbox_pending: int
+    outbox_oldest_at: float | None
+    llm_backend: str
+    llm_calls_today: int
+    llm_tokens_today: int
+    llm_token_budget: int | None
+    healthy: bool
+    problems: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def gather_status(
+    store: Store,
+    settings: Settings,
+    *,
+    started_at: float,
+    gateway_connected: bool,
+    gateway_latency: float | None,
+    ingest_heartbeat: float | None,
+    now: float | None = None,
+) -> StatusReport:
+    """Read the figures from the store and judge health."""
+    now = time.time() if now is None else now
+    cycle = await store.last_cycle()
+    pending, oldest = await store.outbox_depth()
+    day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+    calls, tokens_in, tokens_out = await store.llm_usage_get(day)
+    problems = []
+    if not gateway_connected:
+        problems.append("not connected to the Discord gateway")
+    last_loop = ingest_heartbeat if ingest_heartbeat is not None else started_at
+    if now - last_loop > STALE_LOOP_SECONDS:
+        problems.append(f"the ingest loop has not come round for {int(now - last_loop)} s")
+    offline = settings.summarizer.backend == "offline"
+    return StatusReport(
+        version=__version__,
+        uptime_seconds=now - started_at,
+        gateway_connected=gateway_connected,
+        gateway_latency_ms=None if gateway_latency is None else round(gateway_latency * 1000, 1),
+        feeds=await store.feed_health(),
+        last_cycle_at=cycle[1] if cycle else None,
+        last_cycle_seconds=(cycle[1] - cycle[0]) if cycle else None,
+        last_cycle_feeds=cycle[2] if cycle else 0,
+        last_cycle_new_entries=cycle[3] if cycle else 0,
+        last_cycle_errors=cycle[4] if cycle else 0,
+        outbox_pending=pending,
+        outbox_oldest_at=oldest,
+        llm_backend=settings.summarizer.backend,
+        llm_calls_today=calls,
+        llm_tokens_today=tokens_in + tokens_out,
+        llm_token_budget=None if offline else settings.summarizer.daily_token_budget,
+        healthy=not problems,
+        problems=tuple(problems),
+    )

@@ -1,0 +1,111 @@
+"""The status facts, the health endpoint and the /status embed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.adapters.store import SQLiteStore
+from bot.adapters.store.base import FailureRecord
+from bot.app.health import HealthServer
+from bot.config import parse_settings
+from bot.errors import WirebriefError
+from bot.services.status import STALE_LOOP_SECONDS, StatusReport, gather_status
+from cogs.status import status_embed
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = await SQLiteStore.open(tmp_path / "w.db")
+    yield s
+    await s.close()
+
+
+async def test_status_counts_feeds_cycles_outbox_and_model_use(store: SQLiteStore) -> None:
+    settings = parse_settings({"summarizer": {"backend": "openai", "model": "m", "daily_token_budget": 5000}})
+    ok = await store.add_feed("https://a.example/f", now=T0)
+    failing = await store.add_feed("https://b.example/f", now=T0)
+    paused = await store.add_feed("https://c.example/f", now=T0)
+    gone = await store.add_feed("https://d.example/f", now=T0)
+    await store.record_failure(failing.id, FailureRecord(T0, "HTTP 500", 500, 1, T0 + 60, disable=False))
+    await store.set_feed_paused(paused.id, True)
+    await store.record_failure(gone.id, FailureRecord(T0, "HTTP 410", 410, 1, T0 + 60, disable=True))
+    await store.record_cycle(T0, T0 + 2.5, 4, 7, 1)
+    await store.enqueue("card", None, "x", [(1, 10), (1, 11)], T0 + 1)
+    await store.llm_usage_add("2027-01-15", 3, 1000, 200)
+    report = await gather_status(store, settings, started_at=T0 - 3600, gateway_connected=True,
+                                 gateway_latency=0.042, ingest_heartbeat=T0 + 10, now=T0 + 60)  # fmt: skip
+    assert report.feeds == {"ok": 1, "backing_off": 1, "paused": 1, "disabled": 1}
+    assert ok.id  # used
+    assert (report.last_cycle_at, report.last_cycle_seconds, report.last_cycle_new_entries) == (T0 + 2.5, 2.5, 7)
+    assert (report.outbox_pending, report.outbox_oldest_at) == (2, T0 + 1)
+    assert (report.llm_calls_today, report.llm_tokens_today, report.llm_token_budget) == (3, 1200, 5000)
+    assert report.gateway_latency_ms == 42.0 and report.uptime_seconds == 3660
+    assert report.healthy and report.problems == ()
+
+
+async def test_unhealthy_when_disconnected_or_the_loop_is_stuck(store: SQLiteStore) -> None:
+    settings = parse_settings({})
+    report = await gather_status(store, settings, started_at=T0, gateway_connected=False, gateway_latency=None,
+                                 ingest_heartbeat=T0, now=T0 + STALE_LOOP_SECONDS + 1)  # fmt: skip
+    assert not report.healthy
+    assert report.problems == ("not connected to the Discord gateway",
+                               f"the ingest loop has not come round for {int(STALE_LOOP_SECONDS + 1)} s")  # fmt: skip
+    assert report.llm_token_budget is None
+
+
+async def test_health_endpoint_answers_200_or_503_on_loopback(store: SQLiteStore) -> None:
+    settings = parse_settings({})
+    state = {"connected": True}
+
+    async def report() -> StatusReport:
+        return await gather_status(store, settings, started_at=T0, gateway_connected=state["connected"],
+                                   gateway_latency=0.01, ingest_heartbeat=None, now=T0 + 5)  # fmt: skip
+
+    server = HealthServer(report, port=0)
+    await server.start()
+    try:
+        assert server._runner is not None
+        port = server._runner.addresses[0][1]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/health") as resp:
+                body = await resp.json()
+                assert resp.status == 200 and body["healthy"] is True and body["feeds"]["ok"] == 0
+            state["connected"] = False
+            async with session.get(f"http://127.0.0.1:{port}/health") as resp:
+                assert resp.status == 503
+                assert (await resp.json())["problems"] == ["not connected to the Discord gateway"]
+    finally:
+        await server.close()
+
+
+async def test_a_busy_health_port_is_a_clear_error(store: SQLiteStore) -> None:
+    first = HealthServer(lambda: None, port=0)  # type: ignore[arg-type,return-value]
+    await first.start()
+    try:
+        assert first._runner is not None
+        port = first._runner.addresses[0][1]
+        with pytest.raises(WirebriefError, match=f"cannot listen on 127.0.0.1:{port} for health checks"):
+            await HealthServer(lambda: None, port=port).start()  # type: ignore[arg-type,return-value]
+    finally:
+        await first.close()
+
+
+def test_status_embed_shows_every_fact() -> None:
+    report = StatusReport("1.2.3", 90061, True, 42.0, {"ok": 3, "backing_off": 1, "paused": 0, "disabled": 2},
+                          T0, 2.5, 4, 7, 1, 5, T0 - 60, "openai", 3, 1200, 5000, True, ())  # fmt: skip
+    embed = status_embed(report, T0)
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Feeds"] == "3 ok · 1 backing off · 0 paused · 2 disabled"
+    assert "2.5 s, 4 feeds, 7 new entries, 1 errors" in (fields["Last ingest cycle"] or "")
+    assert fields["Outbox"] == f"5 waiting, oldest queued <t:{int(T0 - 60)}:R>"
+    assert fields["Model"] == "openai: 3 calls, 1,200 of 5,000 tokens today (UTC)"
+    assert fields["Gateway"] == "connected, 42 ms" and fields["Uptime"] == "1d 1h 1m" and fields["Version"] == "1.2.3"
+    sick = dataclasses.replace(report, healthy=False, problems=("not connected to the Discord gateway",))
+    assert "not connected" in ({f.name: f.value for f in status_embed(sick, T0).fields}["Problems"] or "")
