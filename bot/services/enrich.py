@@ -70,8 +70,17 @@ class EnrichService:
         self.on_changes: Callable[[list[StoryChange]], Awaitable[None]] | None = None
 
     async def start(self) -> None:
-        """Make the configured entities known to the store."""
+        """Make the configured entities known; write the cards a stopped process did not."""
         await self.store.sync_watchlist([(e.name, e.aliases) for e in self.settings.entities], self.clock())
+        missing = await self.store.stories_without_card()
+        if missing:
+            feeds = {f.id: f for f in await self.store.list_feeds()}
+            for story_id in missing:
+                try:
+                    await self.write_card(story_id, feeds, created=True)
+                except WirebriefError as exc:
+                    log.warning("story %d: %s", story_id, exc)
+            log.info("wrote %d cards left unwritten by the last run", len(missing))
 
     def wake(self) -> None:
         """Entries were released: look at them now."""
@@ -114,6 +123,8 @@ class EnrichService:
     async def write_card(self, story_id: int, feeds: dict[int, Feed], *, created: bool) -> Card:
         """Write (or refresh) the card of a story."""
         entries = await self.store.story_entries(story_id)
+        if not entries:  # every entry of the story was removed with its feed
+            raise WirebriefError(f"story {story_id} has no entries left to write a card from")
         sources = tuple(
             SourceText(_source_name(feeds, e), e.title, e.summary or e.content, e.link, e.published_at) for e in entries
         )

@@ -28,6 +28,7 @@ from bot.services.supervisor import wait_any
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+RECOVERY_WINDOW_SECONDS = 3 * 24 * 3600.0  # older unrouted stories are news no longer
 MAX_BACKOFF_SECONDS = 900.0
 
 
@@ -136,8 +137,18 @@ class Outbox:
         return queued
 
     async def reconcile(self) -> None:
-        """Deliveries a stopped process left mid-send: found in the channel → sent; else retried
-        with the same nonce (Discord drops the duplicate if the first one did land)."""
+        """Finish what a stopped process left half done.
+
+        Stories carded but never routed are routed; posted cards of stories that grew are marked
+        for editing; deliveries left mid-send are looked for in their channel: found → sent, else
+        retried with the same nonce (Discord drops the duplicate if the first one did land).
+        """
+        since = self.clock() - RECOVERY_WINDOW_SECONDS
+        unrouted = await self.store.unrouted_stories(since)
+        grown = await self.store.stories_posted_before_update()
+        if unrouted or grown:
+            log.info("recovering %d unrouted stories and %d posts to edit", len(unrouted), len(grown))
+            await self.route_changes([StoryChange(s, True) for s in unrouted] + [StoryChange(s, False) for s in grown])
         for delivery in await self.store.stale_sending():
             card = await self.store.get_card(delivery.story_id) if delivery.story_id else None
             found = None
@@ -175,7 +186,7 @@ class Outbox:
                 card = await self._card(delivery)
                 if card is not None:
                     await self.publisher.edit_card(delivery.channel_id, delivery.message_id or 0, card)
-                await self.store.mark_edited(delivery.id)
+                await self.store.mark_edited(delivery.id, self.clock())
                 self.stats.edited += 1
                 return True
             await self.store.mark_sending(delivery.id)

@@ -13,6 +13,7 @@ from bot.config import parse_settings
 from bot.core.cards import Draft, StoryInput
 from bot.core.dedup import Decision, EntryState, NewEntry
 from bot.core.identity import content_hash, entry_key, normalize_link
+from bot.core.stories import EntryInput, plan_stories
 from bot.core.types import ParsedEntry
 from bot.errors import WirebriefError
 from bot.services.enrich import EnrichService
@@ -127,3 +128,16 @@ async def test_preview_card_stores_nothing(store: SQLiteStore) -> None:
     assert card.topics == ("policy", "models")
     assert card.what_changed.startswith("Helix Labs released the Orca-3 model")
     assert await store.story_features_since(0) == []
+
+
+async def test_start_writes_cards_a_stopped_process_left_unwritten(store: SQLiteStore) -> None:
+    service = EnrichService(store, SETTINGS, clock=lambda: T0 + 7200)
+    await release(store, "https://alpha.example/feed", "Alpha", (LAUNCH, T0))
+    entries = await store.released_entries()
+    inputs = [EntryInput(e.id, e.feed_id, e.title, e.summary, e.published_at) for e in entries]
+    plan = plan_stories(inputs, [], service.extractor, service.matcher, service.params)
+    [(story_id, _)] = await store.apply_story_plan(plan, T0)  # … and the process died here
+    assert await store.get_card(story_id) is None
+    await EnrichService(store, SETTINGS, clock=lambda: T0 + 9000).start()
+    card = await store.get_card(story_id)
+    assert card is not None and card.headline == LAUNCH.title

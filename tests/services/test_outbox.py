@@ -230,3 +230,27 @@ async def test_a_feed_added_from_discord_posts_to_its_own_server_only(store: SQL
     await box.drain_once()
     sent = sorted((c, s) for c, s, _ in publisher.sent)
     assert sent == [(10, stories[1]), (11, stories[1]), (21, stories[0]), (21, stories[1])]
+
+
+async def test_reconcile_routes_stories_a_crash_left_unrouted_and_edits_grown_posts(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    await store.add_route(Route(1, "*", 10), T0)
+    posted = await story(store, 1, ("models",))
+    box = outbox(store, publisher, clock)
+    await box.route_changes([StoryChange(posted, True)])
+    await box.drain_once()
+    # the process then carded a new story and grew the posted one, and died before routing either
+    clock.now += 60
+    unrouted = await story(store, 2, ("models",))
+    async with store.transaction() as db:
+        sql = "UPDATE stories SET carded_at = ?, updated_at = ? WHERE id = ?"
+        await db.execute(sql, (clock.now, clock.now, unrouted))
+        await db.execute("UPDATE stories SET updated_at = ? WHERE id = ?", (clock.now, posted))
+    restarted = outbox(store, publisher, clock)
+    await restarted.reconcile()
+    await restarted.drain_once()
+    assert sorted(s for _, s, _ in publisher.sent) == [posted, unrouted]
+    assert [(c, m) for c, m, _ in publisher.edits] == [(10, 1001)]
+    await outbox(store, publisher, clock).reconcile()  # a second restart finds nothing left to do
+    assert await store.outbox_depth() == (0, None)
+    assert await store.due_deliveries(clock.now, 10) == []

@@ -174,7 +174,7 @@ class Store(Protocol):
     async def mark_sent(self, delivery_id: int, message_id: int, now: float) -> None:
         """Discord accepted the message."""
 
-    async def mark_edited(self, delivery_id: int) -> None:
+    async def mark_edited(self, delivery_id: int, now: float) -> None:
         """The posted message now shows the story's latest card."""
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: float) -> None:
@@ -185,6 +185,15 @@ class Store(Protocol):
 
     async def outbox_depth(self) -> tuple[int, float | None]:
         """Deliveries waiting, and when the oldest was queued."""
+
+    async def stories_without_card(self) -> list[int]:
+        """Stories whose card was never written (a crash between planning and carding)."""
+
+    async def unrouted_stories(self, since: float) -> list[int]:
+        """Stories carded since `since` with no delivery at all."""
+
+    async def stories_posted_before_update(self) -> list[int]:
+        """Stories that grew after their cards were posted, with no edit pending."""
 
 
     # --- the LLM cache and usage ---

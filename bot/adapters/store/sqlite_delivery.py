@@ -150,9 +150,12 @@ class DeliveryRows(SQLiteBase):
                 (message_id, now, delivery_id),
             )
 
-    async def mark_edited(self, delivery_id: int) -> None:
+    async def mark_edited(self, delivery_id: int, now: float) -> None:
         async with self.transaction() as db:
-            await db.execute("UPDATE deliveries SET needs_edit = 0, last_error = NULL WHERE id = ?", (delivery_id,))
+            # sent_at: when the message last showed the story as it is
+            await db.execute(
+                "UPDATE deliveries SET needs_edit = 0, last_error = NULL, sent_at = ? WHERE id = ?", (now, delivery_id)
+            )
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: float) -> None:
         async with self.transaction() as db:
@@ -177,3 +180,29 @@ class DeliveryRows(SQLiteBase):
             "SELECT count(*), min(created_at) FROM deliveries WHERE state IN ('pending', 'sending')"
         )
         return int(rows[0][0]), rows[0][1]
+
+    # --- recovery after a crash between the pipeline's steps ------------------------------------
+
+    async def stories_without_card(self) -> list[int]:
+        """Stories whose entries were planned but whose card was never written."""
+        rows = await self._fetchall("SELECT id FROM stories WHERE card IS NULL ORDER BY id")
+        return [int(r[0]) for r in rows]
+
+    async def unrouted_stories(self, since: float) -> list[int]:
+        """Stories carded since `since` with no delivery at all: routing may have been cut short.
+
+        Enqueueing is idempotent, so routing one again costs a look at the routes at most."""
+        rows = await self._fetchall(
+            "SELECT s.id FROM stories s WHERE s.card IS NOT NULL AND s.carded_at >= ? AND NOT EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.story_id = s.id) ORDER BY s.id",
+            (since,),
+        )
+        return [int(r[0]) for r in rows]
+
+    async def stories_posted_before_update(self) -> list[int]:
+        """Stories that grew after their cards were posted, with no edit pending."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT d.story_id FROM deliveries d JOIN stories s ON s.id = d.story_id"
+            " WHERE d.kind = 'card' AND d.state = 'sent' AND d.needs_edit = 0 AND s.updated_at > d.sent_at"
+        )
+        return [int(r[0]) for r in rows]
