@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--health-port", type=_port, metavar="N", help="answer GET http://127.0.0.1:N/health (200 healthy, 503 not)"
     )
 
-    sub.add_parser("demo", help="the whole pipeline offline on bundled sample feeds; no token")
+    demo = sub.add_parser("demo", help="the whole pipeline offline on bundled sample feeds; no token")
+    demo.add_argument("--output", "-o", default="wirebrief-demo", metavar="DIR",
+                      help="where to write the HTML page, DIR/index.html (default: ./wirebrief-demo)")  # fmt: skip
 
     preview = sub.add_parser("preview", help="fetch the configured feeds once; print the cards")
     _add_config(preview)
@@ -138,17 +140,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    print(
-        "wirebrief demo: not built yet. The offline pipeline (sample feeds, clustering, cards,"
-        " HTML preview) lands with the ingestion and card issues; this placeholder says so."
-    )
-    return EXIT_OK
+    from bot.demo import main as demo_main  # imported late: only this command needs it
+
+    return demo_main(Path(args.output))
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    _load(args.config)
-    print("wirebrief preview: not built yet (it needs the ingestion pipeline).", file=sys.stderr)
-    return EXIT_FAILURE
+    from bot.preview import main as preview_main  # imported late: only this command needs it
+
+    return preview_main(_load(args.config), limit=args.limit)
 
 
 def cmd_opml(args: argparse.Namespace) -> int:

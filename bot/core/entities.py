@@ -30,7 +30,11 @@ _NOT_NAMES = frozenset(
 )
 _CONNECTORS = frozenset({"of", "for", "and", "&", "de", "der", "van", "von", "la", "le", "du", "on", "the"})
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'’.\-]*[A-Za-z0-9]|[A-Za-z0-9&]")
-_DIGIT_NAME = re.compile(r"^[A-Z][A-Za-z]*(?:[-.]?[A-Za-z]*\d+(?:\.\d+)*[A-Za-z]*)+$|^[A-Z][A-Za-z]*-[A-Za-z0-9]+$")
+# "GPT-5", "Orca-3", "Tern-70B", "Llama-Guard" — but not "AI-generated": after a hyphen, a
+# capital or a digit
+_DIGIT_NAME = re.compile(
+    r"^[A-Z][A-Za-z]*(?:[-.]?[A-Za-z]*\d+(?:\.\d+)*[A-Za-z]*)+$|^[A-Z][A-Za-z]*-(?:[A-Z][A-Za-z0-9]*|[a-z]*\d[A-Za-z0-9]*)$"
+)
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,7}s?$")
 
 

@@ -50,3 +50,8 @@ def test_case_matters_for_watchlist_names() -> None:
 
 def test_acronyms_and_digit_names_in_title_case_titles() -> None:
     assert set(names("BAAI Publishes Guidelines For Orca-3 Class Models", "")) == {"BAAI", "Orca-3"}
+
+
+def test_hyphenated_words_are_not_names_unless_capital_or_digit() -> None:
+    assert names("AI-generated Images Flood Stores", "") == []
+    assert set(names("Llama-Guard And Tern-70B Ship", "")) == {"Llama-Guard", "Tern-70B"}
