@@ -133,9 +133,11 @@ class EnrichService:
         now = self.clock()
         existing = None if created else await self.store.get_card(story_id)
         if existing is not None:
+            # every source but the posted one: a source dated earlier may arrive later
+            others = [s for s in sources if s.url != existing.url]
             card = replace(
                 existing,
-                related=tuple(RelatedLink(s.source, s.title, s.url, s.published_at) for s in sources[1:]),
+                related=tuple(RelatedLink(s.source, s.title, s.url, s.published_at) for s in others),
                 entities=entities,
                 topics=tuple(dict.fromkeys((*existing.topics, *topics))),
             )

@@ -176,8 +176,11 @@ class Outbox:
         for delivery in deliveries:
             while (wait := self.pacer.delay(delivery.channel_id)) > 0:
                 await self.sleep(wait)
+            delivered = await self._deliver(delivery)
+            # stamped when the answer came: Discord counts the send from when it arrived, which a
+            # slow commit or request may have pushed later than the moment we decided to send
             self.pacer.record(delivery.channel_id)
-            if not await self._deliver(delivery):
+            if not delivered:
                 return  # the channel refused or is failing: the rest waits for its retry time
 
     async def _deliver(self, delivery: Delivery) -> bool:
