@@ -19,6 +19,7 @@ from typing import Protocol
 
 from bot.adapters.store import Store
 from bot.core.cards import Card
+from bot.core.limits import safe
 from bot.core.routing import destinations
 from bot.core.types import Delivery
 from bot.errors import WirebriefError
@@ -239,19 +240,41 @@ class Outbox:
             self.stats.retried += 1
             log.info("delivery %d will be retried in %.0f s: %s", delivery.id, backoff, exc)
 
-    async def alert(self, guild_id: int, text: str) -> None:
+    async def alert(self, guild_id: int, text: str, *, key: str | None = None) -> None:
         """Tell a server's admins: the alerts channel set with /settings, else the publisher's choice
-        (channel 0: the system channel, else the first channel the bot may write in)."""
+        (channel 0: the system channel, else the first channel the bot may write in).
+
+        `key` (no ":") makes the alert once-only: the same key is never queued twice."""
         channel = await self.store.get_alerts_channel(guild_id) or 0
-        ref = f"{int(self.clock() * 1000)}:{text[:200]}"
+        ref = f"{key or int(self.clock() * 1000)}:{text[:1500]}"
         await self.store.enqueue("alert", None, ref, [(guild_id, channel)], self.clock())
         self.wake()
+
+    async def announce_events(self) -> int:
+        """Feed events (disabled, moved) become alerts to the server that added the feed; events of
+        the operator's own feeds are logged, which is where the operator looks. Returns how many."""
+        events = await self.store.unannounced_events()
+        for event in events:
+            feed = await self.store.get_feed(event.feed_id) if event.feed_id is not None else None
+            name = safe(feed.display_name, 200) if feed else "a feed that was since removed"
+            detail = safe(event.detail, 500)
+            if event.kind == "feed_disabled":
+                text = f"I disabled the feed **{name}** after repeated failures ({detail}). Fix it, then /feeds resume."
+            else:
+                text = f"The feed **{name}** moved permanently; I follow its new address ({detail})."
+            if event.guild_id is not None:
+                await self.alert(event.guild_id, text, key=f"event-{event.id}")
+            else:
+                log.warning("%s: %s (%s)", event.kind.replace("_", " "), feed.url if feed else "?", event.detail)
+            await self.store.mark_event_announced(event.id, self.clock())
+        return len(events)
 
     async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 5.0) -> None:
         """Reconcile, then send as deliveries come due, until `stop` is set."""
         await self.reconcile()
         while not stop.is_set():
             self._wake.clear()
+            await self.announce_events()
             if await self.drain_once():
                 continue
             await wait_any(stop, self._wake, timeout=idle_seconds)

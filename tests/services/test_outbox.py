@@ -254,3 +254,28 @@ async def test_reconcile_routes_stories_a_crash_left_unrouted_and_edits_grown_po
     await outbox(store, publisher, clock).reconcile()  # a second restart finds nothing left to do
     assert await store.outbox_depth() == (0, None)
     assert await store.due_deliveries(clock.now, 10) == []
+
+
+async def test_a_disabled_feed_is_announced_once_to_the_server_that_added_it(
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.adapters.store.base import FailureRecord
+    from bot.core.types import FeedOrigin
+
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await store.set_alerts_channel(7, 70, T0)
+    theirs = await store.add_feed("https://their.example/rss", now=T0, name="Their *feed*", origin=FeedOrigin.DISCORD,
+                                  guild_id=7)  # fmt: skip
+    ours = await store.add_feed("https://config.example/rss", now=T0)
+    for feed in (theirs, ours):
+        await store.record_failure(feed.id, FailureRecord(T0, "HTTP 410 Gone", 410, 1, T0 + 60, disable=True))
+    assert await box.announce_events() == 2
+    await box.drain_once()
+    [(guild, channel, text)] = publisher.alerts
+    assert (guild, channel) == (7, 70)
+    assert "Their \\*feed\\*" in text and "HTTP 410 Gone" in text and "/feeds resume" in text
+    assert "feed disabled: https://config.example/rss" in caplog.text  # the operator's own feed: the log
+    assert await box.announce_events() == 0
+    await box.drain_once()
+    assert len(publisher.alerts) == 1
