@@ -200,7 +200,15 @@ class IngestService:
         report = CycleReport(started_at=self.clock())
         feeds = await self.store.claim_due_feeds(report.started_at, self.lease_seconds, self.batch_size)
         if feeds:
-            report.outcomes = list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
+            # a bounded number in flight: fetched bodies do not pile up in memory, and the start of
+            # a big cycle does not run hundreds of first steps in one turn of the event loop
+            gate = asyncio.Semaphore(2 * self.polling.concurrency)
+
+            async def poll(feed: Feed) -> PollOutcome:
+                async with gate:
+                    return await self.poll_feed(feed)
+
+            report.outcomes = list(await asyncio.gather(*(poll(f) for f in feeds)))
         report.finished_at = self.clock()
         if feeds:
             await self.store.record_cycle(
