@@ -1,6 +1,6 @@
 """Delivery benchmark (issue 5): drain a backlog of cards against Discord's per-channel limit.
 
-    /work/.venv/bin/python bench/delivery.py [--cards 300] [--channels 10] [--limit 5] [--window 5]
+    .venv/bin/python bench/delivery.py [--cards 300] [--channels 10] [--limit 5] [--window 5]
 
 What it does:
 
@@ -301,7 +301,7 @@ def main() -> int:
     if args.cards % args.channels:
         parser.error("--cards must be a multiple of --channels")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    command = " ".join(["/work/.venv/bin/python", "bench/delivery.py", *sys.argv[1:]])
+    command = " ".join([".venv/bin/python", "bench/delivery.py", *sys.argv[1:]])
 
     load_start = os.getloadavg()[0]
     result = asyncio.run(run(args))

@@ -1,6 +1,6 @@
 """Ingest benchmark (issue 3): full ingest cycles against a local feed server, compared with reader.
 
-    /work/.venv/bin/python bench/ingest.py [--feeds 500] [--skip-reader] [--reader-workers 1,2,4,8,16]
+    .venv/bin/python bench/ingest.py [--feeds 500] [--skip-reader] [--reader-workers 1,2,4,8,16]
 
 What it does:
 
