@@ -10,15 +10,40 @@ changed.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import discord
 
+from bot.app.card_layout import (  # the discord-free layout: one source for names, limits, colours
+    BUTTON_LABEL_LIMIT,
+    RELATED,
+    RELATED_MAX,
+    SOURCE_LIMIT,
+    TAKEAWAY_LIMIT,
+    TAKEAWAYS,
+    TIMELINE,
+    TIMELINE_MAX,
+    URL_LIMIT,
+    WHAT_CHANGED,
+    WHAT_TO_DO_NEXT,
+    WHO_SHOULD_CARE,
+    WHY_IT_MATTERS,
+)
+from bot.app.card_layout import (
+    date_valid as date_valid,  # re-exported: embeds' users import it from here
+)
+from bot.app.card_layout import (
+    default_color as default_color,  # re-exported: embeds' users import it from here
+)
+from bot.app.card_layout import (
+    freshness_text as freshness_text,  # re-exported: embeds' users import it from here
+)
+from bot.app.card_layout import (
+    parse_color as parse_color,  # re-exported: embeds' users import it from here
+)
 from bot.config import Settings
 from bot.core.cards import Card, RelatedLink
 from bot.core.limits import (
@@ -34,30 +59,14 @@ from bot.core.limits import (
 )
 
 TLDR_HEADING = "**⚡ 30-second TL;DR**"
-WHAT_CHANGED = "What changed"
-WHY_IT_MATTERS = "Why it matters"
-WHAT_TO_DO_NEXT = "What to do next"
-WHO_SHOULD_CARE = "Who should care"
-TAKEAWAYS = "🔑 Key takeaways"
-TIMELINE = "⏳ Timeline"
-RELATED = "👉 Related updates"
 
-BUTTON_LABEL_LIMIT = 80
 BUTTON_URL_LIMIT = 512
-URL_LIMIT = 2048
 RELATED_FEW = 3  # kept as long as the timeline is
-RELATED_MAX = 10
-TIMELINE_MAX = 5
-TAKEAWAY_LIMIT = 300
 LINE_TEXT_LIMIT = 150  # a timeline line's or a related title's text
-SOURCE_LIMIT = 80
 HOOK_LIMIT = 600  # the hook is one line (200 characters before escaping)
 MIN_TEXT = 24  # a shortened text field below this is dropped rather than shown as a stub
 
-DEFAULT_COLOR = 0x5865F2
-PALETTE = (0x5865F2, 0x1ABC9C, 0x3498DB, 0x9B59B6, 0xE67E22, 0xE91E63, 0x2ECC71, 0xF1C40F, 0x607D8B, 0xED4245)
 
-_LAST_DATE = 32_503_680_000.0  # 3000-01-01: later "dates" are garbage
 _HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+\.?(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")  # RFC 3986
@@ -119,9 +128,6 @@ def link_text(text: str, limit: int) -> str:
     return safe(text.replace("[", "(").replace("]", ")"), limit)
 
 
-def date_valid(when: float) -> bool:
-    """A plausible UNIX time (after 1970, before 3000)."""
-    return math.isfinite(when) and 0 < when < _LAST_DATE
 
 
 def timeline_line(event: TimelineEvent) -> str:
@@ -161,17 +167,8 @@ def fit_lines(lines: Sequence[str], room: int) -> str:
 # --- the parts of the embed --------------------------------------------------------------------
 
 
-def default_color(topic: str) -> int:
-    """A stable colour for a topic name (the same in every process, unlike hash())."""
-    if not topic:
-        return DEFAULT_COLOR
-    return PALETTE[zlib.crc32(topic.casefold().encode()) % len(PALETTE)]
 
 
-def parse_color(text: str) -> int | None:
-    """`#rrggbb` as an int, None when empty or malformed."""
-    match = re.fullmatch(r"#?([0-9A-Fa-f]{6})", text.strip())
-    return int(match[1], 16) if match else None
 
 
 def configured_color(card: Card, settings: Settings) -> int | None:
@@ -180,19 +177,6 @@ def configured_color(card: Card, settings: Settings) -> int | None:
     return parse_color(topic.color) if topic else None
 
 
-def freshness_text(card: Card) -> str:
-    """Freshness as "collected 16 min after publication"; "" when either time is unknown."""
-    if not (date_valid(card.published_at) and date_valid(card.carded_at)):
-        return ""
-    minutes = int(card.freshness_seconds // 60)
-    if minutes < 1:
-        return "collected within a minute of publication"
-    if minutes < 60:
-        return f"collected {minutes} min after publication"
-    hours, rest = divmod(minutes, 60)
-    if hours < 48:
-        return f"collected {hours} h {rest} min after publication" if rest else f"collected {hours} h after publication"
-    return f"collected {hours // 24} days after publication"
 
 
 def footer_text(card: Card) -> str:
