@@ -122,6 +122,13 @@ class IngestService:
             return await self._store_result(feed, result, now)
         except (FetchError, ParseError) as exc:
             return await self._fail(feed, now, str(exc), exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being stopped
+            # a future cancelled under us (a parser pool torn down after another parse hung)
+            log.warning("feed %d (%s): its fetch or parse was cancelled; it will be retried", feed.id, feed.url)
+            return await self._fail(feed, now, "the parse was interrupted", ParseError("interrupted"))
         except Exception as exc:  # a bug must cost one poll of one feed, not the loop
             log.exception("feed %d (%s): unexpected error while polling", feed.id, feed.url)
             return await self._fail(feed, now, f"internal error: {type(exc).__name__}", exc)

@@ -312,3 +312,20 @@ async def test_one_broken_feed_does_not_stop_the_others(store, fetcher, parser, 
     assert statuses == ["failed", "parsed"]
     failed = next(o for o in report.outcomes if o.status is PollStatus.FAILED)
     assert failed.error == "internal error: RuntimeError"
+
+
+async def test_a_parse_cancelled_under_the_poll_costs_one_poll_not_the_cycle(store, fetcher, parser, clock) -> None:
+    import asyncio
+
+    await store.add_feed(URL, now=clock.now)
+    fetcher.then(URL, ok(body(item(1))))
+
+    class TornDownPool:
+        async def parse(self, data: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
+            raise asyncio.CancelledError  # the pool's future was cancelled, not this task
+
+    svc = service(store, fetcher, parser, clock)
+    svc.parser = TornDownPool()
+    report = await svc.run_cycle()
+    assert [o.status for o in report.outcomes] == [PollStatus.FAILED]
+    assert report.outcomes[0].error == "the parse was interrupted"
