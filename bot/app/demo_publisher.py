@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from bot.app.card_layout import TimelinePoint
 from bot.core.cards import Card
+from bot.core.recap import Recap
 from bot.services.outbox import PublishError, PublishFailure
 
 TimelineSource = Callable[[Card], Awaitable[tuple[TimelinePoint, ...]]]
@@ -82,6 +83,10 @@ class RecordingPublisher:
         """The message already showing this card's story in the channel, if any."""
         found = (p.message_id for p in self.posts.values() if p.channel_id == channel_id and p.card.url == card.url)
         return next(found, None)
+
+    async def send_recap(self, channel_id: int, recap: Recap, *, nonce: str) -> int:
+        """Recaps are not part of the demo: kept nowhere, given a message id."""
+        return next(self._ids)
 
     async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int:
         """Keep the alert's text."""

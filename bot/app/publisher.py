@@ -8,10 +8,12 @@ import aiohttp
 import discord
 
 from bot.app.embeds import card_embed, card_view, configured_color, page_url
+from bot.app.recap_embeds import send_recap
 from bot.app.views import ButtonStore, entity_timeline
 from bot.config import Settings
 from bot.core.cards import Card
 from bot.core.limits import cut
+from bot.core.recap import Recap
 from bot.services.outbox import PublishError, PublishFailure
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,13 @@ class DiscordPublisher:
         except _RETRYABLE as exc:
             raise _publish_error(exc) from None
         return message.id
+
+    async def send_recap(self, channel_id: int, recap: Recap, *, nonce: str) -> int:
+        """A scheduled weekly recap: one embed, mentioning nobody."""
+        try:
+            return await send_recap(self.client, channel_id, recap, nonce=nonce)
+        except _RETRYABLE as exc:
+            raise _publish_error(exc) from None
 
     def _alert_channel(self, guild_id: int) -> int:
         guild = self.client.get_guild(guild_id)

@@ -20,10 +20,12 @@ from typing import Protocol
 from bot.adapters.store import Store
 from bot.core.cards import Card
 from bot.core.limits import safe
+from bot.core.recap import Recap
 from bot.core.routing import destinations
 from bot.core.types import Delivery
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
+from bot.services.recap import scheduled_recap
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Publisher(Protocol):
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None: ...
     async def find_card(self, channel_id: int, card: Card) -> int | None: ...
     async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int: ...
+    async def send_recap(self, channel_id: int, recap: Recap, *, nonce: str) -> int: ...
 
 
 class ChannelPacer:
@@ -206,6 +209,9 @@ class Outbox:
         if delivery.kind == "alert":
             text = delivery.ref.split(":", 1)[-1]  # the ref is "<millis>:<text>": unique per alert
             return await self.publisher.send_alert(delivery.guild_id, delivery.channel_id, text, nonce=delivery.nonce)
+        if delivery.kind == "recap":  # the ref is the ISO week key, such as 2026-W05
+            recap = await scheduled_recap(self.store, delivery.guild_id, delivery.ref)
+            return await self.publisher.send_recap(delivery.channel_id, recap, nonce=delivery.nonce)
         card = await self._card(delivery)
         if card is None:
             raise PublishError("the story has no card", failure=PublishFailure.REJECTED)

@@ -15,6 +15,7 @@ from bot.services.enrich import EnrichService, StoryChange
 from bot.services.feeds import sync_config_feeds
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, Publisher
+from bot.services.recap import RecapScheduler
 from bot.services.supervisor import Supervisor
 
 
@@ -30,6 +31,7 @@ class Services:
     enrich: EnrichService
     outbox: Outbox
     supervisor: Supervisor
+    recaps: RecapScheduler
     summarizer: LLMSummarizer | None = None
 
     @classmethod
@@ -48,7 +50,8 @@ class Services:
 
         enrich.on_changes = changed
         ingest = IngestService(store, fetcher, parser, settings.polling, on_released=released)
-        return cls(settings, store, fetcher, parser, ingest, enrich, outbox, Supervisor(), summarizer)
+        recaps = RecapScheduler(store, on_queued=outbox.wake)
+        return cls(settings, store, fetcher, parser, ingest, enrich, outbox, Supervisor(), recaps, summarizer)
 
     async def start(self) -> None:
         """Bring the store in step with the config, then start the background loops."""
@@ -57,10 +60,12 @@ class Services:
         routes = [Route(r.guild_id, r.topic, r.channel_id, r.include_keywords, r.exclude_keywords, RouteOrigin.CONFIG)
                   for r in self.settings.routes]  # fmt: skip
         await self.store.sync_config_routes(routes, now)
+        await self.recaps.sync_config(self.settings.recaps)
         await self.enrich.start()
         self.supervisor.start("ingest", self.ingest.run_forever)
         self.supervisor.start("enrich", self.enrich.run_forever)
         self.supervisor.start("outbox", self.outbox.run_forever)
+        self.supervisor.start("recap", self.recaps.run_forever)
 
     async def close(self) -> None:
         """Stop the loops (each finishes its current write), then the network and the pool."""

@@ -9,8 +9,10 @@ from typing import Protocol
 from bot.core.cards import Card
 from bot.core.cluster import Features
 from bot.core.dedup import Decision, KnownEntry
+from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.routing import Route
 from bot.core.stories import StoryPlanItem
+from bot.core.timeline import EntityEvent, NameRow
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 
@@ -195,6 +197,79 @@ class Store(Protocol):
     async def stories_posted_before_update(self) -> list[int]:
         """Stories that grew after their cards were posted, with no edit pending."""
 
+
+    # --- /timeline and /recap (read-only), recap schedules ---
+
+    async def entity_directory(self, limit: int) -> list[NameRow]:
+        """Names and aliases of the `limit` most mentioned visible entities."""
+
+    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None:
+        """(id, canonical name) of the entity with this name or alias, if any."""
+
+    async def timeline_count(
+        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> int:
+        """How many stories mention the entity since `since` (None: ever)."""
+
+    async def timeline_events(
+        self,
+        entity_id: int,
+        since: float | None,
+        limit: int,
+        *,
+        topic: str | None = None,
+        hidden: Sequence[int] = (),
+        skip: int = 0,
+        before: tuple[float, int] | None = None,
+        after: tuple[float, int] | None = None,
+        oldest: bool = False,
+    ) -> list[EntityEvent]:
+        """`limit` stories mentioning the entity, oldest first: the newest (after `skip`), those just
+        before or after an event's (published_at, story_id), or the `oldest`."""
+
+    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]:
+        """Stories (id above `after_id`) told only by feeds servers added from Discord → those servers."""
+
+    async def latest_story_id(self) -> int:
+        """The id of the newest story (0 when there is none)."""
+
+    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]:
+        """Stories published in [start, end) (of `topic`, if given) with their sources and main topic."""
+
+    async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]:
+        """Date, topics (main topic first), headline, one-line TL;DR and link of each of these stories."""
+
+    async def stories_sources(self, story_ids: Sequence[int]) -> int:
+        """How many distinct feeds carried these stories."""
+
+    async def week_top_entities(
+        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> list[str]:
+        """The visible entities most stories published in [start, end) are mainly about."""
+
+    async def topic_guilds(self) -> dict[str, frozenset[int]]:
+        """For each routed topic, the servers whose working routes carry it."""
+
+    async def recap_schedules(self) -> list[RecapSchedule]:
+        """Every server's recap schedule."""
+
+    async def recap_schedule(self, guild_id: int) -> RecapSchedule | None:
+        """The server's recap schedule, if any."""
+
+    async def save_recap_schedule(self, schedule: RecapSchedule, now: float) -> RecapSchedule:
+        """Create or change a server's recap schedule."""
+
+    async def remove_recap_schedule(self, guild_id: int) -> bool:
+        """Remove a server's recap schedule; False when there was none."""
+
+    async def sync_config_recaps(self, schedules: Sequence[RecapSchedule], now: float) -> None:
+        """The config's recap schedules exist; config ones no longer in the config are removed."""
+
+    async def mark_recap_posted(self, guild_id: int, week_key: str) -> None:
+        """The recap of `week_key` is queued for the server."""
+
+    async def guild_timezone(self, guild_id: int) -> str | None:
+        """The server's time zone (its setting, else its recap schedule's), if any."""
 
     # --- the LLM cache and usage ---
 

@@ -257,11 +257,29 @@ async def _to_4_llm_cache(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_5_timeline_and_recap_indexes(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- /recap: a week's stories with their source counts and main entities, from the index alone
+        CREATE INDEX stories_week ON stories (published_at, source_count, main_entity_id);
+        -- /timeline autocomplete: the most mentioned visible entities, without a sort, and their aliases
+        CREATE INDEX entities_directory ON entities (promoted, mention_count);
+        CREATE INDEX entity_aliases_entity ON entity_aliases (entity_id);
+        -- who may see a story (its feeds), and the stories of the feeds added from Discord,
+        -- without reading the entries themselves
+        CREATE INDEX entries_story_feed ON entries (story_id, feed_id);
+        CREATE INDEX entries_feed_story ON entries (feed_id, story_id);
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
     _to_2_stories_and_entities,
     _to_3_guilds_and_delivery,
     _to_4_llm_cache,
+    _to_5_timeline_and_recap_indexes,
 )
 LATEST_VERSION = len(MIGRATIONS)

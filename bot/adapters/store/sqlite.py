@@ -6,9 +6,10 @@ from bot.adapters.store.sqlite_delivery import DeliveryRows
 from bot.adapters.store.sqlite_feeds import FeedRows
 from bot.adapters.store.sqlite_ingest import IngestRows
 from bot.adapters.store.sqlite_llm import LLMRows
+from bot.adapters.store.sqlite_recap import RecapRows
 from bot.adapters.store.sqlite_stories import StoryRows
 from bot.adapters.store.sqlite_timeline import TimelineRows
 
 
-class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows):
+class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows, RecapRows):
     """The Store on SQLite: one connection, WAL mode, one write transaction at a time."""

@@ -1,0 +1,320 @@
+"""Rows behind /timeline and /recap (read-only), the entity directory, and the recap schedules.
+
+`hidden` arguments are story ids the asking server may not see (stories told only by feeds other
+servers added from Discord); they are empty, and cost nothing, when no server added feeds. The
+queries are shaped for a store of a million entries: see bench/timeline.py and the indexes of
+migration step 5.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, cast
+
+from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
+from bot.core.timeline import EntityEvent, NameRow, first_line
+from bot.errors import StorageError
+
+_NOT_HIDDEN = " AND {col} NOT IN (SELECT value FROM json_each(?))"
+_HAS_TOPIC = " AND EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = {col} AND t.topic = ?)"
+_SCHEDULES_SQL = (
+    "SELECT guild_id, channel_id, weekday, time, timezone, origin, last_posted_week, updated_at FROM recap_schedules"
+)
+_SCHEDULE_SQL = _SCHEDULES_SQL + " WHERE guild_id = ?"
+_NO_START = -1e18  # "since the beginning": every stored time is after this
+
+# One page of events, by the index (entity_id, published_at, story_id): the newest first (before a
+# key, or after skipping some), or the oldest first (after a key); then their stories, oldest first.
+_EVENTS_SQL = """
+WITH page AS (
+    SELECT m.story_id, m.published_at FROM entity_mentions m
+    WHERE m.entity_id = ?{filters}
+    ORDER BY m.published_at {order}, m.story_id {order} LIMIT ? OFFSET ?
+), s AS (
+    SELECT p.story_id AS id, p.published_at, st.headline, st.source_count,
+           CASE WHEN json_valid(st.card) THEN st.card END AS card
+    FROM page p JOIN stories st ON st.id = p.story_id
+)
+SELECT s.id, s.published_at, s.headline, s.source_count, s.card ->> '$.what_changed',
+       coalesce(s.card ->> '$.url',
+                (SELECT e.link FROM entries e WHERE e.story_id = s.id ORDER BY e.published_at, e.id LIMIT 1), '')
+FROM s ORDER BY s.published_at, s.id
+"""
+_SINCE = " AND m.published_at >= ?"
+_BEFORE = " AND (m.published_at, m.story_id) < (?, ?)"
+_AFTER = " AND (m.published_at, m.story_id) > (?, ?)"  # later than since: no other bound, or it would be used
+
+_COUNT_SQL = "SELECT count(*) FROM entity_mentions m WHERE m.entity_id = ? AND m.published_at >= ?{filters}"
+# The hidden stories among the entity's: one lookup per hidden story, not one per entity story.
+_HIDDEN_COUNT_SQL = """
+SELECT count(*) FROM json_each(?) AS h CROSS JOIN entity_mentions m
+WHERE m.entity_id = ? AND m.story_id = h.value AND m.published_at >= ?{filters}
+"""
+# A week's stories with their main topic (the first given: the lowest rowid).
+_WEEK_SQL = """
+SELECT s.id, s.source_count, coalesce(t.topic, '') FROM stories s
+LEFT JOIN story_topics t ON t.rowid = (SELECT min(rowid) FROM story_topics WHERE story_id = s.id)
+WHERE s.published_at >= ? AND s.published_at < ?
+"""
+_WEEK_TOPIC_SQL = """
+SELECT s.id, s.source_count, ? FROM stories s
+WHERE s.published_at >= ? AND s.published_at < ?
+  AND EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = s.id AND t.topic = ?)
+"""
+# A contender's date, topics (in the order given) and line: its card's hook (else its first changed line)
+# and link (else its first entry's).
+_DETAILS_SQL = """
+WITH s AS (
+    SELECT id, published_at, headline, CASE WHEN json_valid(card) THEN card END AS card FROM stories
+    WHERE id IN (SELECT value FROM json_each(?))
+)
+SELECT s.id, s.published_at, s.headline, s.card ->> '$.hook', s.card ->> '$.what_changed',
+       coalesce(s.card ->> '$.url',
+                (SELECT e.link FROM entries e WHERE e.story_id = s.id ORDER BY e.published_at, e.id LIMIT 1), ''),
+       (SELECT group_concat(topic, char(31)) FROM (SELECT topic FROM story_topics WHERE story_id = s.id ORDER BY rowid))
+FROM s
+"""
+# The visible entities most of a week's stories are mainly about, from the index on stories.
+_WEEK_ENTITIES_SQL = """
+SELECT e.name FROM (
+    SELECT s.main_entity_id AS entity_id, count(*) AS n FROM stories s
+    WHERE s.published_at >= ? AND s.published_at < ? AND s.main_entity_id IS NOT NULL{filters}
+    GROUP BY s.main_entity_id
+) c JOIN entities e ON e.id = c.entity_id
+WHERE e.promoted = 1 ORDER BY c.n DESC, e.name LIMIT ?
+"""
+# Numbers of a list of stories, driven by the list (a week's few thousand ids, or a topic's few hundred).
+_SOURCES_SQL = "SELECT count(DISTINCT e.feed_id) FROM json_each(?) AS h CROSS JOIN entries e ON e.story_id = h.value"
+# Stories told only by feeds added from Discord, with the servers that added them: all of them (found
+# from those feeds' entries), or those newer than a story id (found from the newest entries).
+_PRIVATE_SQL = """
+SELECT e.story_id, group_concat(DISTINCT f.added_by_guild_id)
+FROM entries e JOIN feeds f ON f.id = e.feed_id
+WHERE e.story_id IN (
+    SELECT e1.story_id FROM feeds f1 JOIN entries e1 ON e1.feed_id = f1.id
+    WHERE f1.origin = 'discord' AND e1.story_id IS NOT NULL{newer}
+)
+GROUP BY e.story_id
+HAVING max(f.origin != 'discord') = 0
+"""
+_NEWER = " AND e1.story_id > ?"
+
+
+def _filters(col: str, topic: str | None, hidden: Sequence[int]) -> tuple[str, list[Any]]:
+    """SQL conditions (each starting with AND) on the story id column `col`, and their parameters."""
+    sql, params = "", []
+    if topic is not None:
+        sql += _HAS_TOPIC.format(col=col)
+        params.append(topic)
+    if hidden:
+        sql += _NOT_HIDDEN.format(col=col)
+        params.append(json.dumps(list(hidden)))
+    return sql, params
+
+
+def _schedule(row: Sequence[Any]) -> RecapSchedule:
+    return RecapSchedule(int(row[0]), int(row[1]), int(row[2]), str(row[3]), str(row[4]), str(row[5]), row[6],
+                         float(row[7]))  # fmt: skip
+
+
+class RecapRows(SQLiteBase):
+    """The reads of /timeline and /recap, the entity directory, and the recap schedules."""
+
+    # --- the entity directory ----------------------------------------------------------------
+
+    async def entity_directory(self, limit: int) -> list[NameRow]:
+        """Names and aliases of the `limit` most mentioned visible entities (promoted or configured)."""
+        rows = await self._fetchall(
+            "WITH top AS (SELECT id, name, mention_count FROM entities WHERE promoted = 1"
+            " ORDER BY mention_count DESC LIMIT ?)"
+            " SELECT top.id, top.name, top.mention_count, a.alias FROM top"
+            " JOIN entity_aliases a ON a.entity_id = top.id",
+            (limit,),
+        )
+        return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None:
+        """(id, canonical name) of the entity with this name or alias (case-folded), if any."""
+        text = " ".join(name_or_alias.split())
+        rows = await self._fetchall(
+            "SELECT e.id, e.name FROM entity_aliases a JOIN entities e ON e.id = a.entity_id WHERE a.alias = ?"
+            " UNION ALL SELECT id, name FROM entities WHERE name = ? LIMIT 1",
+            (text.casefold(), text),
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    # --- timelines ---------------------------------------------------------------------------
+
+    async def timeline_count(
+        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> int:
+        """How many stories mention the entity since `since` (None: ever). Hidden stories are
+        counted apart and taken off: they are few, the entity's stories may be many."""
+        filters, params = _filters("m.story_id", topic, ())
+        start = _NO_START if since is None else since
+        rows = await self._fetchall(_COUNT_SQL.format(filters=filters), (entity_id, start, *params))
+        total = int(rows[0][0])
+        if hidden and total:
+            rows = await self._fetchall(_HIDDEN_COUNT_SQL.format(filters=filters),
+                                        (json.dumps(list(hidden)), entity_id, start, *params))  # fmt: skip
+            total -= int(rows[0][0])
+        return total
+
+    async def timeline_events(
+        self,
+        entity_id: int,
+        since: float | None,
+        limit: int,
+        *,
+        topic: str | None = None,
+        hidden: Sequence[int] = (),
+        skip: int = 0,
+        before: tuple[float, int] | None = None,
+        after: tuple[float, int] | None = None,
+        oldest: bool = False,
+    ) -> list[EntityEvent]:
+        """`limit` stories mentioning the entity since `since`, oldest first: the newest ones (after
+        skipping `skip`), those just older than the event `before`, those just newer than `after`,
+        or the `oldest` ones. Keys are (published_at, story_id): a page turn costs the same anywhere."""
+        filters, params = _filters("m.story_id", topic, hidden)
+        if after is None:
+            filters, params = _SINCE + filters, [_NO_START if since is None else since, *params]
+        for key, condition in ((before, _BEFORE), (after, _AFTER)):
+            if key is not None:
+                filters += condition
+                params += [key[0], key[1]]
+        sql = _EVENTS_SQL.format(filters=filters, order="ASC" if after is not None or oldest else "DESC")
+        rows = await self._fetchall(sql, (entity_id, *params, limit, skip))
+        return [
+            EntityEvent(int(r[0]), float(r[1]), first_line(r[4] or "") or str(r[2]), int(r[3]), str(r[5] or ""))
+            for r in rows
+        ]
+
+    # --- who may see what ----------------------------------------------------------------------
+
+    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]:
+        """Stories (with an id above `after_id`) told only by feeds servers added from Discord:
+        story id → those servers."""
+        if after_id > 0:
+            rows = await self._fetchall(_PRIVATE_SQL.format(newer=_NEWER), (after_id,))
+        else:
+            rows = await self._fetchall(_PRIVATE_SQL.format(newer=""))
+        return {int(r[0]): frozenset(int(g) for g in str(r[1] or "").split(",") if g) for r in rows}
+
+    async def latest_story_id(self) -> int:
+        """The id of the newest story (0 when there is none)."""
+        rows = await self._fetchall("SELECT coalesce(max(id), 0) FROM stories")
+        return int(rows[0][0])
+
+    # --- the week's stories ------------------------------------------------------------------
+
+    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]:
+        """Stories published in [start, end) with their sources and main topic; with `topic`, only
+        the stories of that topic (it is then their main topic here)."""
+        if topic is None:
+            rows = await self._fetchall(_WEEK_SQL, (start, end))
+        else:
+            rows = await self._fetchall(_WEEK_TOPIC_SQL, (topic, start, end, topic))
+        return cast("list[StoryHead]", rows)  # plain (int, int, str) tuples: the connection has no row factory
+
+    async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]:
+        """Date, topics (main topic first), headline, one-line TL;DR and link of each of these stories."""
+        rows = await self._fetchall(_DETAILS_SQL, (json.dumps(list(story_ids)),))
+        return {
+            int(r[0]): StoryDetail(float(r[1]), tuple(r[6].split("\x1f")) if r[6] else (), str(r[2]),
+                                   str(r[3] or "") or first_line(r[4] or ""), str(r[5] or ""))
+            for r in rows
+        }  # fmt: skip
+
+    async def stories_sources(self, story_ids: Sequence[int]) -> int:
+        """How many distinct feeds carried these stories."""
+        rows = await self._fetchall(_SOURCES_SQL, (json.dumps(list(story_ids)),))
+        return int(rows[0][0])
+
+    async def week_top_entities(
+        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> list[str]:
+        """The visible entities most stories published in [start, end) are mainly about."""
+        filters, params = _filters("s.id", topic, hidden)
+        rows = await self._fetchall(_WEEK_ENTITIES_SQL.format(filters=filters), (start, end, *params, limit))
+        return [str(r[0]) for r in rows]
+
+    async def topic_guilds(self) -> dict[str, frozenset[int]]:
+        """For each routed topic (`*` included), the servers whose working routes carry it."""
+        rows = await self._fetchall("SELECT DISTINCT topic, guild_id FROM routes WHERE broken_at IS NULL")
+        out: dict[str, set[int]] = defaultdict(set)
+        for topic, guild_id in rows:
+            out[str(topic)].add(int(guild_id))
+        return {topic: frozenset(guilds) for topic, guilds in out.items()}
+
+    # --- recap schedules -----------------------------------------------------------------------
+
+    async def recap_schedules(self) -> list[RecapSchedule]:
+        """Every server's schedule, by server id."""
+        rows = await self._fetchall(_SCHEDULES_SQL + " ORDER BY guild_id")
+        return [_schedule(r) for r in rows]
+
+    async def recap_schedule(self, guild_id: int) -> RecapSchedule | None:
+        """The server's schedule, if it has one."""
+        rows = await self._fetchall(_SCHEDULE_SQL, (guild_id,))
+        return _schedule(rows[0]) if rows else None
+
+    async def save_recap_schedule(self, schedule: RecapSchedule, now: float) -> RecapSchedule:
+        """Create or change a server's schedule. A change counts from `now` (earlier post times of
+        this week are not missed ones); an unchanged schedule keeps its time; the last week
+        posted is always kept."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO recap_schedules (guild_id, channel_id, weekday, time, timezone, origin, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET"
+                " updated_at = CASE WHEN (channel_id, weekday, time, timezone) = (excluded.channel_id,"
+                " excluded.weekday, excluded.time, excluded.timezone) THEN updated_at ELSE excluded.updated_at END,"
+                " channel_id = excluded.channel_id, weekday = excluded.weekday, time = excluded.time,"
+                " timezone = excluded.timezone, origin = excluded.origin",
+                (schedule.guild_id, schedule.channel_id, schedule.weekday, schedule.time, schedule.timezone,
+                 schedule.origin, now),
+            )  # fmt: skip
+            async with db.execute(_SCHEDULE_SQL, (schedule.guild_id,)) as cur:
+                row = await cur.fetchone()
+        if row is None:
+            raise StorageError(f"the recap schedule of server {schedule.guild_id} vanished while saved")
+        return _schedule(row)
+
+    async def remove_recap_schedule(self, guild_id: int) -> bool:
+        """Forget the server's schedule; False when it had none."""
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM recap_schedules WHERE guild_id = ?", (guild_id,))
+            return cur.rowcount > 0
+
+    async def sync_config_recaps(self, schedules: Sequence[RecapSchedule], now: float) -> None:
+        """The config's schedules exist (over any set from Discord); config ones no longer there go."""
+        for schedule in schedules:
+            await self.save_recap_schedule(schedule, now)
+        keep = [s.guild_id for s in schedules]
+        async with self.transaction() as db:
+            await db.execute(
+                "DELETE FROM recap_schedules WHERE origin = 'config'"
+                " AND guild_id NOT IN (SELECT value FROM json_each(?))",
+                (json.dumps(keep),),
+            )
+
+    async def mark_recap_posted(self, guild_id: int, week_key: str) -> None:
+        """The recap of `week_key` is queued for the server (weeks never go backwards)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE recap_schedules SET last_posted_week = ? WHERE guild_id = ?"
+                " AND (last_posted_week IS NULL OR last_posted_week < ?)",
+                (week_key, guild_id, week_key),
+            )
+
+    async def guild_timezone(self, guild_id: int) -> str | None:
+        """The server's time zone: its setting, else its recap schedule's, else None."""
+        rows = await self._fetchall(
+            "SELECT coalesce((SELECT timezone FROM guild_settings WHERE guild_id = ?),"
+            " (SELECT timezone FROM recap_schedules WHERE guild_id = ?))",
+            (guild_id, guild_id),
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None

@@ -1,0 +1,115 @@
+"""The /timeline answer: '⏳ Timeline: <entity>', dated events oldest to newest, newest page first.
+
+Each line is a story: its date (a Discord timestamp, shown in each reader's own time zone), one
+line of what changed (a link to the story), and how many sources carried it. Ten lines always fit
+the description: each is at most about 400 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.app.embeds import date_valid, link_text, link_url
+from bot.app.paging import OwnedView, Pager, pager_or_none, show, within_deadline
+from bot.core.limits import DESCRIPTION_LIMIT, TITLE_LIMIT, safe
+from bot.core.timeline import EntityEvent, TimelinePage, TimelineQuery
+
+COMMAND = "/timeline"
+COLOR = 0x5865F2
+TEXT_LIMIT = 110  # the one line of what changed, escaped
+LINE_URL_LIMIT = 250  # a longer link is left out rather than crowd out other lines
+
+PageSource = Callable[[TimelineQuery, int, TimelinePage | None], Awaitable[TimelinePage]]
+HistorySource = Callable[[TimelineQuery], Awaitable[TimelineQuery]]
+
+
+def sources_text(count: int) -> str:
+    """`1 source`, `3 sources`."""
+    return f"{count} source" if count == 1 else f"{count} sources"
+
+
+def event_line(event: EntityEvent) -> str:
+    """`<date> — [what changed](link) · 3 sources` (no link when there is none fit to show)."""
+    text = link_text(event.text, TEXT_LIMIT) or "(untitled)"
+    url = link_url(event.url, LINE_URL_LIMIT)
+    when = f"<t:{int(event.published_at)}:d>" if date_valid(event.published_at) else "(undated)"
+    story = f"[{text}]({url})" if url else text
+    return f"{when} — {story} · {sources_text(event.sources)}"
+
+
+def window_text(query: TimelineQuery) -> str:
+    """`the last 30 days · topic chips`, `the whole history`."""
+    days = query.window.days
+    span = "the whole history" if days is None else ("the last day" if days == 1 else f"the last {days} days")
+    return span + (f" · topic {query.topic}" if query.topic else "")
+
+
+def title(entity: str) -> str:
+    """`⏳ Timeline: <entity>`."""
+    return f"⏳ Timeline: {safe(entity, TITLE_LIMIT - 20)}"
+
+
+def timeline_embed(page: TimelinePage) -> discord.Embed:
+    """One page of a timeline, its events oldest first."""
+    query = page.query
+    lines = [event_line(e) for e in page.events]
+    embed = discord.Embed(title=title(query.entity), description="\n".join(lines)[:DESCRIPTION_LIMIT], colour=COLOR)
+    stories = "1 story" if query.total == 1 else f"{query.total} stories"
+    embed.set_footer(text=f"Page {page.page + 1}/{query.pages} · {stories} in {window_text(query)}"[:2048])
+    return embed
+
+
+def empty_embed(query: TimelineQuery, history: int) -> discord.Embed:
+    """No events in the window: say so, and offer the whole history when there is one."""
+    name = safe(query.entity, 200)
+    text = f"No stories about **{name}** in {window_text(query)}."
+    if query.window.whole:
+        text = f"No stories about **{name}**" + (f" of topic {safe(query.topic, 100)}" if query.topic else "") + "."
+    elif history:
+        text += f" There {'is 1 story' if history == 1 else f'are {history} stories'} in its whole history."
+    return discord.Embed(title=title(query.entity), description=text, colour=COLOR)
+
+
+class HistoryOffer(OwnedView):
+    """One button: the whole history of an entity that had nothing in the window asked for."""
+
+    def __init__(self, owner_id: int, query: TimelineQuery, history: HistorySource, pages: PageSource) -> None:
+        super().__init__(owner_id, COMMAND)
+        self.query = query
+        self.history = history
+        self.pages = pages
+
+    @discord.ui.button(label="Show the whole history", emoji="⏳", style=discord.ButtonStyle.primary)
+    async def whole(self, interaction: discord.Interaction[Any], button: discord.ui.Button[HistoryOffer]) -> None:
+        self.stop()
+
+        async def build() -> tuple[discord.Embed, OwnedView | None]:
+            return await first_answer(self.owner_id, await self.history(self.query), self.pages, self.history)
+
+        embed, view = await within_deadline(interaction, build())
+        if view is not None:
+            view.attach(interaction)
+        await show(interaction, embed=embed, view=view)
+
+
+async def first_answer(
+    owner_id: int, query: TimelineQuery, pages: PageSource, history: HistorySource
+) -> tuple[discord.Embed, OwnedView | None]:
+    """The newest page with its pager; or, when the window is empty, the offer of the whole history."""
+    if query.total == 0:
+        whole = 0 if query.window.whole else (await history(query)).total
+        offer = HistoryOffer(owner_id, query, history, pages) if whole else None
+        return empty_embed(query, whole), offer
+
+    shown: list[TimelinePage] = []  # the page on screen: the next one is read from its edge
+
+    async def render(page: int) -> discord.Embed:
+        current = await pages(query, page, shown[-1] if shown else None)
+        shown[:] = [current]
+        return timeline_embed(current)
+
+    pager: Pager | None = pager_or_none(owner_id, COMMAND, query.pages, query.last_page, render)
+    return await render(query.last_page), pager

@@ -1,0 +1,162 @@
+"""/timeline: an entity's dated stories, page by page, and the entity names offered while typing.
+
+Reads only from the store. The names for autocomplete are read once into a `NameIndex` and
+refreshed in the background when older than a minute, so a keystroke never waits for the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bot.config import Settings
+from bot.core.limits import safe
+from bot.core.timeline import (
+    PAGE_SIZE,
+    EntityEvent,
+    NameIndex,
+    NameMatch,
+    NameRow,
+    TimelinePage,
+    TimelineQuery,
+    Window,
+    page_span,
+)
+from bot.errors import UserError
+from bot.services.topic_routes import check_topic
+from bot.services.visibility import Visibility, VisibilityStore
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_SIZE = 20_000  # the most mentioned entities offered while typing
+DIRECTORY_TTL = 60.0
+
+
+class TimelineStore(VisibilityStore, Protocol):
+    """What timelines read (the SQLite store's RecapRows)."""
+
+    async def entity_directory(self, limit: int) -> list[NameRow]: ...
+
+    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None: ...
+
+    async def timeline_count(
+        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> int: ...
+
+    async def timeline_events(
+        self, entity_id: int, since: float | None, limit: int, *, topic: str | None = None,
+        hidden: Sequence[int] = (), skip: int = 0, before: tuple[float, int] | None = None,
+        after: tuple[float, int] | None = None, oldest: bool = False,
+    ) -> list[EntityEvent]: ...  # fmt: skip
+
+
+def unknown_entity(name: str, suggestions: Sequence[str]) -> str:
+    """The answer to an unknown name: "No entity named X — did you mean A, B or C?", or a hint."""
+    shown = safe(name, 100) or "that"
+    if not suggestions:
+        return f"No entity named “{shown}”; start typing and pick one of the names I suggest."
+    names = [f"**{safe(s, 100)}**" for s in suggestions]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"No entity named “{shown}” — did you mean {listed}?"
+
+
+class TimelineService:
+    """Entity names for autocomplete, and timelines a page at a time."""
+
+    def __init__(
+        self,
+        store: TimelineStore,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        visibility: Visibility | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.visibility = visibility or Visibility(store)
+        self._index: NameIndex | None = None
+        self._index_at = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # --- names -------------------------------------------------------------------------------
+
+    async def directory(self) -> NameIndex:
+        """The names index: read on first use, then refreshed in the background when stale."""
+        index = self._index
+        if index is None:
+            async with self._lock:
+                index = self._index or await self._refresh()
+        elif time.monotonic() - self._index_at > DIRECTORY_TTL and self._refreshing is None:
+            self._refreshing = asyncio.create_task(self._refresh_quietly(), name="timeline-directory")
+        return index
+
+    async def _refresh(self) -> NameIndex:
+        rows = await self.store.entity_directory(DIRECTORY_SIZE)
+        self._index = await asyncio.to_thread(NameIndex, rows)
+        self._index_at = time.monotonic()
+        return self._index
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self._refresh()
+        except Exception:
+            log.exception("could not refresh the entity names; keeping the old ones")
+            self._index_at = time.monotonic()  # try again after another TTL, not at every keystroke
+        finally:
+            self._refreshing = None
+
+    async def choices(self, typed: str) -> list[NameMatch]:
+        """Entities for what has been typed so far, best first (at most 25)."""
+        return (await self.directory()).search(typed)
+
+    async def resolve(self, name: str) -> tuple[int, str]:
+        """(id, canonical name) of the entity called `name`; UserError naming the closest ones."""
+        found = await self.store.find_entity(name) if name.strip() else None
+        if found is None:
+            raise UserError(unknown_entity(name, (await self.directory()).closest(name)))
+        return found
+
+    # --- timelines -----------------------------------------------------------------------------
+
+    async def open(self, guild_id: int | None, name: str, days: int | None, topic: str | None) -> TimelineQuery:
+        """The timeline of `name` over the last `days` days (None or 0: ever), maybe of one topic."""
+        topic = check_topic(self.settings, topic) if topic else None
+        entity_id, canonical = await self.resolve(name)
+        window = Window.last(days, self.clock())
+        hidden = await self.visibility.hidden(guild_id)
+        total = await self.store.timeline_count(entity_id, window.since, topic, hidden)
+        return TimelineQuery(entity_id, canonical, window, topic, hidden, total)
+
+    async def whole_history(self, query: TimelineQuery) -> TimelineQuery:
+        """The same timeline over the whole history."""
+        total = await self.store.timeline_count(query.entity_id, None, query.topic, query.hidden)
+        return TimelineQuery(query.entity_id, query.entity, Window(None, None), query.topic, query.hidden, total)
+
+    async def page(self, query: TimelineQuery, page: int, near: TimelinePage | None = None) -> TimelinePage:
+        """Page `page` (0 = oldest; the last one is the newest and is full). From a neighbouring page
+        `near`, or to the first or last page, the store reads one page's worth whatever the depth."""
+        page = max(0, min(page, query.last_page))
+        skip, count = page_span(page, query.total, PAGE_SIZE)
+        if not count:
+            return TimelinePage(query, page, ())
+        read = functools.partial(self.store.timeline_events, query.entity_id, query.window.since, count,
+                                 topic=query.topic, hidden=query.hidden)  # fmt: skip
+        if near is not None and near.events and page == near.page - 1:
+            events = await read(before=_key(near.events[0]))
+        elif near is not None and near.events and page == near.page + 1:
+            events = await read(after=_key(near.events[-1]))
+        elif page == 0 and query.pages > 1:
+            events = await read(oldest=True)
+        else:
+            events = await read(skip=skip)
+        return TimelinePage(query, page, tuple(events))
+
+
+def _key(event: EntityEvent) -> tuple[float, int]:
+    return (event.published_at, event.story_id)

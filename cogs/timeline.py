@@ -1,0 +1,67 @@
+"""/timeline entity [days] [topic]: an entity's dated stories, for everyone in the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app.bot import WirebriefBot
+from bot.app.paging import OwnedView, show, within_deadline
+from bot.app.timeline_embeds import first_answer
+from bot.core.timeline import DEFAULT_DAYS
+from bot.services.timeline import TimelineService
+from bot.services.topic_routes import TopicRoutes
+from cogs._admin import guild_id_of
+
+Choices = list[app_commands.Choice[str]]
+
+
+class Timeline(commands.Cog):
+    """/timeline: read-only, public answers that mention nobody."""
+
+    def __init__(self, bot: WirebriefBot) -> None:
+        self.bot = bot
+        self.service = TimelineService(bot.store, bot.settings)
+        self.topics = TopicRoutes(bot.settings, bot.store)
+
+    @app_commands.command(name="timeline", description="The dated stories about a company, person or product")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        entity="Who or what: start typing and pick a name",
+        days=f"How many days back (default {DEFAULT_DAYS}; 0 for the whole history)",
+        topic="Only stories of this topic",
+    )
+    async def timeline(
+        self,
+        interaction: discord.Interaction[Any],
+        entity: str,
+        days: app_commands.Range[int, 0, 3650] = DEFAULT_DAYS,
+        topic: str | None = None,
+    ) -> None:
+        guild_id = guild_id_of(interaction)
+        owner = interaction.user.id
+
+        async def build() -> tuple[discord.Embed, OwnedView | None]:
+            query = await self.service.open(guild_id, entity, days, topic)
+            return await first_answer(owner, query, self.service.page, self.service.whole_history)
+
+        embed, view = await within_deadline(interaction, build())
+        if view is not None:
+            view.attach(interaction)
+        await show(interaction, embed=embed, view=view)
+
+    @timeline.autocomplete("entity")
+    async def entity_choices(self, interaction: discord.Interaction[Any], current: str) -> Choices:
+        matches = await self.service.choices(current)
+        return [app_commands.Choice(name=m.label, value=m.canonical) for m in matches]
+
+    @timeline.autocomplete("topic")
+    async def topic_choices(self, interaction: discord.Interaction[Any], current: str) -> Choices:
+        return [app_commands.Choice(name=n, value=n) for n in self.topics.topic_choices(current)]
+
+
+async def setup(bot: WirebriefBot) -> None:
+    await bot.add_cog(Timeline(bot))

@@ -1,0 +1,357 @@
+"""End to end: /timeline (autocomplete, pages, unknown names, the whole history), /recap (a week, an
+empty week) and the scheduled recap across a restart, through the fake Discord.
+
+The stories are written to the bot's database before it starts. The fake answers 404 to a first
+callback later than 3 seconds, as Discord does. The scheduled-post test waits for a real minute
+boundary (between 25 and 85 seconds): the bot's clock is the real one, nothing in it is faked.
+The timeouts are "did not hang" bounds, never expectations of speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import secrets
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fake_discord import (
+    EPHEMERAL,
+    EVERYONE_PERMISSIONS,
+    INTERACTION_AUTOCOMPLETE,
+    INTERACTION_COMPONENT,
+    MANAGE_GUILD,
+    BotProcess,
+    FakeChannel,
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeMessage,
+    FakeUser,
+    StartBot,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
+
+from news_store import Seed, seed_store
+
+from bot.adapters.store import SQLiteStore
+from bot.core.recap import IsoWeek, covered_week, week_window
+from bot.services import wiring
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        "recaps" not in getattr(wiring.Services, "__dataclass_fields__", {}) or not hasattr(SQLiteStore, "week_heads"),
+        reason="not wired yet: Services needs the recap scheduler, SQLiteStore the RecapRows mixin",
+    ),
+]
+
+TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+DAY = 86_400.0
+STRING, INTEGER, CHANNEL, SUB_COMMAND = 3, 4, 7, 1
+TOPICS = '[[topics]]\nname = "chips"\nkeywords = ["chip"]\n\n[[topics]]\nname = "cloud"\nkeywords = ["cloud"]\n'
+ZONE = "America/New_York"
+JSON = dict[str, Any]
+
+
+async def seed(db_path: Path, now: float) -> list[int]:
+    """25 stories about Acme, one a day up to an hour ago (every other one about chips, the newest
+    with three sources); two about Beta, 40 and 50 days ago."""
+    store = await SQLiteStore.open(db_path)
+    try:
+        seeds = [
+            Seed(f"Acme story {n}", now - (24 - n) * DAY - 3600, ("Acme",), ("chips",) if n % 2 else ("cloud",),
+                 feeds=("wire", "daily", "weekly") if n == 24 else ("wire",),
+                 what_changed=f"Acme did thing {n} @everyone.", url=f"https://acme.example/{n}")
+            for n in range(25)
+        ]  # fmt: skip
+        seeds += [Seed(f"Beta story {n}", now - (40 + 10 * n) * DAY, ("Beta",), ("cloud",)) for n in range(2)]
+        return await seed_store(store, seeds, aliases={"Acme": ("Acme Corp",)}, now=now - 60 * DAY)
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def run_bot(start_bot: StartBot) -> AsyncIterator[StartBot]:
+    """`start_bot`; at teardown a SIGTERM first, so the parser pool closes with the bot."""
+    started: list[BotProcess] = []
+
+    async def start(**kwargs: Any) -> BotProcess:
+        process = await start_bot(**kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await process.wait(STOP_TIMEOUT)
+
+
+@pytest.fixture
+def admin(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> FakeUser:
+    user = fake_discord.add_user("ada")
+    fake_guild.add_member(user, permissions=EVERYONE_PERMISSIONS | MANAGE_GUILD)
+    return user
+
+
+def option(name: str, value: Any, *, focused: bool = False) -> JSON:
+    kind = CHANNEL if isinstance(value, FakeChannel) else INTEGER if isinstance(value, int) else STRING
+    data: JSON = {"name": name, "type": kind, "value": str(value.id) if isinstance(value, FakeChannel) else value}
+    return {**data, "focused": True} if focused else data
+
+
+async def shown(fake: FakeDiscord, interaction: FakeInteraction) -> JSON:
+    """What the user finally sees: the response's message, or the deferred one once edited."""
+    response = await interaction.wait_response(TIMEOUT)
+    if response["type"] in (4, 7):
+        return dict(response["data"])
+
+    def edited() -> FakeMessage | None:
+        message = interaction.original
+        return message if message is not None and message.payload.get("edited_timestamp") else None
+
+    message = await fake.wait_for(edited, TIMEOUT)
+    return {**message.request, "flags": message.flags}
+
+
+def interaction_payload(fake: FakeDiscord, guild: FakeGuild, user: FakeUser, channel: FakeChannel, kind: int,
+                        data: JSON) -> tuple[int, str, JSON]:  # fmt: skip
+    member = guild.members.get(user.id) or guild.add_member(user)
+    interaction_id, token = fake.ids(), "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
+    payload: JSON = {
+        "id": str(interaction_id), "application_id": str(fake.application_id), "type": kind, "data": data,
+        "channel_id": str(channel.id), "channel": channel.payload(), "token": token, "version": 1,
+        "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 << 20, "guild_id": str(guild.id),
+        "guild": {"id": str(guild.id), "locale": "en-US", "features": []}, "guild_locale": "en-US",
+        "member": member.payload(with_permissions=True), "app_permissions": str(guild.bot_permissions),
+        "context": 0, "authorizing_integration_owners": {"0": str(guild.id)},
+    }  # fmt: skip
+    return interaction_id, token, payload
+
+
+async def autocomplete(fake: FakeDiscord, guild: FakeGuild, user: FakeUser, channel: FakeChannel, name: str,
+                       options: list[JSON]) -> list[JSON]:  # fmt: skip
+    """The choices offered while `user` types the focused option."""
+    command = fake.find_command(name, guild.id)
+    assert command is not None
+    data = {"id": command["id"], "name": name, "type": 1, "guild_id": str(guild.id), "options": options}
+    interaction_id, token, payload = interaction_payload(fake, guild, user, channel, INTERACTION_AUTOCOMPLETE, data)
+    interaction = FakeInteraction(interaction_id, token, INTERACTION_AUTOCOMPLETE, payload, channel, _fake=fake)
+    fake.interactions[interaction_id] = interaction
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    response = await interaction.wait_response(TIMEOUT)
+    assert response["type"] == 8
+    return list(response["data"]["choices"])
+
+
+async def click(fake: FakeDiscord, guild: FakeGuild, user: FakeUser, message: FakeMessage,
+                custom_id: str) -> FakeInteraction:  # fmt: skip
+    """`user` presses the button `custom_id` under `message` (an update edits that message)."""
+    channel = fake.channel(int(message.payload["channel_id"]))
+    assert channel is not None
+    data = {"custom_id": custom_id, "component_type": 2}
+    interaction_id, token, payload = interaction_payload(fake, guild, user, channel, INTERACTION_COMPONENT, data)
+    payload["message"] = message.payload
+    interaction = FakeInteraction(interaction_id, token, INTERACTION_COMPONENT, payload, channel, original=message,
+                                  _fake=fake)  # fmt: skip
+    fake.interactions[interaction_id] = interaction
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    return interaction
+
+
+def buttons(message: FakeMessage) -> list[JSON]:
+    return [c for row in message.payload.get("components", []) for c in row.get("components", [])]
+
+
+def assert_public(data: JSON) -> None:
+    assert not (data.get("flags") or 0) & EPHEMERAL
+    assert data["allowed_mentions"] == {"parse": []}
+
+
+async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_only(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, admin: FakeUser, run_bot: StartBot,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    ids = await seed(tmp_path / "wirebrief.db", time.time())
+    await run_bot(extra_config=TOPICS)
+    await fake_discord.wait_for_ready(TIMEOUT)
+    fake_discord.interaction_deadline = 3.0  # as Discord: a first answer later than that is refused
+    general = fake_guild.channel("general")
+
+    typed = await autocomplete(fake_discord, fake_guild, fake_member, general, "timeline",
+                               [option("entity", "acme c", focused=True)])  # fmt: skip
+    assert typed == [{"name": "acme corp → Acme", "value": "Acme"}]
+    fuzzy = await autocomplete(fake_discord, fake_guild, fake_member, general, "timeline",
+                               [option("entity", "acne", focused=True)])  # fmt: skip
+    assert fuzzy[0]["value"] == "Acme"
+
+    interaction = await fake_discord.invoke("timeline", user=fake_member, channel=general,
+                                            options=[option("entity", "Acme")])  # fmt: skip
+    data = await shown(fake_discord, interaction)
+    assert_public(data)
+    [embed] = data["embeds"]
+    assert embed["title"] == "⏳ Timeline: Acme"
+    assert embed["footer"]["text"] == "Page 3/3 · 25 stories in the last 30 days"
+    lines = embed["description"].split("\n")
+    assert len(lines) == 10
+    assert lines[-1].endswith("· 3 sources") and "Acme did thing 24 @\u200beveryone." in lines[-1]
+    stamps = [int(line[3 : line.index(":d>")]) for line in lines]
+    assert stamps == sorted(stamps), "oldest to newest"
+    message = interaction.original
+    assert message is not None and message in general.messages
+    first, previous, _, _ = (b["custom_id"] for b in buttons(message))
+
+    turned = await click(fake_discord, fake_guild, fake_member, message, previous)
+    page = await shown(fake_discord, turned)
+    assert page["embeds"][0]["footer"]["text"].startswith("Page 2/3")
+    assert "[Acme did thing 14 @\u200beveryone.](https://acme.example/14)" in page["embeds"][0]["description"]
+    refused = await click(fake_discord, fake_guild, admin, message, first)
+    answer = await refused.wait_response(TIMEOUT)
+    assert answer["data"]["flags"] & EPHEMERAL
+    assert answer["data"]["content"].startswith("Only the member who ran /timeline can use these buttons")
+    oldest = await shown(fake_discord, await click(fake_discord, fake_guild, fake_member, message, first))
+    assert oldest["embeds"][0]["footer"]["text"].startswith("Page 1/3")
+    assert oldest["embeds"][0]["description"].count("\n") == 4, "the oldest page holds the five left"
+    assert message.embeds[0]["footer"]["text"].startswith("Page 1/3"), "the message itself was edited"
+    assert ids, "stories were written"
+
+
+async def test_timeline_unknown_name_and_an_empty_window(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, run_bot: StartBot, tmp_path: Path
+) -> None:
+    await seed(tmp_path / "wirebrief.db", time.time())
+    await run_bot(extra_config=TOPICS)
+    await fake_discord.wait_for_ready(TIMEOUT)
+    general = fake_guild.channel("general")
+
+    unknown = await fake_discord.invoke("timeline", user=fake_member, channel=general,
+                                        options=[option("entity", "Acmy")])  # fmt: skip
+    reply = (await unknown.wait_response(TIMEOUT))["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert reply["content"] == "No entity named “Acmy” — did you mean **Acme**?"
+
+    quiet = await fake_discord.invoke("timeline", user=fake_member, channel=general,
+                                      options=[option("entity", "Beta"), option("days", 7)])  # fmt: skip
+    data = await shown(fake_discord, quiet)
+    assert_public(data)
+    assert data["embeds"][0]["description"] == (
+        "No stories about **Beta** in the last 7 days. There are 2 stories in its whole history.")  # fmt: skip
+    message = quiet.original
+    assert message is not None
+    [offer] = buttons(message)
+    assert offer["label"] == "Show the whole history"
+    history = await shown(fake_discord, await click(fake_discord, fake_guild, fake_member, message, offer["custom_id"]))
+    assert history["embeds"][0]["footer"]["text"] == "Page 1/1 · 2 stories in the whole history"
+    assert history["embeds"][0]["description"].count("Beta story") == 2
+
+
+async def test_recap_of_a_week_and_of_an_empty_week(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, run_bot: StartBot, tmp_path: Path
+) -> None:
+    now = time.time()
+    await seed(tmp_path / "wirebrief.db", now)
+    await run_bot(extra_config=TOPICS)
+    sync = await fake_discord.wait_for_request(
+        "PUT", rf"/applications/{fake_discord.application_id}/guilds/{fake_guild.id}/commands", TIMEOUT)  # fmt: skip
+    synced = {command["name"]: command for command in sync.json}
+    for name in ("timeline", "recap", "recap-schedule"):
+        assert synced[name]["contexts"] == [0], f"/{name} is for servers"
+    assert synced["recap"]["default_member_permissions"] is None, "/recap is for everyone"
+    assert int(synced["recap-schedule"]["default_member_permissions"]) == MANAGE_GUILD
+    assert {o["name"] for o in synced["recap-schedule"]["options"]} == {"set", "show", "off"}
+    await fake_discord.wait_for_ready(TIMEOUT)
+    fake_discord.interaction_deadline = 3.0
+    general = fake_guild.channel("general")
+
+    refused = await fake_discord.invoke("recap-schedule", user=fake_member, channel=general,
+                                        options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
+    answer = (await refused.wait_response(TIMEOUT))["data"]
+    assert answer["flags"] & EPHEMERAL
+    assert answer["content"] == "You need the Manage Server permission for this."
+
+    last_week = await fake_discord.invoke("recap", user=fake_member, channel=general,
+                                          options=[option("weeks_ago", 1)])  # fmt: skip
+    data = await shown(fake_discord, last_week)
+    assert_public(data)
+    [embed] = data["embeds"]
+    week = IsoWeek.at(now, ZoneInfo("UTC")).shifted(-1)
+    assert embed["title"] == f"📰 Weekly recap — {week.key}"
+    header, numbers = embed["description"].split("\n")[:2]
+    assert header.startswith(f"Week {week.week} of {week.year} · ") and header.endswith("(UTC)")
+    start, end = week_window(week, ZoneInfo("UTC"))
+    sources = "3 sources" if start <= now - 3600 < end else "1 source"  # the newest story has three
+    assert numbers.startswith(f"**7 stories** from **{sources}** · top entities: Acme")
+    assert "**🏷️ chips**" in embed["description"] and "**🏷️ cloud**" in embed["description"]
+    assert "@everyone" not in embed["description"]
+
+    options = [option("topic", "chips"), option("weeks_ago", 1)]
+    chips = await shown(fake_discord, await fake_discord.invoke("recap", user=fake_member, channel=general,
+                                                                options=options))  # fmt: skip
+    assert chips["embeds"][0]["title"] == f"📰 Weekly recap — {week.key} · chips"
+    assert "**🏷️ cloud**" not in chips["embeds"][0]["description"]
+
+    empty = await shown(fake_discord, await fake_discord.invoke(
+        "recap", user=fake_member, channel=general, options=[option("weeks_ago", 20)]))  # fmt: skip
+    assert empty["embeds"][0]["description"].endswith("No stories were published in this week.")
+    assert "**0 stories** from **0 sources**" in empty["embeds"][0]["description"]
+
+
+def next_minute(zone: ZoneInfo, *, at_least: float) -> datetime:
+    """The first whole minute at least `at_least` seconds from now, in `zone`."""
+    return datetime.fromtimestamp(math.ceil((time.time() + at_least) / 60) * 60, zone)
+
+
+async def test_the_scheduled_recap_posts_once_at_its_minute_across_restarts(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot, tmp_path: Path
+) -> None:
+    await seed(tmp_path / "wirebrief.db", time.time())
+    first = await run_bot(extra_config=TOPICS)
+    await fake_discord.wait_for_ready(TIMEOUT)
+    general, news = fake_guild.channel("general"), fake_guild.channel("news")
+    zone = ZoneInfo(ZONE)
+    due = next_minute(zone, at_least=25.0)
+    options = [{"type": SUB_COMMAND, "name": "set", "options": [
+        option("channel", news), option("weekday", due.weekday()), option("time", due.strftime("%H:%M")),
+        option("timezone", ZONE)]}]  # fmt: skip
+    channels = {"channels": {str(news.id): {**news.payload(), "permissions": str(EVERYONE_PERMISSIONS)}}}
+    setting = await fake_discord.invoke("recap-schedule", user=admin, channel=general, options=options,
+                                        resolved=channels)  # fmt: skip
+    reply = (await setting.wait_response(TIMEOUT))["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert f"Next: <t:{int(due.timestamp())}:F>" in reply["content"]
+
+    first.send_signal(signal.SIGTERM)  # a restart before the minute: the schedule is in the store
+    assert await first.wait(STOP_TIMEOUT) == 0
+    assert time.time() < due.timestamp(), "the restart happened before the scheduled minute"
+    second = await run_bot(extra_config=TOPICS)
+
+    def recap_posted() -> FakeMessage | None:
+        return next((m for m in news.messages if m.embeds and m.embeds[0]["title"].startswith("📰")), None)
+
+    posted = await fake_discord.wait_for(recap_posted, due.timestamp() - time.time() + TIMEOUT)
+    assert due.timestamp() <= time.time() < due.timestamp() + 60, "at the scheduled minute"
+    week = covered_week(IsoWeek.at(due.timestamp(), zone), due.weekday())
+    assert posted.embeds[0]["title"] == f"📰 Weekly recap — {week.key}"
+    assert posted.allowed_mentions == {"parse": []}
+    assert posted.request.get("nonce"), "sent with the delivery's nonce"
+
+    second.send_signal(signal.SIGTERM)
+    assert await second.wait(STOP_TIMEOUT) == 0
+    third = await run_bot(extra_config=TOPICS, verbose=True)
+    await third.wait_for_line(r"recap schedules looked at; next look", timeout=TIMEOUT)  # its first look is done
+    await fake_discord.wait_for_ready(TIMEOUT)
+    shows = await fake_discord.invoke("recap-schedule", user=admin, channel=general,
+                                      options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
+    assert "every " + due.strftime("%A") in (await shows.wait_response(TIMEOUT))["data"]["content"]
+    assert [m for m in news.messages if m.embeds] == [posted], "never twice"
