@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import zoneinfo
 from typing import Any
 
 import discord
@@ -13,19 +11,13 @@ from discord.ext import commands
 from bot.app.bot import WirebriefBot
 from bot.app.paging import pager_or_none, show, within_deadline
 from bot.app.recap_embeds import recap_embeds, schedule_text
-from bot.core.recap import WEEKDAYS
-from bot.services.recap import RecapScheduler, RecapService
-from bot.services.topic_routes import TopicRoutes, rank
+from bot.core.recap import TIME_OF_DAY, WEEKDAYS
+from bot.services.recap import RecapScheduler, RecapService, zone_choices
+from bot.services.topic_routes import TopicRoutes
 from cogs._admin import admin_only, check_can_post, guild_id_of, is_admin, reply
 
 Choices = list[app_commands.Choice[str]]
 WEEKDAY_CHOICES = [app_commands.Choice(name=day.capitalize(), value=i) for i, day in enumerate(WEEKDAYS)]
-
-
-@functools.cache
-def zone_names() -> tuple[str, ...]:
-    """Every IANA zone name this machine knows, sorted (read once)."""
-    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 class Recaps(commands.Cog):
@@ -78,8 +70,8 @@ class Recaps(commands.Cog):
     @app_commands.describe(
         channel="Where the recap goes",
         weekday="The day: Monday to Thursday recap the week before, Friday to Sunday their own week",
-        at="HH:MM on a 24-hour clock, such as 09:00",
-        timezone="An IANA time zone, such as Europe/Berlin or America/New_York",
+        at=TIME_OF_DAY,
+        timezone="An IANA time zone such as Europe/Berlin; leave it out for the server's (/settings timezone)",
     )
     @app_commands.rename(at="time")
     @app_commands.choices(weekday=WEEKDAY_CHOICES)
@@ -90,7 +82,7 @@ class Recaps(commands.Cog):
         channel: discord.TextChannel,
         weekday: app_commands.Choice[int],
         at: str,
-        timezone: str,
+        timezone: str | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
         check_can_post(channel)
@@ -114,7 +106,7 @@ class Recaps(commands.Cog):
     async def timezone_choices(self, interaction: discord.Interaction[Any], current: str) -> Choices:
         if not is_admin(interaction):
             return []
-        return [app_commands.Choice(name=z, value=z) for z in rank(current, ((z, (z,)) for z in zone_names()))]
+        return [app_commands.Choice(name=z, value=z) for z in zone_choices(current)]
 
 
 async def setup(bot: WirebriefBot) -> None:

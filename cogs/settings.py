@@ -1,4 +1,5 @@
-"""/settings alerts-channel: where this server hears about its feeds (disabled, moved)."""
+"""/settings alerts-channel: where this server hears about its feeds (disabled, moved);
+/settings timezone: the server's time zone, for /recap's weeks and a new recap schedule."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.bot import WirebriefBot
-from cogs._admin import admin_only, check_can_post, guild_id_of, reply
+from bot.services.recap import check_timezone, zone_choices
+from cogs._admin import admin_only, check_can_post, guild_id_of, is_admin, reply
 
 
 @app_commands.guild_only()
@@ -39,6 +41,31 @@ class ServerSettings(commands.GroupCog, group_name="settings", group_description
             )
         else:
             await reply(interaction, f"Feed alerts (a feed disabled or moved) will be posted in {channel.mention}.")
+
+    @app_commands.command(name="timezone", description="This server's time zone, for /recap weeks; omit to clear")
+    @app_commands.describe(timezone="An IANA time zone such as Europe/Berlin; leave it out to clear the setting")
+    @admin_only
+    async def timezone(self, interaction: discord.Interaction[Any], timezone: str | None = None) -> None:
+        guild_id = guild_id_of(interaction)
+        zone = check_timezone(timezone) if timezone and timezone.strip() else None
+        await self.bot.store.set_guild_timezone(guild_id, zone, time.time())
+        schedule = await self.bot.services.recaps.get(guild_id)
+        if zone is None:
+            fallback = f"the recap schedule's time zone ({schedule.timezone})" if schedule else "UTC"
+            text = f"Time zone cleared: /recap now counts weeks in {fallback}."
+        else:
+            text = (f"This server's time zone is now {zone}: /recap counts weeks from Monday 00:00 there,"
+                    " and /recap-schedule set uses it when no time zone is given.")  # fmt: skip
+            if schedule is not None and schedule.timezone != zone:
+                text += f" The weekly recap keeps its own time zone ({schedule.timezone}) until it is set again."
+        await reply(interaction, text)
+
+    @timezone.autocomplete("timezone")
+    async def timezone_choices(self, interaction: discord.Interaction[Any], current: str) -> list[
+            app_commands.Choice[str]]:  # fmt: skip
+        if not is_admin(interaction):
+            return []
+        return [app_commands.Choice(name=z, value=z) for z in zone_choices(current)]
 
 
 async def setup(bot: WirebriefBot) -> None:

@@ -123,6 +123,12 @@ def schedule_text(schedule: RecapSchedule | None, next_at: float) -> str:
     day = WEEKDAYS[schedule.weekday].capitalize()
     which = "that week" if covers_own_week(schedule.weekday) else "the week before"
     source = " (from the bot's config file)" if schedule.origin == "config" else ""
+    plan = (f"in <#{schedule.channel_id}> every {day} at {schedule.time} ({safe(schedule.timezone, 64)}){source}, "
+            f"about {which}")  # fmt: skip
+    if schedule.broken_at is not None:
+        fix = "ask the bot's operator to restart me" if schedule.origin == "config" else "run /recap-schedule set again"
+        why = f" ({safe(schedule.broken_reason, 200)})" if schedule.broken_reason else ""
+        return (f"The weekly recap is paused: <#{schedule.channel_id}> refused it <t:{int(schedule.broken_at)}:R>"
+                f"{why}. It was posted {plan}. Fix my permissions there, then {fix}.")  # fmt: skip
     when = f"<t:{int(next_at)}:F> (<t:{int(next_at)}:R>)"
-    return (f"The weekly recap is posted in <#{schedule.channel_id}> every {day} at {schedule.time} "
-            f"({safe(schedule.timezone, 64)}){source}, about {which}. Next: {when}.")  # fmt: skip
+    return f"The weekly recap is posted {plan}. Next: {when}."

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.config import settings as s
+from bot.core.recap import normalize_time, parse_time
 from bot.errors import ConfigError
 
 T = TypeVar("T")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 _TABLES: dict[str, type[Any]] = {
@@ -91,7 +91,14 @@ def parse_settings(data: Mapping[str, Any]) -> s.Settings:
         problems.extend(check(settings))
     if problems:
         raise ConfigError(problems)
-    return settings
+    return _normalized(settings)
+
+
+def _normalized(cfg: s.Settings) -> s.Settings:
+    """Values the checks accept in more than one spelling, in the one the code uses: a recap's
+    time as HH:MM (`9:05` → `09:05`), as /recap-schedule set stores it."""
+    recaps = tuple(dataclasses.replace(r, time=normalize_time(r.time)) for r in cfg.recaps)
+    return dataclasses.replace(cfg, recaps=recaps) if recaps != cfg.recaps else cfg
 
 
 def _show(value: object) -> str:
@@ -323,8 +330,10 @@ def _check_recaps(cfg: s.Settings) -> list[str]:
             out.append(
                 f"recaps[{i}].weekday: must be a day name such as 'monday' (got {_show(r.weekday)})"
             )
-        if not _TIME.match(r.time):
-            out.append(f"recaps[{i}].time: must be HH:MM on a 24-hour clock (got {_show(r.time)})")
+        try:
+            parse_time(r.time)  # the parser /recap-schedule set uses
+        except ValueError as exc:
+            out.append(f"recaps[{i}].time: {exc} (got {_show(r.time)})")
         if not valid_timezone(r.timezone):
             out.append(
                 f"recaps[{i}].timezone: not a known IANA time zone (got {_show(r.timezone)})"

@@ -21,7 +21,8 @@ SAME_WEEK_FROM = 4  # a recap posted from Friday on covers its own week; earlier
 PER_TOPIC = 5
 OTHER_TOPIC = ""  # the section of stories without a topic
 _WEEK_KEY = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
-_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+TIME_OF_DAY = "HH:MM on a 24-hour clock, such as 09:05 or 17:30"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -78,11 +79,20 @@ def week_window(week: IsoWeek, zone: ZoneInfo) -> tuple[float, float]:
 
 
 def parse_time(text: str) -> time:
-    """`HH:MM` (or `H:MM`) on a 24-hour clock; ValueError otherwise."""
-    match = _TIME.match(text.strip())
+    """A time of day: `HH:MM` or `H:MM` on a 24-hour clock, spaces around it ignored. The one parser
+    of the config's [[recaps]] and of /recap-schedule set. ValueError otherwise, whose message says
+    what is wanted (`must be HH:MM on a 24-hour clock, such as 09:05 or 17:30`): `25:00`, `9:5`,
+    `0905`, `9h05` and `09:05:00` are refused."""
+    match = _TIME.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"not a HH:MM time: {text!r}")
+        raise ValueError(f"must be {TIME_OF_DAY}")
     return time(int(match[1]), int(match[2]))
+
+
+def normalize_time(text: str) -> str:
+    """The time of day `text` as stored and shown, always HH:MM (`9:05` → `09:05`); ValueError as
+    `parse_time`."""
+    return parse_time(text).strftime("%H:%M")
 
 
 # --- the schedule ------------------------------------------------------------------------------
@@ -100,6 +110,13 @@ class RecapSchedule:
     origin: str = "discord"  # or "config"
     last_posted_week: str | None = None  # the key of the last week queued for posting
     updated_at: float = 0.0  # when the schedule last changed: earlier times never count as missed
+    broken_at: float | None = None  # when its channel refused the recap (403/404): it waits until set again
+    broken_reason: str | None = None  # what Discord said then
+
+    @property
+    def broken(self) -> bool:
+        """Whether the schedule's channel refused a recap: it is not posted until the schedule is set again."""
+        return self.broken_at is not None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -134,8 +151,10 @@ def due_week(schedule: RecapSchedule, now: float) -> IsoWeek | None:
 
     Due when this local week's post time has come, was not before the schedule was set, and that
     week's recap was not queued yet. A post time missed while the bot was down still counts in
-    the same week; one of an earlier week never does.
+    the same week; one of an earlier week never does. A broken schedule is never due.
     """
+    if schedule.broken:
+        return None
     posting = IsoWeek.at(now, schedule.zone)
     at = occurrence(schedule, posting)
     if now < at or at < schedule.updated_at:
@@ -163,8 +182,9 @@ def next_post_at(schedule: RecapSchedule, now: float) -> float:
 
 
 def next_wake(schedules: Iterable[RecapSchedule], now: float, cap: float) -> float:
-    """When the scheduler must look again: the earliest next post time, at most `cap` seconds away."""
-    return min([now + cap, *(next_post_at(s, now) for s in schedules)])
+    """When the scheduler must look again: the earliest next post time of a working schedule, at most
+    `cap` seconds away."""
+    return min([now + cap, *(next_post_at(s, now) for s in schedules if not s.broken)])
 
 
 # --- ranking -----------------------------------------------------------------------------------

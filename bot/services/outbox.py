@@ -226,14 +226,16 @@ class Outbox:
             await self.store.mark_failed(delivery.id, str(exc))
             broken = await self.store.mark_channel_broken(delivery.channel_id, str(exc), now)
             self.stats.failed += 1
-            if broken and delivery.kind != "alert":
+            if delivery.kind == "recap":
+                await self._recap_refused(delivery, exc, broken, now)
+            elif broken and delivery.kind != "alert":
                 await self.alert(
                     delivery.guild_id,
                     f"I can no longer post in <#{delivery.channel_id}> ({exc}). Its routes are paused;"
                     " fix my permissions there, then run /topics route again.",
                 )
-            log.warning("channel %d refused delivery %d: %s; its routes are paused", delivery.channel_id,
-                        delivery.id, exc)  # fmt: skip
+            log.warning("channel %d refused delivery %d (%s): %s; %d routes to it are paused", delivery.channel_id,
+                        delivery.id, delivery.kind, exc, broken)  # fmt: skip
         elif exc.failure in (PublishFailure.UNKNOWN_MESSAGE, PublishFailure.REJECTED) or (
             delivery.attempts + 1 >= MAX_ATTEMPTS
         ):
@@ -245,6 +247,29 @@ class Outbox:
             await self.store.mark_retry(delivery.id, str(exc), now + max(backoff, exc.retry_after or 0.0))
             self.stats.retried += 1
             log.info("delivery %d will be retried in %.0f s: %s", delivery.id, backoff, exc)
+
+    async def _recap_refused(self, delivery: Delivery, exc: PublishError, routes: int, now: float) -> None:
+        """A scheduled recap's channel refused it (403/404): the schedule posting there stops, and
+        the server's admins are told once (the delivery's key) how to start it again."""
+        schedule = await self.store.break_recap_schedule(delivery.guild_id, delivery.channel_id, str(exc), now)
+        where, why = f"<#{delivery.channel_id}>", safe(str(exc), 200)
+        also = ", and the channel's routes are paused" if routes else ""
+        if schedule is not None:
+            fix = ("ask the bot's operator to restart me (the schedule comes from the config file)"
+                   if schedule.origin == "config" else "run /recap-schedule set again")  # fmt: skip
+            if routes:
+                fix += ", and /topics route for the routes"
+            text = (f"I can no longer post the weekly recap in {where} ({why}), so I stopped trying{also}."
+                    f" Fix my permissions there, then {fix}.")  # fmt: skip
+        elif routes:  # the schedule has moved elsewhere since, or was removed: only the routes broke
+            text = (f"I can no longer post in {where} ({why}). Its routes are paused;"
+                    " fix my permissions there, then run /topics route again.")  # fmt: skip
+        else:
+            return
+        await self.alert(delivery.guild_id, text, key=f"recap-refused-{delivery.id}")
+        if schedule is not None:
+            log.warning("the recap schedule of server %d is paused: channel %d refused the recap of %s",
+                        delivery.guild_id, delivery.channel_id, delivery.ref)  # fmt: skip
 
     async def alert(self, guild_id: int, text: str, *, key: str | None = None) -> None:
         """Tell a server's admins: the alerts channel set with /settings, else the publisher's choice

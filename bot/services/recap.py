@@ -10,8 +10,10 @@ schedule was set or turned off).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -33,12 +35,13 @@ from bot.core.recap import (
     due_week,
     next_post_at,
     next_wake,
-    parse_time,
+    normalize_time,
     top_per_topic,
     week_window,
 )
 from bot.errors import UserError
 from bot.services.supervisor import wait_any
+from bot.services.topic_routes import rank
 from bot.services.visibility import Visibility, VisibilityStore
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,27 @@ def zone_named(name: str | None) -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return UTC
+
+
+def check_timezone(name: str) -> str:
+    """`name` without the spaces around it, when it is an IANA time zone this machine knows;
+    UserError otherwise (what /recap-schedule set and /settings timezone accept)."""
+    zone = name.strip()
+    if not valid_timezone(zone):
+        raise UserError(f"“{safe(zone, 100)}” is not a time zone I know; use a name such as Europe/Berlin.")
+    return zone
+
+
+@functools.cache
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name this machine knows, sorted (read once)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def zone_choices(current: str) -> list[str]:
+    """At most 25 zone names for what is typed so far: those it begins first (`europe/b`), then those
+    with a part it begins (`berlin`), then those holding it."""
+    return rank(current, ((z, (z,)) for z in zone_names()))
 
 
 class RecapService:
@@ -196,16 +220,21 @@ class RecapScheduler:
         """When the schedule posts next (now, if it is due)."""
         return next_post_at(schedule, self.clock())
 
-    async def set(self, guild_id: int, channel_id: int, weekday: int, at: str, timezone: str) -> RecapSchedule:
-        """Post the server's recap in `channel_id` every `weekday` (0 = Monday) at `at` (HH:MM) in
-        `timezone`; UserError for a bad time or zone, or a schedule the config owns."""
+    async def set(
+        self, guild_id: int, channel_id: int, weekday: int, at: str, timezone: str | None = None
+    ) -> RecapSchedule:
+        """Post the server's recap in `channel_id` every `weekday` (0 = Monday) at `at` (HH:MM or H:MM,
+        stored as HH:MM) in `timezone` (None or blank: the server's time zone, else UTC). Setting a
+        schedule again makes a broken one work again. UserError for a bad time or zone, or a schedule
+        the config owns."""
         try:
-            at = parse_time(at).strftime("%H:%M")
-        except ValueError:
-            raise UserError("Give the time as HH:MM on a 24-hour clock, such as 09:00 or 17:30.") from None
-        zone = timezone.strip()
-        if not valid_timezone(zone):
-            raise UserError(f"“{safe(zone, 100)}” is not a time zone I know; use a name such as Europe/Berlin.")
+            at = normalize_time(at)
+        except ValueError as exc:
+            raise UserError(f"The time “{safe(at.strip(), 40)}” {exc}.") from None
+        if timezone and timezone.strip():
+            zone = check_timezone(timezone)
+        else:  # the server's own setting, else its current schedule's zone
+            zone = zone_named(await self.store.guild_timezone(guild_id)).key
         if not 0 <= weekday <= 6:
             raise UserError("The weekday must be one of Monday to Sunday.")
         await self._check_not_config(guild_id)
@@ -239,6 +268,8 @@ class RecapScheduler:
         now = self.clock()
         usable = []
         for schedule in await self.store.recap_schedules():
+            if schedule.broken:
+                continue  # its channel refused the last recap: not again until the schedule is set again
             try:
                 week = due_week(schedule, now)
             except (ZoneInfoNotFoundError, ValueError) as exc:

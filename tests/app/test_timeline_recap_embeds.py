@@ -120,3 +120,14 @@ def test_schedule_text() -> None:
     friday = RecapSchedule(1, 55, 4, "17:30", "UTC", origin="config")
     assert "every Friday at 17:30 (UTC) (from the bot's config file), about that week." in schedule_text(friday, T0)
     assert schedule_text(None, 0).startswith("This server has no weekly recap.")
+
+
+def test_schedule_text_of_a_broken_schedule_says_it_is_paused_and_how_to_fix_it() -> None:
+    broken = RecapSchedule(1, 55, 0, "09:00", "UTC", broken_at=T0, broken_reason="403 Forbidden: Missing Access")
+    text = schedule_text(broken, T0 + 3600)
+    assert text == (f"The weekly recap is paused: <#55> refused it <t:{int(T0)}:R> (403 Forbidden: Missing Access)."
+                    " It was posted in <#55> every Monday at 09:00 (UTC), about the week before."
+                    " Fix my permissions there, then run /recap-schedule set again.")  # fmt: skip
+    assert "Next:" not in text
+    config = RecapSchedule(1, 55, 0, "09:00", "UTC", origin="config", broken_at=T0)
+    assert schedule_text(config, 0).endswith("then ask the bot's operator to restart me.")

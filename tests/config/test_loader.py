@@ -99,6 +99,11 @@ def test_int_where_float_expected_is_accepted_but_bool_is_not_an_int() -> None:
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "weekday": "funday"}]}, "recaps[0].weekday: must be a day"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9am"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "24:00"}]}, "recaps[0].time: must be HH:MM"),
+        ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "25:00"}]},
+         "recaps[0].time: must be HH:MM on a 24-hour clock, such as 09:05 or 17:30 (got '25:00')"),
+        ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9:5"}]}, "recaps[0].time: must be HH:MM"),
+        ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "0905"}]}, "recaps[0].time: must be HH:MM"),
+        ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9h05"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "timezone": "Mars/Base"}]}, "recaps[0].timezone: not a known"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "timezone": "../../etc/passwd"}]}, "recaps[0].timezone"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2}, {"guild_id": 1, "channel_id": 3}]},
@@ -171,3 +176,10 @@ def test_anthropic_backend_defaults_to_its_own_key_variable() -> None:
     assert named.summarizer.api_key_env == "MY_KEY"
     openai = parse_settings({"summarizer": {"backend": "openai", "model": "m"}})
     assert openai.summarizer.api_key_env == "OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("written", ["9:05", "09:05"])
+def test_a_recap_time_is_read_as_h_mm_or_hh_mm_and_kept_as_hh_mm(written: str) -> None:
+    """As /recap-schedule set: the one parser of bot.core.recap, the one stored spelling."""
+    settings = parse_settings({"recaps": [{"guild_id": 1, "channel_id": 2, "time": written}]})
+    assert settings.recaps[0].time == "09:05"

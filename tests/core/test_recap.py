@@ -20,6 +20,7 @@ from bot.core.recap import (
     guild_masks,
     next_post_at,
     next_wake,
+    normalize_time,
     occurrence,
     parse_time,
     rank_key,
@@ -134,6 +135,30 @@ def test_parse_time_takes_a_24_hour_clock_only() -> None:
     for bad in ("24:00", "12:60", "noon", "09:05:00", "9", ""):
         with pytest.raises(ValueError, match="HH:MM"):
             parse_time(bad)
+
+
+@pytest.mark.parametrize(("text", "normal"), [("9:05", "09:05"), ("09:05", "09:05"), (" 0:00 ", "00:00"),
+                                              ("23:59", "23:59")])  # fmt: skip
+def test_one_time_of_day_parser_takes_h_mm_and_hh_mm_and_gives_hh_mm(text: str, normal: str) -> None:
+    assert normalize_time(text) == normal
+
+
+@pytest.mark.parametrize("bad", ["25:00", "24:00", "9:5", "0905", "9h05", "09:05:00", "-1:00", "09:0５", "", "9"])
+def test_the_time_of_day_parser_refuses_with_one_sentence_of_what_it_wants(bad: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        normalize_time(bad)
+    assert str(caught.value) == "must be HH:MM on a 24-hour clock, such as 09:05 or 17:30"
+
+
+def test_a_broken_schedule_is_never_due_and_wakes_nobody() -> None:
+    monday_9 = at(BERLIN, 2026, 3, 2, 9, 0)
+    working = schedule(0, "09:00", updated_at=utc(2026, 1, 1))
+    broken = schedule(0, "08:00", updated_at=utc(2026, 1, 1), broken_at=utc(2026, 2, 23), broken_reason="403")
+    assert broken.broken and not working.broken
+    assert due_week(broken, monday_9) is None, "its channel refused it: not posted again"
+    assert due_week(working, monday_9) == IsoWeek(2026, 9)
+    assert next_wake([broken], monday_9 - HOUR, 300.0) == monday_9 - HOUR + 300.0, "only the cap"
+    assert next_wake([broken, working], monday_9 - 60, 300.0) == monday_9
 
 
 def test_a_monday_recap_covers_last_week_and_a_friday_recap_its_own() -> None:

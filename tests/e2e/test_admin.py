@@ -40,7 +40,7 @@ STOP_TIMEOUT = 20.0
 ADMIN_COMMANDS = {
     "feeds": {"add", "test", "list", "remove", "pause", "resume"},
     "topics": {"list", "route", "unroute"},
-    "settings": {"alerts-channel"},
+    "settings": {"alerts-channel", "timezone"},
 }
 PRIVATE_ADDRESS = "That address points inside a private network; I can only fetch public feeds."
 ALLOW_PRIVATE = "[polling]\nallow_private_addresses = true\n"

@@ -35,6 +35,7 @@ from fake_discord import (
     FakeInteraction,
     FakeMessage,
     FakeUser,
+    Fault,
     StartBot,
 )
 
@@ -43,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
 from news_store import Seed, seed_store
 
 from bot.adapters.store import SQLiteStore
-from bot.core.recap import IsoWeek, covered_week, week_window
+from bot.core.recap import IsoWeek, RecapSchedule, covered_week, week_window
 from bot.services import wiring
 
 pytestmark = [
@@ -355,3 +356,80 @@ async def test_the_scheduled_recap_posts_once_at_its_minute_across_restarts(
                                       options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
     assert "every " + due.strftime("%A") in (await shows.wait_response(TIMEOUT))["data"]["content"]
     assert [m for m in news.messages if m.embeds] == [posted], "never twice"
+
+
+async def test_a_recap_channel_that_refuses_pauses_the_schedule_and_tells_the_admins(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot, tmp_path: Path
+) -> None:
+    """A schedule due since this week's Monday 00:00 UTC is written before the bot starts; #news
+    answers its recap with 403 Missing Access."""
+    general, news = fake_guild.channel("general"), fake_guild.channel("news")
+    store = await SQLiteStore.open(tmp_path / "wirebrief.db")
+    try:
+        await store.save_recap_schedule(RecapSchedule(fake_guild.id, news.id, 0, "00:00", "UTC"), 0.0)
+        await store.set_alerts_channel(fake_guild.id, general.id, 0.0)
+    finally:
+        await store.close()
+    fake_discord.inject("POST", rf"/channels/{news.id}/messages",
+                        [Fault(403, body={"message": "Missing Access", "code": 50001})])  # fmt: skip
+    await run_bot(extra_config=TOPICS)
+
+    def alerted() -> FakeMessage | None:
+        return next((m for m in general.messages if "weekly recap" in (m.payload.get("content") or "")), None)
+
+    alert = await fake_discord.wait_for(alerted, TIMEOUT)
+    assert alert.payload["content"] == (
+        f"⚠️ I can no longer post the weekly recap in <#{news.id}> (403 Forbidden: Missing Access), so I stopped"
+        " trying. Fix my permissions there, then run /recap-schedule set again.")  # fmt: skip
+    assert alert.allowed_mentions == {"parse": []}
+    await fake_discord.wait_for_ready(TIMEOUT)
+    shows = await fake_discord.invoke("recap-schedule", user=admin, channel=general,
+                                      options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
+    answer = (await shows.wait_response(TIMEOUT))["data"]
+    assert answer["flags"] & EPHEMERAL
+    assert answer["content"].startswith(f"The weekly recap is paused: <#{news.id}> refused it <t:")
+    assert "(403 Forbidden: Missing Access)" in answer["content"]
+    assert news.messages == [], "refused once, never posted"
+    assert [m for m in general.messages if "weekly recap" in (m.payload.get("content") or "")] == [alert], "told once"
+
+
+async def test_the_servers_time_zone_set_with_settings_counts_for_recap_and_the_schedule(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, admin: FakeUser, run_bot: StartBot,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    await seed(tmp_path / "wirebrief.db", time.time())
+    await run_bot(extra_config=TOPICS)
+    await fake_discord.wait_for_ready(TIMEOUT)
+    general, news = fake_guild.channel("general"), fake_guild.channel("news")
+
+    def timezone(value: str | None = None, *, focused: bool = False) -> list[JSON]:
+        given = [] if value is None else [option("timezone", value, focused=focused)]
+        return [{"type": SUB_COMMAND, "name": "timezone", "options": given}]
+
+    offered = await autocomplete(fake_discord, fake_guild, admin, general, "settings",
+                                 timezone("asia/tok", focused=True))  # fmt: skip
+    assert offered[0] == {"name": "Asia/Tokyo", "value": "Asia/Tokyo"} and len(offered) <= 25
+    refused = await autocomplete(fake_discord, fake_guild, fake_member, general, "settings",
+                                 timezone("asia", focused=True))  # fmt: skip
+    assert refused == [], "nothing for a member who may not set it"
+
+    async def settings(options: list[JSON]) -> str:
+        interaction = await fake_discord.invoke("settings", user=admin, channel=general, options=options)
+        data = (await interaction.wait_response(TIMEOUT))["data"]
+        assert data["flags"] & EPHEMERAL
+        return str(data["content"])
+
+    unknown = await settings(timezone("Mars/Base"))
+    assert unknown == "“Mars/Base” is not a time zone I know; use a name such as Europe/Berlin."
+    assert (await settings(timezone("Asia/Tokyo"))).startswith("This server's time zone is now Asia/Tokyo:")
+    recap = await shown(fake_discord, await fake_discord.invoke("recap", user=fake_member, channel=general))
+    assert recap["embeds"][0]["description"].split("\n")[0].endswith("(Asia/Tokyo)")
+
+    options = [{"type": SUB_COMMAND, "name": "set", "options": [
+        option("channel", news), option("weekday", 0), option("time", "9:05")]}]  # fmt: skip
+    channels = {"channels": {str(news.id): {**news.payload(), "permissions": str(EVERYONE_PERMISSIONS)}}}
+    setting = await fake_discord.invoke("recap-schedule", user=admin, channel=general, options=options,
+                                        resolved=channels)  # fmt: skip
+    assert "every Monday at 09:05 (Asia/Tokyo)" in (await setting.wait_response(TIMEOUT))["data"]["content"]
+    cleared = await settings(timezone())
+    assert cleared == "Time zone cleared: /recap now counts weeks in the recap schedule's time zone (Asia/Tokyo)."

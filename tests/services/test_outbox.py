@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.store import SQLiteStore
+from bot.config import RecapSettings
 from bot.core.cards import Card, RelatedLink
+from bot.core.recap import Recap
 from bot.core.routing import Route
 from bot.services.enrich import StoryChange
 from bot.services.outbox import ChannelPacer, Outbox, PublishError, PublishFailure
+from bot.services.recap import RecapScheduler
 
 T0 = 1_800_000_000.0
 
@@ -39,6 +42,7 @@ class FakePublisher:
     sent: list[tuple[int, int, str]] = field(default_factory=list)  # (channel, story, nonce)
     edits: list[tuple[int, int, int]] = field(default_factory=list)  # (channel, message, related count)
     alerts: list[tuple[int, int, str]] = field(default_factory=list)
+    recaps: list[tuple[int, str]] = field(default_factory=list)  # (channel, week key)
     failures: dict[int, list[PublishError]] = field(default_factory=dict)
     history: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # channel -> (message, url)
     crash_after_send: bool = False
@@ -70,6 +74,11 @@ class FakePublisher:
     async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int:
         self.alerts.append((guild_id, channel_id, text))
         return 1
+
+    async def send_recap(self, channel_id: int, recap: Recap, *, nonce: str) -> int:
+        self._maybe_fail(channel_id)
+        self.recaps.append((channel_id, recap.week.key))
+        return 2
 
 
 @pytest.fixture
@@ -279,3 +288,86 @@ async def test_a_disabled_feed_is_announced_once_to_the_server_that_added_it(
     assert await box.announce_events() == 0
     await box.drain_once()
     assert len(publisher.alerts) == 1
+
+
+MONDAY_9 = T0 + 3 * 86_400 + 3_600  # Monday 18 January 2027, 09:00 UTC (week 3; its recap is about week 2)
+WEEK = 7 * 86_400.0
+REFUSALS = [
+    PublishError("403 Forbidden: Missing Access", failure=PublishFailure.FORBIDDEN),
+    PublishError("404 Not Found: Unknown Channel", failure=PublishFailure.UNKNOWN_CHANNEL),
+]
+
+
+@pytest.mark.parametrize("refusal", REFUSALS, ids=["403", "404"])
+async def test_a_refused_recap_channel_pauses_its_schedule_and_tells_admins_once(
+    store: SQLiteStore, refusal: PublishError
+) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    scheduler = RecapScheduler(store, on_queued=box.wake, clock=clock)
+    await store.set_alerts_channel(1, 99, T0)
+    await scheduler.set(1, 10, 0, "09:00", "UTC")
+    publisher.failures[10] = [refusal]
+    clock.now = MONDAY_9
+    await scheduler.tick()
+    await box.drain_once()  # the recap is refused, the alert queued
+    await box.drain_once()  # the alert is sent
+    assert publisher.recaps == []
+    [(guild, channel, text)] = publisher.alerts
+    assert (guild, channel) == (1, 99)
+    assert text == (f"I can no longer post the weekly recap in <#10> ({refusal}), so I stopped trying."
+                    " Fix my permissions there, then run /recap-schedule set again.")  # fmt: skip
+    schedule = await store.recap_schedule(1)
+    assert schedule is not None and (schedule.broken_at, schedule.broken_reason) == (MONDAY_9, str(refusal))
+    [failed] = await store._fetchall("SELECT state, last_error FROM deliveries WHERE kind = 'recap'")
+    assert tuple(failed) == ("failed", str(refusal))
+
+    for week in (1, 2, 3):  # never again, however many weeks go by
+        clock.now = MONDAY_9 + week * WEEK
+        await scheduler.tick()
+        await box.drain_once()
+    assert publisher.recaps == [] and len(publisher.alerts) == 1
+    assert len(await store._fetchall("SELECT 1 FROM deliveries WHERE kind = 'recap'")) == 1, "nothing queued"
+
+    await scheduler.set(1, 10, 0, "09:00", "UTC")  # permissions fixed: set again
+    clock.now = MONDAY_9 + 4 * WEEK
+    await scheduler.tick()
+    await box.drain_once()
+    assert publisher.recaps == [(10, "2027-W06")], "posted again once set again"
+
+
+async def test_a_refused_config_recap_says_who_can_fix_it_and_names_the_routes_it_paused(store: SQLiteStore) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    scheduler = RecapScheduler(store, on_queued=box.wake, clock=clock)
+    await scheduler.sync_config([RecapSettings(1, 10, "monday", "9:00", "UTC")])
+    await store.add_route(Route(1, "*", 10), T0)
+    publisher.failures[10] = [REFUSALS[0]]
+    clock.now = MONDAY_9
+    await scheduler.tick()
+    await box.drain_once()
+    await box.drain_once()
+    [(_, channel, text)] = publisher.alerts
+    assert channel == 0, "no alerts channel: the publisher picks one"
+    assert "so I stopped trying, and the channel's routes are paused." in text
+    assert text.endswith("then ask the bot's operator to restart me (the schedule comes from the config file),"
+                         " and /topics route for the routes.")  # fmt: skip
+    assert [r.broken_reason for r in await store.list_routes(1)] == [str(REFUSALS[0])]
+
+
+async def test_a_refused_recap_of_a_schedule_since_moved_elsewhere_leaves_the_new_channel_alone(
+    store: SQLiteStore,
+) -> None:
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    scheduler = RecapScheduler(store, on_queued=box.wake, clock=clock)
+    await scheduler.set(1, 10, 0, "09:00", "UTC")
+    clock.now = MONDAY_9
+    await scheduler.tick()  # queued for channel 10 ...
+    await scheduler.set(1, 11, 0, "09:00", "UTC")  # ... then moved to channel 11 before it was sent
+    publisher.failures[10] = [REFUSALS[0]]
+    await box.drain_once()
+    await box.drain_once()
+    schedule = await store.recap_schedule(1)
+    assert schedule is not None and not schedule.broken, "the new channel did not refuse anything"
+    assert publisher.alerts == [], "no route, no schedule there: nothing to tell"

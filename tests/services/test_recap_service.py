@@ -24,7 +24,7 @@ from bot.core.recap import IsoWeek, Recap, RecapSchedule
 from bot.core.routing import Route
 from bot.errors import UserError
 from bot.services import outbox as outbox_module
-from bot.services.recap import RecapScheduler, RecapService, scheduled_recap
+from bot.services.recap import RecapScheduler, RecapService, scheduled_recap, zone_choices
 
 pytestmark = pytest.mark.skipif(
     not hasattr(SQLiteStore, "week_heads"), reason="not wired yet: SQLiteStore must include RecapRows"
@@ -169,6 +169,61 @@ async def test_config_schedules_and_admin_mistakes(store: SQLiteStore) -> None:
     assert (saved.time, saved.timezone, saved.weekday) == ("07:05", "Asia/Tokyo", 6)
     assert await scheduler.off(1) is True
     assert await scheduler.off(1) is False
+
+
+@pytest.mark.parametrize("bad", ["25:00", "9:5", "0905", "9h05"])
+async def test_recap_schedule_set_refuses_a_time_in_one_sentence(store: SQLiteStore, bad: str) -> None:
+    scheduler = RecapScheduler(store, clock=Clock(MONDAY_9))
+    with pytest.raises(UserError) as caught:
+        await scheduler.set(1, 10, 0, bad, "UTC")
+    assert str(caught.value) == f"The time “{bad}” must be HH:MM on a 24-hour clock, such as 09:05 or 17:30."
+    assert await scheduler.get(1) is None
+
+
+@pytest.mark.parametrize("written", ["9:05", "09:05"])
+async def test_recap_schedule_set_takes_h_mm_and_hh_mm_and_stores_hh_mm(store: SQLiteStore, written: str) -> None:
+    saved = await RecapScheduler(store, clock=Clock(MONDAY_9)).set(1, 10, 0, written, "UTC")
+    assert saved.time == "09:05"
+
+
+async def test_the_servers_time_zone_counts_for_recap_and_is_the_schedules_default(store: SQLiteStore) -> None:
+    await week_nine(store)
+    scheduler = RecapScheduler(store, clock=Clock(MONDAY_9))
+    assert (await scheduler.set(1, 10, 0, "09:00")).timezone == "UTC", "no setting, no schedule: UTC"
+    await store.set_guild_timezone(1, "Europe/Berlin", MONDAY_9)
+    just_monday = MONDAY_9 - 8.5 * HOUR  # Monday 00:30 in Berlin, still Sunday 23:30 in UTC
+    service = RecapService(store, clock=Clock(just_monday))
+    assert (await service.weekly(1)).week == IsoWeek(2026, 10), "the week of the server's zone"
+    assert (await scheduler.set(1, 10, 0, "09:00", "  ")).timezone == "Europe/Berlin", "the server's zone"
+    assert (await scheduler.set(1, 10, 0, "09:00", "Asia/Tokyo")).timezone == "Asia/Tokyo", "a zone given wins"
+    assert (await service.weekly(1)).timezone == "Europe/Berlin", "the setting over the schedule's zone"
+    await store.set_guild_timezone(1, None, MONDAY_9)
+    assert (await service.weekly(1)).timezone == "Asia/Tokyo", "cleared: the schedule's zone again"
+    assert (await service.weekly(2)).week == IsoWeek(2026, 9), "a server with neither counts in UTC: still Sunday"
+
+
+def test_zone_choices_are_at_most_25_those_begun_by_the_text_first() -> None:
+    assert len(zone_choices("")) == 25
+    assert zone_choices("europe/ber")[0] == "Europe/Berlin"
+    assert zone_choices("America/")[:1] == ["America/Adak"]
+    assert all(z.startswith("America/") for z in zone_choices("america/"))
+    assert zone_choices("berlin") == ["Europe/Berlin"]
+    assert zone_choices("Mars/") == []
+
+
+async def test_a_broken_schedule_is_skipped_until_it_is_set_again(store: SQLiteStore) -> None:
+    clock = Clock(MONDAY_9 - 7 * 24 * HOUR)
+    scheduler = RecapScheduler(store, clock=clock, max_sleep=300.0)
+    await scheduler.set(1, 10, 0, "09:00", "Europe/Berlin")
+    broken = await store.break_recap_schedule(1, 10, "403 Forbidden: Missing Access", clock.now)
+    assert broken is not None and broken.broken_reason == "403 Forbidden: Missing Access"
+    clock.now = MONDAY_9
+    assert await scheduler.tick() == MONDAY_9 + 300.0, "nothing to wait for"
+    assert await deliveries(store) == []
+    again = await scheduler.set(1, 10, 0, "09:00", "Europe/Berlin")
+    assert not again.broken, "set again: its channel was fixed"
+    await scheduler.tick()
+    assert await deliveries(store) == [("recap", "2026-W09", 1, 10)]
 
 
 async def test_the_loop_wakes_when_a_schedule_is_set(store: SQLiteStore) -> None:

@@ -156,6 +156,9 @@ class Store(Protocol):
     async def set_alerts_channel(self, guild_id: int, channel_id: int | None, now: float) -> None:
         """Set (or clear) the alerts channel of a server."""
 
+    async def set_guild_timezone(self, guild_id: int, timezone: str | None, now: float) -> None:
+        """Set (or clear) the time zone of a server, set with /settings timezone."""
+
     async def enqueue(
         self, kind: str, story_id: int | None, ref: str, targets: Sequence[tuple[int, int]], now: float
     ) -> int:
@@ -267,6 +270,12 @@ class Store(Protocol):
 
     async def mark_recap_posted(self, guild_id: int, week_key: str) -> None:
         """The recap of `week_key` is queued for the server."""
+
+    async def break_recap_schedule(
+        self, guild_id: int, channel_id: int, reason: str, now: float
+    ) -> RecapSchedule | None:
+        """The server's working schedule posting in `channel_id` stops (its channel refused the
+        recap) until it is saved again; the schedule as broken, None when there was none."""
 
     async def guild_timezone(self, guild_id: int) -> str | None:
         """The server's time zone (its setting, else its recap schedule's), if any."""

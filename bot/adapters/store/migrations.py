@@ -274,6 +274,17 @@ async def _to_5_timeline_and_recap_indexes(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_6_broken_recap_schedules(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- a recap channel that refused the bot (403/404): the schedule waits until it is set again
+        ALTER TABLE recap_schedules ADD COLUMN broken_at REAL;
+        ALTER TABLE recap_schedules ADD COLUMN broken_reason TEXT;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -281,5 +292,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_3_guilds_and_delivery,
     _to_4_llm_cache,
     _to_5_timeline_and_recap_indexes,
+    _to_6_broken_recap_schedules,
 )
 LATEST_VERSION = len(MIGRATIONS)

@@ -95,6 +95,16 @@ class DeliveryRows(SQLiteBase):
                 (guild_id, channel_id, now),
             )
 
+    async def set_guild_timezone(self, guild_id: int, timezone: str | None, now: float) -> None:
+        """The server's own IANA time zone (None: none, its recap schedule's counts instead)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO guild_settings (guild_id, timezone, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone,"
+                " updated_at = excluded.updated_at",
+                (guild_id, timezone, now),
+            )
+
     # --- the outbox --------------------------------------------------------------------------
 
     async def enqueue(

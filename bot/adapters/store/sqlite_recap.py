@@ -21,7 +21,8 @@ from bot.errors import StorageError
 _NOT_HIDDEN = " AND {col} NOT IN (SELECT value FROM json_each(?))"
 _HAS_TOPIC = " AND EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = {col} AND t.topic = ?)"
 _SCHEDULES_SQL = (
-    "SELECT guild_id, channel_id, weekday, time, timezone, origin, last_posted_week, updated_at FROM recap_schedules"
+    "SELECT guild_id, channel_id, weekday, time, timezone, origin, last_posted_week, updated_at, broken_at,"
+    " broken_reason FROM recap_schedules"
 )
 _SCHEDULE_SQL = _SCHEDULES_SQL + " WHERE guild_id = ?"
 _NO_START = -1e18  # "since the beginning": every stored time is after this
@@ -117,7 +118,7 @@ def _filters(col: str, topic: str | None, hidden: Sequence[int]) -> tuple[str, l
 
 def _schedule(row: Sequence[Any]) -> RecapSchedule:
     return RecapSchedule(int(row[0]), int(row[1]), int(row[2]), str(row[3]), str(row[4]), str(row[5]), row[6],
-                         float(row[7]))  # fmt: skip
+                         float(row[7]), None if row[8] is None else float(row[8]), row[9])  # fmt: skip
 
 
 class RecapRows(SQLiteBase):
@@ -265,7 +266,7 @@ class RecapRows(SQLiteBase):
     async def save_recap_schedule(self, schedule: RecapSchedule, now: float) -> RecapSchedule:
         """Create or change a server's schedule. A change counts from `now` (earlier post times of
         this week are not missed ones); an unchanged schedule keeps its time; the last week
-        posted is always kept."""
+        posted is always kept; a broken schedule works again (set again: its channel was fixed)."""
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO recap_schedules (guild_id, channel_id, weekday, time, timezone, origin, updated_at)"
@@ -273,7 +274,7 @@ class RecapRows(SQLiteBase):
                 " updated_at = CASE WHEN (channel_id, weekday, time, timezone) = (excluded.channel_id,"
                 " excluded.weekday, excluded.time, excluded.timezone) THEN updated_at ELSE excluded.updated_at END,"
                 " channel_id = excluded.channel_id, weekday = excluded.weekday, time = excluded.time,"
-                " timezone = excluded.timezone, origin = excluded.origin",
+                " timezone = excluded.timezone, origin = excluded.origin, broken_at = NULL, broken_reason = NULL",
                 (schedule.guild_id, schedule.channel_id, schedule.weekday, schedule.time, schedule.timezone,
                  schedule.origin, now),
             )  # fmt: skip
@@ -309,6 +310,23 @@ class RecapRows(SQLiteBase):
                 " AND (last_posted_week IS NULL OR last_posted_week < ?)",
                 (week_key, guild_id, week_key),
             )
+
+    async def break_recap_schedule(
+        self, guild_id: int, channel_id: int, reason: str, now: float
+    ) -> RecapSchedule | None:
+        """The server's schedule posting in `channel_id` stops: its channel refused the recap. The
+        schedule as broken now, or None when the server has no working schedule posting there."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE recap_schedules SET broken_at = ?, broken_reason = ?"
+                " WHERE guild_id = ? AND channel_id = ? AND broken_at IS NULL",
+                (now, reason, guild_id, channel_id),
+            )
+            if cur.rowcount == 0:
+                return None
+            async with db.execute(_SCHEDULE_SQL, (guild_id,)) as read:
+                row = await read.fetchone()
+        return _schedule(row) if row is not None else None
 
     async def guild_timezone(self, guild_id: int) -> str | None:
         """The server's time zone: its setting, else its recap schedule's, else None."""

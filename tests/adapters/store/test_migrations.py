@@ -74,6 +74,29 @@ async def test_upgrade_from_each_older_version_keeps_data(tmp_path: Path, start:
     assert tables(path) == EXPECTED_TABLES
 
 
+async def test_upgrade_from_5_keeps_recap_schedules_working(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    old = await SQLiteStore.open(path, migrate_to=5)
+    async with old.transaction() as db:  # as version 5 wrote it: no broken_at, no broken_reason
+        await db.execute(
+            "INSERT INTO recap_schedules (guild_id, channel_id, weekday, time, timezone, origin, last_posted_week,"
+            " updated_at) VALUES (1, 10, 0, '09:00', 'Europe/Berlin', 'discord', '2026-W09', 1000.0)"
+        )
+    await old.close()
+
+    store = await SQLiteStore.open(path)
+    assert await store.schema_version() == 6
+    [schedule] = await store.recap_schedules()
+    assert (schedule.channel_id, schedule.time, schedule.last_posted_week, schedule.updated_at) == (
+        10, "09:00", "2026-W09", 1000.0)  # fmt: skip
+    assert (schedule.broken_at, schedule.broken_reason) == (None, None)
+    assert await store.break_recap_schedule(1, 10, "403 Forbidden", 2000.0) is not None
+    await store.close()
+    with sqlite3.connect(path) as db:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(recap_schedules)")}
+    assert {"broken_at", "broken_reason"} <= columns
+
+
 async def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with sqlite3.connect(path) as db:

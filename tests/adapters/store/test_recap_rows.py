@@ -178,6 +178,35 @@ async def test_config_schedules_replace_discord_ones_and_go_with_the_config(stor
     assert [s.guild_id for s in await store.recap_schedules()] == [1, 2]
 
 
+async def test_a_refused_channel_breaks_the_schedule_posting_there_until_it_is_saved_again(
+    store: SQLiteStore,
+) -> None:
+    plan = RecapSchedule(1, 10, 0, "09:00", "UTC")
+    await store.save_recap_schedule(plan, T0)
+    await store.mark_recap_posted(1, "2027-W02")
+    assert await store.break_recap_schedule(1, 11, "403", T0 + 1) is None, "another channel: not this schedule"
+    assert await store.break_recap_schedule(2, 10, "403", T0 + 1) is None, "another server"
+    broken = await store.break_recap_schedule(1, 10, "403 Forbidden: Missing Access", T0 + 1)
+    assert broken is not None and (broken.broken_at, broken.broken_reason) == (T0 + 1, "403 Forbidden: Missing Access")
+    assert await store.break_recap_schedule(1, 10, "404", T0 + 2) is None, "broken once: the first reason stays"
+    assert await store.recap_schedules() == [broken]
+    again = await store.save_recap_schedule(plan, T0 + 3)
+    assert (again.broken_at, again.broken_reason, again.updated_at, again.last_posted_week) == (
+        None, None, T0, "2027-W02")  # fmt: skip
+
+
+async def test_the_servers_own_time_zone_comes_before_its_schedules(store: SQLiteStore) -> None:
+    await store.save_recap_schedule(RecapSchedule(1, 10, 0, "09:00", "Europe/Berlin"), T0)
+    await store.set_alerts_channel(1, 99, T0)
+    await store.set_guild_timezone(1, "Asia/Tokyo", T0)
+    assert await store.guild_timezone(1) == "Asia/Tokyo"
+    assert await store.get_alerts_channel(1) == 99, "the other setting is kept"
+    await store.set_guild_timezone(1, None, T0)
+    assert await store.guild_timezone(1) == "Europe/Berlin", "cleared: the schedule's zone"
+    await store.set_guild_timezone(2, "America/New_York", T0)
+    assert (await store.guild_timezone(2), await store.get_alerts_channel(2)) == ("America/New_York", None)
+
+
 async def test_the_new_indexes_exist(tmp_path: Path) -> None:
     store = await SQLiteStore.open(tmp_path / "i.db")
     await store.close()
