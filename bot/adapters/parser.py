@@ -156,6 +156,12 @@ class FeedParser:
         except ParseError as exc:
             # Rebuilt without the remote traceback that concurrent.futures chains on as the cause.
             raise ParseError(str(exc.args[0]) if exc.args else "parse failed") from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # this parse itself is being cancelled: a real stop
+            # The pool cancelled the work item (shut down by another parse's timeout): a broken pool.
+            raise BrokenProcessPool("the parse was cancelled by its pool") from None
 
     async def _get_pool(self) -> ProcessPoolExecutor:
         async with self._lock:

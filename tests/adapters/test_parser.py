@@ -400,6 +400,39 @@ async def test_parses_in_flight_when_the_pool_is_killed_are_retried_once(workers
         assert (await asyncio.wait_for(bystander, 60)).title == "retried"
 
 
+async def test_a_parse_whose_work_item_the_pool_cancels_is_retried_not_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A pool shut down with cancel_futures (another parse's timeout) cancels work items not yet
+    # running; the parse waiting on one must be retried on a fresh pool, not end as if cancelled.
+    loop = asyncio.get_running_loop()
+    real = loop.run_in_executor
+    calls = 0
+
+    def cancelled_once(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        future = real(*args)
+        if calls == 2:  # the first call after the start-up pings of the pool's one worker
+            future.cancel()
+        return future
+
+    monkeypatch.setattr(loop, "run_in_executor", cancelled_once)
+    async with FeedParser(workers=1, timeout_seconds=30) as parser:
+        feed = await asyncio.wait_for(parser.parse(_rss("<item><title>ok</title></item>"), url=URL), 60)
+    assert feed.entries[0].title == "ok"
+    assert calls >= 4  # ping, the cancelled parse, a fresh pool's ping, the retry
+
+
+async def test_cancelling_a_parse_still_cancels_it(workers: ModuleType, tmp_path: Path) -> None:
+    async with FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted) as parser:
+        parse = asyncio.create_task(parser.parse(b"hang", url=str(tmp_path / "c.pid")))
+        await _pids(tmp_path / "c.pid", 1)
+        parse.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await parse
+
+
 async def test_a_worker_that_dies_gives_a_parse_error_and_a_fresh_pool(workers: ModuleType) -> None:
     async with FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted) as parser:
         first = await parser.parse(b"pid", url=URL)
