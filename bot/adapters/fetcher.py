@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import ipaddress
 import logging
 import os
 import re
 import socket
-import time
-import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC
 from http import HTTPStatus
 from types import TracebackType
 from typing import Self
@@ -30,6 +26,8 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from bot.adapters import netguard
+from bot.adapters.cachehints import parse_max_age, parse_retry_after
+from bot.adapters.httpbody import ACCEPT_ENCODING, CHUNK, BoundedBody, content_coding, too_large
 from bot.config.settings import PollingSettings
 from bot.core.types import FetchResult
 from bot.errors import BlockedAddressError, FetchError
@@ -40,8 +38,6 @@ _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
-_ACCEPT_ENCODING = "gzip, deflate"  # exactly what _Body can decode with a bound on every step
-_CHUNK = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _RETRY_LATER = frozenset({429, 503})
@@ -191,9 +187,9 @@ class Fetcher:
         if not 200 <= status < 300:
             raise _status_error(status, headers)
         if resp.content_length is not None and resp.content_length > self._max_bytes:
-            raise _too_large(self._max_bytes)  # declared up front: refuse without reading
-        body = _Body(_content_coding(headers), self._max_bytes)
-        async for chunk in resp.content.iter_chunked(_CHUNK):
+            raise too_large(self._max_bytes)  # declared up front: refuse without reading
+        body = BoundedBody(content_coding(headers), self._max_bytes)
+        async for chunk in resp.content.iter_chunked(CHUNK):
             body.feed(chunk)
         return _Response(status, headers, body.finish())
 
@@ -206,7 +202,7 @@ class Fetcher:
             session = aiohttp.ClientSession(
                 connector=self._connector(guarded),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout),
-                headers={"User-Agent": self._user_agent, "Accept": _ACCEPT, "Accept-Encoding": _ACCEPT_ENCODING},
+                headers={"User-Agent": self._user_agent, "Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
                 cookie_jar=aiohttp.DummyCookieJar(),  # stateless fetches: no cookie travels between feeds
                 auto_decompress=False,  # _Body inflates with a bound per step; a bomb cannot balloon
                 trust_env=False,  # an environment proxy would connect for us, past the guard
@@ -259,71 +255,6 @@ class _HostLimits:
                 del self._slots[key]
 
 
-class _Body:
-    """A response body as it arrives: inflated step by step, refused as soon as it passes `limit`.
-
-    zlib's max_length bounds every step to _CHUNK bytes of output, so even one small chunk of a
-    gzip bomb never expands in memory past the cap plus one step.
-    """
-
-    def __init__(self, coding: str, limit: int) -> None:
-        self._coding = coding  # "", "gzip" or "deflate"
-        self._limit = limit
-        self._raw = 0
-        self._out = bytearray()
-        self._inflater: zlib._Decompress | None = None
-        self._members = 0  # complete compressed streams so far
-        self._trailing = False  # junk after a complete stream, ignored as gzip(1) does
-
-    def feed(self, chunk: bytes) -> None:
-        self._raw += len(chunk)
-        if self._raw > self._limit:
-            raise _too_large(self._limit)
-        if not self._coding:
-            self._append(chunk)
-        elif not self._trailing:
-            self._inflate(chunk)
-
-    def finish(self) -> bytes:
-        if self._inflater is not None:
-            raise FetchError(f"the {self._coding} body is truncated")
-        return bytes(self._out)
-
-    def _inflate(self, data: bytes) -> None:
-        while True:
-            if self._inflater is None:
-                if not data:
-                    return
-                self._inflater = self._new_inflater(data)
-            inflater = self._inflater
-            try:
-                out = inflater.decompress(data, _CHUNK)
-            except zlib.error as exc:
-                if not self._members:
-                    raise FetchError(f"cannot decode the {self._coding} body: {exc}") from None
-                self._inflater, self._trailing = None, True
-                return
-            self._append(out)
-            if inflater.eof:  # end of one gzip member; another may follow
-                self._inflater, self._members, data = None, self._members + 1, inflater.unused_data
-                continue
-            data = inflater.unconsumed_tail
-            if not data and len(out) < _CHUNK:
-                return  # input used up and no output pending; a full step means ask again
-
-    def _new_inflater(self, data: bytes) -> zlib._Decompress:
-        if self._coding == "gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        # "deflate" should be zlib-wrapped (RFC 9110) but some servers send raw deflate; the
-        # first byte of a zlib header always has compression method 8 in its low nibble.
-        return zlib.decompressobj(zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
-
-    def _append(self, out: bytes) -> None:
-        if len(self._out) + len(out) > self._limit:
-            raise _too_large(self._limit)
-        self._out += out
-
-
 def _result(
     url: str, response: _Response, permanent: bool, sent_etag: str | None, sent_last_modified: str | None
 ) -> FetchResult:
@@ -345,59 +276,6 @@ def _result(
         max_age_seconds=parse_max_age(headers.get("Cache-Control"), headers.get("Expires"), date=date),
         retry_after_seconds=parse_retry_after(headers.get("Retry-After"), date=date),
     )
-
-
-def parse_retry_after(value: str | None, *, date: str | None = None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP date.
-
-    A date is measured from the response's Date header when it has one (immune to clock skew),
-    else from `now` (default: the current time). Negative becomes 0; absent or garbage is None.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return _seconds(text)
-    return _until(text, date, now)
-
-
-def parse_max_age(
-    cache_control: str | None, expires: str | None, *, date: str | None = None, now: float | None = None
-) -> float | None:
-    """Freshness lifetime in seconds: Cache-Control max-age, else Expires minus Date (or now)."""
-    for directive in (cache_control or "").split(","):
-        name, _, argument = directive.partition("=")
-        if name.strip().lower() == "max-age":
-            argument = argument.strip().strip('"')
-            return _seconds(argument) if argument.isascii() and argument.isdigit() else None
-    return None if expires is None else _until(expires.strip(), date, now)
-
-
-def _seconds(digits: str) -> float | None:
-    try:
-        return float(int(digits))
-    except (ValueError, OverflowError):  # thousands of digits: garbage, not a delay
-        return None
-
-
-def _until(text: str, date: str | None, now: float | None) -> float | None:
-    when = _http_date(text)
-    if when is None:
-        return None
-    reference = _http_date(date) if date else None
-    if reference is None:
-        reference = time.time() if now is None else now
-    return max(0.0, when - reference)
-
-
-def _http_date(text: str) -> float | None:
-    try:
-        parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed.tzinfo is None:  # "-0000" means UTC with no claim about local time
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def _parse_url(text: str) -> URL:
@@ -447,23 +325,6 @@ def _sendable(value: str) -> bool:
 def _received(value: str | None) -> str | None:
     """A validator as the server sent it, or None if it could never be sent back."""
     return value if value is not None and _sendable(value) else None
-
-
-def _content_coding(headers: CIMultiDictProxy[str]) -> str:
-    declared = headers.get("Content-Encoding", "")
-    codings = [c.strip().lower() for c in declared.split(",")]
-    codings = [c for c in codings if c and c != "identity"]
-    if not codings:
-        return ""
-    if codings in (["gzip"], ["x-gzip"]):
-        return "gzip"
-    if codings == ["deflate"]:
-        return "deflate"
-    raise FetchError(f"unsupported content encoding {declared!r}")
-
-
-def _too_large(limit: int) -> FetchError:
-    return FetchError(f"larger than {limit} bytes")
 
 
 def _status_error(status: int, headers: CIMultiDictProxy[str]) -> FetchError:

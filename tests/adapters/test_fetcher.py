@@ -21,7 +21,8 @@ import pytest
 from aiohttp import web
 
 from bot.adapters import netguard
-from bot.adapters.fetcher import Fetcher, parse_max_age, parse_retry_after
+from bot.adapters.cachehints import parse_max_age, parse_retry_after
+from bot.adapters.fetcher import Fetcher
 from bot.config.settings import PollingSettings
 from bot.errors import BlockedAddressError, FetchError
 
