@@ -3,34 +3,37 @@
 feedparser spends most of a parse in Python-level SAX callbacks; the C parser behind
 `xml.etree.ElementTree` reads the same document several times faster. `parse_fast` reads a
 prepared body (see `feedbytes.prepare`) into the same `ParsedFeed` the feedparser path of
-`feeddoc` gives, field for field — feedparser's rules included: which text is HTML, how an RSS
-guid becomes the link, which Atom link wins, how an author name is found, its date parser.
+`feedparse` gives, field for field — feedparser's rules included: which text is HTML, how an RSS
+guid becomes the link, which Atom link wins, how an author name is found, its date parser (the
+string-level rules live in `feedrules`).
 `tests/adapters/test_feedxml.py` holds the two paths to that on every test feed and on variants.
 
 It only reads what it knows exactly. A body that is not well-formed, not UTF-8, not RSS 2.x or
-Atom 1.0, or that holds any element, attribute or shape not listed here (xml:base below the root,
+Atom 1.0, or that holds any element, attribute or shape not listed here (xml:base below an entry,
 an `<atom:link>` without href, XHTML in a title, an RSS `<source>`, a media group, …) gives
 None, and the caller hands the body to feedparser, which copes with everything.
 """
 
 from __future__ import annotations
 
-import calendar
-import contextlib
-import html.entities
 import re
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from urllib.parse import urljoin
-
-from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
-from feedparser.sanitizer import _HTMLSanitizer
-from feedparser.urls import ACCEPTABLE_URI_SCHEMES
 
 from bot.adapters.feedfields import absolute_link, ttl_seconds
-from bot.core.text import clean_title, html_to_text, normalize_text
+from bot.adapters.feedrules import (
+    author_text,
+    escape,
+    fix_text,
+    join_uri,
+    looks_like_html,
+    name_in,
+    one_line,
+    safe_absolute,
+    timestamp,
+    unreference,
+)
+from bot.core.text import html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
 
 __all__ = ["parse_fast"]
@@ -84,19 +87,7 @@ def _plain_prolog(data: bytes) -> bool:
     return declared is None or declared.group(1).lower() in (b"utf-8", b"utf8")
 
 
-# --- what feedparser does to every text it keeps -----------------------------------------------------
-
-
-def _fix(text: str) -> str:
-    """feedparser's repairs: UTF-8 read as Latin-1 is decoded again, C1 controls read as windows-1252."""
-    if text.isascii():
-        return text
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252) if _C1_CONTROL.search(text) else text  # translate() with a dict is slow
-
-
-_C1_CONTROL = re.compile("[\x80-\x9f]")
+# --- reading elements ------------------------------------------------------------------------------
 
 
 def _text(element: ET.Element, *, base: str | None = None) -> str:
@@ -105,21 +96,8 @@ def _text(element: ET.Element, *, base: str | None = None) -> str:
         raise _UnsupportedError(f"markup inside <{element.tag}>")
     text = (element.text or "").strip()
     if base is not None and text:
-        text = _join(base, text)
-    return _fix(text)
-
-
-_URI_FIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
-
-
-def _join(base: str, uri: str) -> str:
-    """feedparser's urljoin: extra slashes after the scheme dropped, an unparseable URI is empty."""
-    if ":///" in uri:
-        uri = _URI_FIXER.sub(r"\1\3", uri)
-    try:
-        return urljoin(base, uri)
-    except ValueError:
-        return ""
+        text = join_uri(base, text)
+    return fix_text(text)
 
 
 _BASE_ATTRS = frozenset({XML_BASE})
@@ -128,44 +106,14 @@ _BASE_ATTRS = frozenset({XML_BASE})
 def _base_for(element: ET.Element, current: str) -> str:
     """The base URI feedparser holds inside `element`, `current` being the one outside it.
 
-    Every element below gets `_safe_absolute(base, base) or base`, which must then be `base`
+    Every element below gets `safe_absolute(base, base) or base`, which must then be `base`
     again: only the feed and its entries may carry xml:base here.
     """
     given = element.get(XML_BASE) or current
-    base = (_safe_absolute(current, given) or current) if current else _join("", given)
-    if base and (_safe_absolute(base, base) or base) != base:
+    base = (safe_absolute(current, given) or current) if current else join_uri("", given)
+    if base and (safe_absolute(base, base) or base) != base:
         raise _UnsupportedError("an xml:base that changes below its element")
     return base
-
-
-def _safe_absolute(base: str, rel: str) -> str:
-    """feedparser's make_safe_absolute_uri, for a non-empty base and rel."""
-    uri = _join(base, rel)
-    return uri if uri.strip().split(":", 1)[0] in ACCEPTABLE_URI_SCHEMES else ""
-
-
-_CLOSE_TAG = re.compile(r"</(\w+)>")
-_ENTITY_REF = re.compile(r"&#?\w+;")
-_TAG_NAME = re.compile(r"</?(\w+)")
-_NAMED_REF = re.compile(r"&(\w+);")
-
-
-def _looks_like_html(text: str) -> bool:
-    """feedparser's guess whether "plain text" in RSS is HTML after all."""
-    if not (_CLOSE_TAG.search(text) or _ENTITY_REF.search(text)):
-        return False
-    if any(tag.lower() not in _HTMLSanitizer.acceptable_elements for tag in _TAG_NAME.findall(text)):
-        return False
-    return all(name in html.entities.entitydefs for name in _NAMED_REF.findall(text))
-
-
-def _one_line(text: str, is_html: bool) -> str:
-    return clean_title(text) if is_html else " ".join(normalize_text(text).split())
-
-
-def _timestamp(text: str) -> float | None:
-    parsed = _parse_date(text)
-    return float(calendar.timegm(parsed)) if isinstance(parsed, time.struct_time) else None
 
 
 def _attributes(element: ET.Element, allowed: frozenset[str]) -> dict[str, str]:
@@ -192,36 +140,6 @@ def _once(seen: set[str], tag: str) -> None:
     if tag in seen:
         raise _UnsupportedError(f"<{tag}> twice")
     seen.add(tag)
-
-
-# --- authors ----------------------------------------------------------------------------------------
-
-_FEEDPARSER_EMAIL = re.compile(
-    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
-    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
-)
-_EMAIL_AND_NAME = re.compile(r"\s*[^\s@()]+@[^\s()]+\s*\(([^()]+)\)\s*")
-
-
-def _name_in(author: str) -> str:
-    """The name feedparser finds in an RSS author text: the e-mail address and its brackets removed."""
-    email = _FEEDPARSER_EMAIL.search(author)
-    if email is None:
-        return author
-    name = author.replace(email.group(0), "").replace("()", "").replace("<>", "").replace("&lt;&gt;", "").strip()
-    if name.startswith("("):
-        name = name[1:]
-    if name.endswith(")"):
-        name = name[:-1]
-    return name.strip()
-
-
-def _author_text(text: str, names: list[str]) -> str:
-    """The author of an entry from feedparser's `author` text and author names (see feeddoc._author)."""
-    rss_style = _EMAIL_AND_NAME.fullmatch(text)
-    if rss_style is not None:
-        return clean_title(rss_style.group(1))
-    return clean_title(", ".join(name for name in names if name) or text)
 
 
 # --- RSS 2.x ----------------------------------------------------------------------------------------
@@ -269,9 +187,9 @@ def _rss(root: ET.Element, url: str) -> ParsedFeed:
             _attributes(child, _NONE)
         if tag == "title":
             raw = _raw(child)
-            title, title_html = _fix(raw), _looks_like_html(raw)
+            title, title_html = fix_text(raw), looks_like_html(raw)
         elif tag == "link":
-            link = _unreference(_text(child, base=""))
+            link = unreference(_text(child, base=""))
         elif tag == "ttl":
             ttl = _text(child)
         elif tag == ATOM + "link":
@@ -287,7 +205,7 @@ def _rss(root: ET.Element, url: str) -> ParsedFeed:
         else:
             raise _UnsupportedError(f"<{tag}> in <channel>")
     return ParsedFeed(
-        title=_one_line(title, title_html),
+        title=one_line(title, title_html),
         site_url=absolute_link(link, url) or "",
         entries=tuple(entries),
         ttl_seconds=ttl_seconds(ttl),
@@ -322,17 +240,17 @@ def _rss_item(item: ET.Element, url: str) -> ParsedEntry:
             _attributes(child, _NONE)
         if tag == "title":
             raw = _raw(child)
-            title, title_html = _fix(raw), _looks_like_html(raw)
+            title, title_html = fix_text(raw), looks_like_html(raw)
         elif tag == "link":
-            link = _unreference(_text(child, base="").replace("&amp;", "&"))
+            link = unreference(_text(child, base="").replace("&amp;", "&"))
         elif tag == "description":
             summary = html_to_text(_text(child))
         elif tag == CONTENT_ENCODED:
             content = html_to_text(_text(child))
         elif tag == "pubDate":
-            published = _timestamp(_text(child))
+            published = timestamp(_text(child))
         elif tag == DC + "date":
-            updated = _timestamp(_text(child))
+            updated = timestamp(_text(child))
         elif tag in ("author", DC + "creator"):
             author = _text(child)
         elif tag in _RSS_ITEM_LEAVES:
@@ -340,25 +258,17 @@ def _rss_item(item: ET.Element, url: str) -> ParsedEntry:
         else:
             raise _UnsupportedError(f"<{tag}> in <item>")
     from_guid = guid_is_link and link == guid
-    names = [_name_in(author)] if author else []
+    names = [name_in(author)] if author else []
     return ParsedEntry(
         guid=guid or None,
         link=absolute_link(link, "" if from_guid else url),
-        title=_one_line(title, title_html),
+        title=one_line(title, title_html),
         summary=summary or "",
         content=content or summary or "",
-        author=_author_text(author or "", names),
+        author=author_text(author or "", names),
         published=published if published is not None else updated,
         updated=updated,
     )
-
-
-_REFERENCE = re.compile("&([A-Za-z0-9_]+);")
-
-
-def _unreference(link: str) -> str:
-    """feedparser's repair of "?a=1&b;=2" in links: an entity-like "&b;" loses its ";"."""
-    return _REFERENCE.sub(r"&\1", link) if "&" in link else link
 
 
 def _raw(element: ET.Element) -> str:
@@ -417,7 +327,7 @@ class _Authors:
         self.text = f"{name} ({email})" if email else name
 
     def result(self) -> str:
-        return _author_text(self.text, self.names) if self.names else ""
+        return author_text(self.text, self.names) if self.names else ""
 
 
 def _atom(root: ET.Element, url: str) -> ParsedFeed:
@@ -453,7 +363,7 @@ def _atom(root: ET.Element, url: str) -> ParsedFeed:
             raise _UnsupportedError(f"<{tag}> in <feed>")
     inherited = authors.result()
     return ParsedFeed(
-        title=_one_line(title, title_html),
+        title=one_line(title, title_html),
         site_url=absolute_link(link, url) or "",
         entries=tuple(e if e.author or not inherited else replace(e, author=inherited) for e in entries),
         kind="atom10",
@@ -492,10 +402,10 @@ def _atom_entry(entry: ET.Element, base: str, url: str) -> ParsedEntry:
             content = _atom_body(child)
         elif tag == ATOM + "published":
             _attributes(child, _NONE)
-            published = _timestamp(_text(child))
+            published = timestamp(_text(child))
         elif tag == ATOM + "updated":
             _attributes(child, _NONE)
-            updated = _timestamp(_text(child))
+            updated = timestamp(_text(child))
         elif tag == ATOM + "author":
             authors.add(child)
         elif tag in _ATOM_ENTRY_LEAVES:
@@ -506,7 +416,7 @@ def _atom_entry(entry: ET.Element, base: str, url: str) -> ParsedEntry:
     return ParsedEntry(
         guid=guid or None,
         link=absolute_link(link, "" if from_guid else url),
-        title=_one_line(title, title_html),
+        title=one_line(title, title_html),
         summary=summary or "",
         content=content or summary or "",
         author=authors.result(),
@@ -530,7 +440,7 @@ def _atom_link(element: ET.Element, base: str, current: str | None) -> str | Non
         kind, kind
     )
     if rel == "alternate" and kind in _HTML_TYPES:
-        return _join(base, href)
+        return join_uri(base, href)
     return current
 
 
@@ -553,7 +463,7 @@ def _atom_body(element: ET.Element) -> str:
     """Clean text of an Atom summary or content."""
     kind = _text_type(element)
     if kind == "xhtml":
-        return html_to_text(_fix(_xhtml(element)))
+        return html_to_text(fix_text(_xhtml(element)))
     text = _text(element)
     return html_to_text(text) if kind == "html" else normalize_text(text)
 
@@ -582,16 +492,12 @@ def _serialize(element: ET.Element, pieces: list[str]) -> None:
     name = tag[len(XHTML) :].lower()
     pieces.append(f"<{name}>")
     if element.text:
-        pieces.append(_escape(element.text))
+        pieces.append(escape(element.text))
     for child in element:
         _serialize(child, pieces)
         if child.tail:
-            pieces.append(_escape(child.tail))
+            pieces.append(escape(child.tail))
     pieces.append(f"</{name}>")
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def _single_root(pieces: list[str]) -> bool:
