@@ -1,7 +1,9 @@
 """`run --health-port N`: an HTTP endpoint on 127.0.0.1 for systemd, Docker or Kubernetes checks.
 
 GET /health answers 200 with the /status facts as JSON when the gateway is connected and the
-ingest loop is coming round, 503 with the same facts (and the problems) otherwise.
+ingest loop is coming round, 503 with the same facts (and the problems) otherwise. The JSON also
+carries `loop_lag`: how late the event loop runs (`bot/app/looplag.py`), sampled while the
+endpoint is up.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.app.looplag import LoopLagMonitor
 from bot.errors import WirebriefError
 from bot.services.status import StatusReport
 
@@ -20,10 +23,18 @@ log = logging.getLogger(__name__)
 class HealthServer:
     """A one-route aiohttp server bound to loopback only."""
 
-    def __init__(self, report: Callable[[], Awaitable[StatusReport]], port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        report: Callable[[], Awaitable[StatusReport]],
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        lag: LoopLagMonitor | None = None,
+    ) -> None:
         self.report = report
         self.port = port
         self.host = host
+        self.lag = lag if lag is not None else LoopLagMonitor()
         self._runner: web.AppRunner | None = None
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -31,8 +42,10 @@ class HealthServer:
             status = await self.report()
         except Exception:  # the endpoint must answer even when the store does not
             log.exception("health check failed")
-            return web.json_response({"healthy": False, "problems": ["the status could not be read"]}, status=503)
-        return web.json_response(status.as_json(), status=200 if status.healthy else 503)
+            body = {"healthy": False, "problems": ["the status could not be read"], "loop_lag": self.lag.snapshot()}
+            return web.json_response(body, status=503)
+        return web.json_response(status.as_json() | {"loop_lag": self.lag.snapshot()},
+                                 status=200 if status.healthy else 503)  # fmt: skip
 
     async def start(self) -> None:
         app = web.Application()
@@ -45,9 +58,11 @@ class HealthServer:
             await self.close()
             where = f"{self.host}:{self.port}"
             raise WirebriefError(f"cannot listen on {where} for health checks: {exc.strerror}") from None
+        self.lag.start()
         log.info("health endpoint on http://%s:%d/health", self.host, self.port)
 
     async def close(self) -> None:
+        await self.lag.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
