@@ -162,7 +162,7 @@ class Outbox:
                 except PublishError as exc:
                     log.warning("could not look for delivery %d in its channel: %s", delivery.id, exc)
             if found is not None:
-                await self.store.mark_sent(delivery.id, found, self.clock())
+                await self.store.mark_sent(delivery.id, found, self.clock(), shown=card)
                 log.info("delivery %d was posted before the restart (message %d)", delivery.id, found)
             else:
                 await self.store.mark_retry(delivery.id, "interrupted by a restart", self.clock())
@@ -193,29 +193,31 @@ class Outbox:
                 card = await self._card(delivery)
                 if card is not None:
                     await self.publisher.edit_card(delivery.channel_id, delivery.message_id or 0, card)
-                await self.store.mark_edited(delivery.id, self.clock())
+                await self.store.mark_edited(delivery.id, self.clock(), shown=card)
                 self.stats.edited += 1
                 return True
             await self.store.mark_sending(delivery.id)
-            message_id = await self._send(delivery)
-            await self.store.mark_sent(delivery.id, message_id, self.clock())
+            message_id, shown = await self._send(delivery)
+            await self.store.mark_sent(delivery.id, message_id, self.clock(), shown=shown)
             self.stats.sent += 1
             return True
         except PublishError as exc:
             await self._failed(delivery, exc)
             return exc.failure is PublishFailure.UNKNOWN_MESSAGE or exc.failure is PublishFailure.REJECTED
 
-    async def _send(self, delivery: Delivery) -> int:
+    async def _send(self, delivery: Delivery) -> tuple[int, Card | None]:
+        """Post the delivery: the message id, and the card it shows (None for alerts and recaps)."""
         if delivery.kind == "alert":
             text = delivery.ref.split(":", 1)[-1]  # the ref is "<millis>:<text>": unique per alert
-            return await self.publisher.send_alert(delivery.guild_id, delivery.channel_id, text, nonce=delivery.nonce)
+            sent = await self.publisher.send_alert(delivery.guild_id, delivery.channel_id, text, nonce=delivery.nonce)
+            return sent, None
         if delivery.kind == "recap":  # the ref is the ISO week key, such as 2026-W05
             recap = await scheduled_recap(self.store, delivery.guild_id, delivery.ref)
-            return await self.publisher.send_recap(delivery.channel_id, recap, nonce=delivery.nonce)
+            return await self.publisher.send_recap(delivery.channel_id, recap, nonce=delivery.nonce), None
         card = await self._card(delivery)
         if card is None:
             raise PublishError("the story has no card", failure=PublishFailure.REJECTED)
-        return await self.publisher.send_card(delivery.channel_id, card, nonce=delivery.nonce)
+        return await self.publisher.send_card(delivery.channel_id, card, nonce=delivery.nonce), card
 
     async def _card(self, delivery: Delivery) -> Card | None:
         return await self.store.get_card(delivery.story_id) if delivery.story_id else None

@@ -142,6 +142,65 @@ async def test_a_story_that_grows_is_edited_not_posted_again(store: SQLiteStore)
     assert publisher.edits == [(10, 1001, 1)]
 
 
+class GrowsDuringRequest(FakePublisher):
+    """A publisher during whose request the story gains a source (found by the soak test)."""
+
+    def __init__(self, store: SQLiteStore, box: list[Outbox], *, during: str) -> None:
+        super().__init__()
+        self.store, self.box, self.during, self.grown = store, box, during, False
+
+    async def _grow(self, card: Card) -> None:
+        if self.grown:
+            return
+        self.grown = True  # the ingest side: the card is rewritten, then the story's posts are asked to change
+        grown = replace(card, related=(RelatedLink("Beta", "t", "https://b.x/", T0),))
+        await self.store.save_card(card.story_id, grown, T0 + 1)
+        await self.box[0].route_changes([StoryChange(card.story_id, False)])
+
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+        if self.during == "send":
+            await self._grow(card)
+        return await super().send_card(channel_id, card, nonce=nonce)
+
+    async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
+        if self.during == "edit" and len(card.related) == 1:
+            await self.store.save_card(card.story_id, replace(card, related=card.related * 2), T0 + 2)
+            await self.box[0].route_changes([StoryChange(card.story_id, False)])
+        await super().edit_card(channel_id, message_id, card)
+
+
+async def test_a_source_that_joins_while_the_card_is_being_sent_still_gets_its_edit(store: SQLiteStore) -> None:
+    clock, holder = Clock(), []
+    publisher = GrowsDuringRequest(store, holder, during="send")
+    holder.append(box := outbox(store, publisher, clock))
+    await store.add_route(Route(1, "*", 10), T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    await box.drain_once()  # the send shows the old card; the edit request found no 'sent' row yet
+    await box.drain_once()
+    assert len(publisher.sent) == 1
+    assert publisher.edits == [(10, 1001, 1)]  # the message caught up with the grown card
+    await box.drain_once()
+    assert len(publisher.edits) == 1  # and nothing more is owed
+
+
+async def test_a_source_that_joins_while_the_card_is_being_edited_gets_another_edit(store: SQLiteStore) -> None:
+    clock, holder = Clock(), []
+    publisher = GrowsDuringRequest(store, holder, during="edit")
+    holder.append(box := outbox(store, publisher, clock))
+    await store.add_route(Route(1, "*", 10), T0)
+    a = await story(store, 1, ("models",))
+    await box.route_changes([StoryChange(a, True)])
+    await box.drain_once()
+    card = await store.get_card(a)
+    assert card is not None
+    await store.save_card(a, replace(card, related=(RelatedLink("Beta", "t", "https://b.x/", T0),)), T0 + 1)
+    await box.route_changes([StoryChange(a, False)])
+    await box.drain_once()  # this edit shows one related link; a second joins while it is in flight
+    await box.drain_once()
+    assert publisher.edits == [(10, 1001, 1), (10, 1001, 2)]
+
+
 async def test_pacing_keeps_five_per_five_seconds_per_channel(store: SQLiteStore) -> None:
     clock, publisher = Clock(), FakePublisher()
     box = outbox(store, publisher, clock)

@@ -176,11 +176,12 @@ class Store(Protocol):
     async def mark_sending(self, delivery_id: int) -> None:
         """The send is about to happen (committed before the request)."""
 
-    async def mark_sent(self, delivery_id: int, message_id: int, now: float) -> None:
-        """Discord accepted the message."""
+    async def mark_sent(self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None) -> None:
+        """Discord accepted the message, which shows `shown` (None: not known). A card delivery is left
+        needing an edit when the story's card is no longer the one shown (it grew during the send)."""
 
-    async def mark_edited(self, delivery_id: int, now: float) -> None:
-        """The posted message now shows the story's latest card."""
+    async def mark_edited(self, delivery_id: int, now: float, *, shown: Card | None = None) -> None:
+        """The posted message now shows `shown`; it still needs an edit if the story's card moved on since."""
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: float) -> None:
         """Try again later."""

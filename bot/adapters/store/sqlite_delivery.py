@@ -6,7 +6,11 @@ import json
 import secrets
 from collections.abc import Sequence
 
+import aiosqlite
+
 from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.sqlite_stories import card_from_json
+from bot.core.cards import Card
 from bot.core.routing import Route, RouteOrigin
 from bot.core.types import Delivery
 
@@ -152,19 +156,22 @@ class DeliveryRows(SQLiteBase):
                 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,)
             )
 
-    async def mark_sent(self, delivery_id: int, message_id: int, now: float) -> None:
+    async def mark_sent(self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None) -> None:
         async with self.transaction() as db:
+            stale = await _shows_stale_card(db, delivery_id, shown)
             await db.execute(
                 "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
-                " needs_edit = 0 WHERE id = ?",
-                (message_id, now, delivery_id),
+                " needs_edit = ? WHERE id = ?",
+                (message_id, now, int(stale), delivery_id),
             )
 
-    async def mark_edited(self, delivery_id: int, now: float) -> None:
+    async def mark_edited(self, delivery_id: int, now: float, *, shown: Card | None = None) -> None:
         async with self.transaction() as db:
+            stale = await _shows_stale_card(db, delivery_id, shown)
             # sent_at: when the message last showed the story as it is
             await db.execute(
-                "UPDATE deliveries SET needs_edit = 0, last_error = NULL, sent_at = ? WHERE id = ?", (now, delivery_id)
+                "UPDATE deliveries SET needs_edit = ?, last_error = NULL, sent_at = ? WHERE id = ?",
+                (int(stale), now, delivery_id),
             )
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: float) -> None:
@@ -216,3 +223,20 @@ class DeliveryRows(SQLiteBase):
             " WHERE d.kind = 'card' AND d.state = 'sent' AND d.needs_edit = 0 AND s.updated_at > d.sent_at"
         )
         return [int(r[0]) for r in rows]
+
+
+async def _shows_stale_card(db: aiosqlite.Connection, delivery_id: int, shown: Card | None) -> bool:
+    """Whether a card delivery's message shows something other than its story's card now.
+
+    Read in the transaction that records the send or edit, so a source that joined while the
+    request was in flight (its `request_edits` found no 'sent' row, or one already being edited)
+    still gets its edit. `shown` None (a message found after a restart) counts as stale.
+    """
+    cursor = await db.execute(
+        "SELECT s.card FROM deliveries d JOIN stories s ON s.id = d.story_id WHERE d.id = ? AND d.kind = 'card'",
+        (delivery_id,),
+    )
+    row = await cursor.fetchone()
+    if row is None or not row[0]:
+        return False
+    return shown is None or card_from_json(row[0]) != shown
