@@ -55,13 +55,22 @@ def parse_document(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     if not body or body.isspace():
         raise ParseError("empty body")
     if _is_json(body, content_type):
-        return parse_json_feed(body, url)
+        return _without_empty_entries(parse_json_feed(body, url))
     data, charset, repaired = prepare(body, content_type)
     if charset == "utf-8":
         fast = parse_fast(data, url)
         if fast is not None:
-            return replace(fast, warning=repaired) if repaired else fast
-    return parse_with_feedparser(body, data, charset, url, repaired)
+            return _without_empty_entries(replace(fast, warning=repaired) if repaired else fast)
+    return _without_empty_entries(parse_with_feedparser(body, data, charset, url, repaired))
+
+
+def _without_empty_entries(feed: ParsedFeed) -> ParsedFeed:
+    """Drop entries with no title, link or text: nothing to show, and all alike to dedup.
+
+    A body cut off just after an `<item>` tag gives one (feedparser keeps what it read).
+    """
+    kept = tuple(e for e in feed.entries if e.title or e.link or e.summary or e.content)
+    return feed if len(kept) == len(feed.entries) else replace(feed, entries=kept)
 
 
 _JSON_TYPES = ("application/feed+json", "application/json")

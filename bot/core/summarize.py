@@ -35,6 +35,8 @@ DEFAULT_TEXTS = TopicTexts(
     who_should_care="Anyone following this area",
 )
 
+SINGLE_SOURCE_WHY = "One outlet has reported this so far; it may affect work in this area once others confirm it."
+
 
 def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
@@ -54,7 +56,10 @@ def _texts_for(story: StoryInput, topic_texts: Mapping[str, TopicTexts]) -> Topi
         found: str = next((getattr(t, attr) for t in chosen if getattr(t, attr)), getattr(DEFAULT_TEXTS, attr))
         return found
 
-    return TopicTexts(pick("why_it_matters"), pick("what_to_do_next"), pick("who_should_care"))
+    why = pick("why_it_matters")
+    if why == DEFAULT_TEXTS.why_it_matters and len({source.source for source in story.sources}) < 2:
+        why = SINGLE_SOURCE_WHY  # "several outlets" would not be true
+    return TopicTexts(why, pick("what_to_do_next"), pick("who_should_care"))
 
 
 def rank_sentences(candidates: Sequence[str], story_terms: Counter[str]) -> list[str]:

@@ -219,6 +219,16 @@ def test_mangled_feeds_give_a_feed_or_a_parse_error_and_nothing_else() -> None:
             assert all("\n" not in entry.title for entry in feed.entries)
 
 
+def test_a_body_cut_off_after_an_item_tag_gives_no_empty_entry() -> None:
+    # What a connection that drops mid-body looks like: the last item has nothing but its start tag.
+    full = _rss("<item><title>Kept</title><link>https://x.example/1</link></item><item><guid>g-2</guid></item>")
+    cut = full[: full.index(b"<item>") + len(b"<item><title>Kept</title><link>https://x.example/1</link></item><item>")]
+    for body in (cut, full):
+        feed = parse_document(body, URL)
+        assert [e.title for e in feed.entries] == ["Kept"]
+    assert parse_document(cut, URL).warning  # the damage is reported, the good entry kept
+
+
 # --- safety: bytes only, entity bombs ------------------------------------------------------------
 
 

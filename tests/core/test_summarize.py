@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core.cardmaker import fill_gaps, ground_draft, make_card
 from bot.core.cards import Draft, SourceText, StoryInput
-from bot.core.summarize import DEFAULT_TEXTS, TopicTexts, offline_draft
+from bot.core.summarize import DEFAULT_TEXTS, SINGLE_SOURCE_WHY, TopicTexts, offline_draft
 
 LEAD = SourceText(
     "Northwind Daily",
@@ -44,8 +46,16 @@ def test_lead_sentences_are_what_changed_and_takeaways_do_not_repeat_them() -> N
 
 
 def test_topic_without_texts_falls_back_to_defaults() -> None:
-    draft = offline_draft(story(LEAD, topics=()), TEXTS)
+    draft = offline_draft(story(LEAD, SECOND, topics=()), TEXTS)
     assert draft.why_it_matters == DEFAULT_TEXTS.why_it_matters
+
+
+def test_a_story_told_by_one_outlet_is_not_said_to_be_covered_by_several() -> None:
+    assert offline_draft(story(LEAD, topics=()), {}).why_it_matters == SINGLE_SOURCE_WHY
+    same_outlet_twice = replace(SECOND, source=LEAD.source)
+    assert offline_draft(story(LEAD, same_outlet_twice, topics=()), {}).why_it_matters == SINGLE_SOURCE_WHY
+    assert offline_draft(story(LEAD, SECOND, topics=()), {}).why_it_matters == DEFAULT_TEXTS.why_it_matters
+    assert offline_draft(story(LEAD, topics=("models",)), TEXTS).why_it_matters == "Models shift costs."
 
 
 def test_offline_drafts_pass_the_grounding_check() -> None:
