@@ -95,8 +95,7 @@ class SQLiteBase:
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
-            async with self._db.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            return list(await self._db.execute_fetchall(sql, params))  # one thread hop, not three
         except sqlite3.Error as exc:
             raise StorageError(f"database read failed: {exc}") from exc
 
