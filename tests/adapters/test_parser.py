@@ -156,7 +156,10 @@ def test_an_empty_but_valid_feed_is_not_an_error() -> None:
 
 
 def test_json_feed_is_recognised_by_its_version_without_a_content_type() -> None:
-    body = b'\xef\xbb\xbf  {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [{"id": "1"}]}'
+    body = (
+        b'\xef\xbb\xbf  {"version": "https://jsonfeed.org/version/1.1", "title": "J",'
+        b' "items": [{"id": "1", "content_text": "Hi"}]}'
+    )
     feed = parse_document(body, URL, "text/plain")
     assert (feed.kind, feed.title, feed.entries[0].guid) == ("json11", "J", "1")
 
