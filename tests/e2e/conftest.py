@@ -5,12 +5,15 @@
         await fake_discord.wait_for(lambda: fake_discord.ready_sent, timeout=30)
         ...
 
-Every process `start_bot` starts is killed at teardown, whatever the test did.
+Every process `start_bot` starts is stopped at teardown, whatever the test did: SIGTERM, then
+SIGKILL if it is still there after STOP_TIMEOUT seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -19,7 +22,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test modules `import fake_discord`
 
-from fake_discord import BotProcess, FakeDiscord, FakeGuild, FakeUser, StartBot, child_environment
+from fake_discord import (
+    EVERYONE_PERMISSIONS,
+    MANAGE_GUILD,
+    BotProcess,
+    FakeDiscord,
+    FakeGuild,
+    FakeUser,
+    StartBot,
+    child_environment,
+)
+
+STOP_TIMEOUT = 20.0
 
 
 def toml_string(value: str) -> str:
@@ -72,11 +86,19 @@ def fake_member(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> FakeUser:
 
 
 @pytest.fixture
+def admin(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> FakeUser:
+    """A member with Manage Server."""
+    user = fake_discord.add_user("ada")
+    fake_guild.add_member(user, permissions=EVERYONE_PERMISSIONS | MANAGE_GUILD)
+    return user
+
+
+@pytest.fixture
 async def start_bot(fake_discord: FakeDiscord, fake_guild: FakeGuild, tmp_path: Path) -> AsyncIterator[StartBot]:
     """Start `python -m bot run` against the fake: `await start_bot(token=None, verbose=False, extra_config="")`.
 
     `token` defaults to the one the fake accepts; the config syncs commands to the fake's guild and
-    keeps the store in tmp_path. Every process started is killed at teardown.
+    keeps the store in tmp_path. Every process started is stopped at teardown.
     """
     processes: list[BotProcess] = []
 
@@ -98,5 +120,9 @@ async def start_bot(fake_discord: FakeDiscord, fake_guild: FakeGuild, tmp_path: 
     try:
         yield start
     finally:
-        for process in processes:
+        for process in processes:  # SIGTERM first: the bot then closes its parser pool itself
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    await process.wait(STOP_TIMEOUT)
             await process.kill()

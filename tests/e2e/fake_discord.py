@@ -105,6 +105,35 @@ OP_RECONNECT, OP_REQUEST_MEMBERS, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK
 INTERACTION_PING, INTERACTION_COMMAND, INTERACTION_COMPONENT, INTERACTION_AUTOCOMPLETE = 1, 2, 3, 4
 CALLBACK_MESSAGE, CALLBACK_DEFERRED_MESSAGE, CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE = 4, 5, 6, 7
 MESSAGE_DEFAULT, MESSAGE_CHAT_INPUT_COMMAND = 0, 20
+CALLBACK_AUTOCOMPLETE = 8
+
+# Application command option types.
+OPTION_SUB_COMMAND, OPTION_STRING, OPTION_INTEGER, OPTION_CHANNEL = 1, 3, 4, 7
+
+
+def option(name: str, value: Any, *, focused: bool = False) -> JSON:
+    """One interaction option as Discord sends it: a channel by its id, an int as INTEGER, else STRING."""
+    if isinstance(value, FakeChannel):
+        data: JSON = {"name": name, "type": OPTION_CHANNEL, "value": str(value.id)}
+    else:
+        kind = OPTION_INTEGER if isinstance(value, int) and not isinstance(value, bool) else OPTION_STRING
+        data = {"name": name, "type": kind, "value": value}
+    return {**data, "focused": True} if focused else data
+
+
+def sub(name: str, **values: Any) -> list[JSON]:
+    """The options of `/<group> <name> key:value…` as Discord sends them: one SUB_COMMAND."""
+    return [{"type": OPTION_SUB_COMMAND, "name": name, "options": [option(k, v) for k, v in values.items()]}]
+
+
+def resolved(*channels: FakeChannel) -> JSON:
+    """The `resolved` block of an interaction with channel options."""
+    return {"channels": {str(c.id): {**c.payload(), "permissions": str(EVERYONE_PERMISSIONS)} for c in channels}}
+
+
+async def shown(interaction: FakeInteraction, timeout: float = 20.0) -> JSON:
+    """`interaction.wait_shown()`, for a nested `await shown(await fake.invoke(...))`."""
+    return await interaction.wait_shown(timeout)
 
 
 def now_iso() -> str:
@@ -414,6 +443,24 @@ class FakeInteraction:
             return self.response
 
         return await self._fake.wait_for(interaction_answered, timeout)
+
+    async def wait_shown(self, timeout: float = 20.0) -> JSON:
+        """What the user finally sees: the response's message, or — after a deferral — the follow-up
+        or the edited original, whichever the bot sends; with the message's flags."""
+        assert self._fake is not None
+        response = await self.wait_response(timeout)
+        if response["type"] != CALLBACK_DEFERRED_MESSAGE:
+            return dict(response.get("data") or {})
+
+        def shown() -> JSON | None:
+            if self.followups:
+                return {**self.followups[0].request, "flags": self.followups[0].flags}
+            message = self.original
+            if message is not None and message.payload.get("edited_timestamp"):
+                return {**message.request, "flags": message.flags}
+            return None
+
+        return await self._fake.wait_for(shown, timeout)
 
 
 @dataclass
@@ -1366,13 +1413,64 @@ class FakeDiscord:
             command_data["options"] = copy.deepcopy(list(options))
         if resolved:
             command_data["resolved"] = copy.deepcopy(resolved)
+        return await self.interact(
+            INTERACTION_COMMAND, command_data, user=user, channel=channel, permissions=permissions,
+            app_permissions=app_permissions, locale=locale,
+        )  # fmt: skip
+
+    async def autocomplete(
+        self, name: str, *, user: FakeUser, channel: FakeChannel, options: Sequence[JSON], timeout: float = 20.0
+    ) -> list[JSON]:
+        """The choices the bot offers for the focused option of `/name`, as Discord asks while `user` types."""
+        guild_id = channel.guild_id
+        command = self.find_command(name, guild_id)
+        if command is None:
+            raise LookupError(f"/{name} was never synced to this fake (commands: {self._command_names()})")
+        data: JSON = {"id": command["id"], "name": name, "type": 1, "options": copy.deepcopy(list(options))}
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        interaction = await self.interact(INTERACTION_AUTOCOMPLETE, data, user=user, channel=channel)
+        response = await interaction.wait_response(timeout)
+        assert response["type"] == CALLBACK_AUTOCOMPLETE, response
+        return list(response["data"]["choices"])
+
+    async def click(
+        self, custom_id: str, *, user: FakeUser, message: FakeMessage | JSON, channel: FakeChannel | None = None
+    ) -> FakeInteraction:
+        """`user` presses the button `custom_id` under `message` (a message of this fake, or a message
+        payload made up by the test); an UPDATE answer edits a message of this fake."""
+        original = message if isinstance(message, FakeMessage) else None
+        payload = message.payload if isinstance(message, FakeMessage) else message
+        if channel is None:
+            channel = self.channel(int(payload["channel_id"]))
+        assert channel is not None, "the message's channel is unknown to the fake"
+        data: JSON = {"custom_id": custom_id, "component_type": 2}
+        return await self.interact(
+            INTERACTION_COMPONENT, data, user=user, channel=channel, message=payload, original=original
+        )
+
+    async def interact(
+        self,
+        kind: int,
+        data: JSON,
+        *,
+        user: FakeUser,
+        channel: FakeChannel,
+        permissions: int | None = None,
+        app_permissions: int | None = None,
+        locale: str = "en-US",
+        message: JSON | None = None,
+        original: FakeMessage | None = None,
+    ) -> FakeInteraction:
+        """Dispatch an INTERACTION_CREATE of `kind` with `data`, from `user` in `channel`, as Discord builds it."""
+        guild = self.guilds.get(channel.guild_id) if channel.guild_id is not None else None
         interaction_id = self.ids()
         token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
-            "type": INTERACTION_COMMAND,
-            "data": command_data,
+            "type": kind,
+            "data": data,
             "channel_id": str(channel.id),
             "channel": channel.payload(),
             "token": token,
@@ -1381,6 +1479,8 @@ class FakeDiscord:
             "entitlements": [],
             "attachment_size_limit": 8 * 1024 * 1024,
         }
+        if message is not None:
+            payload["message"] = message
         if guild is not None:
             member = guild.members.get(user.id) or guild.add_member(user)
             member_payload = member.payload(with_permissions=True)
@@ -1404,7 +1504,7 @@ class FakeDiscord:
                 authorizing_integration_owners={"0": "0"},
             )
         interaction = FakeInteraction(
-            id=interaction_id, token=token, type=INTERACTION_COMMAND, payload=payload, channel=channel, _fake=self
+            id=interaction_id, token=token, type=kind, payload=payload, channel=channel, original=original, _fake=self
         )
         self.interactions[interaction_id] = interaction
         await self.dispatch("INTERACTION_CREATE", payload)

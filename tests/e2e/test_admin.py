@@ -7,8 +7,6 @@ The timeouts are "did not hang" bounds, never expectations of speed.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,17 +18,15 @@ from aiohttp import web
 from fake_discord import (
     EMBED_LINKS,
     EPHEMERAL,
-    EVERYONE_PERMISSIONS,
-    INTERACTION_AUTOCOMPLETE,
     MANAGE_GUILD,
     SEND_MESSAGES,
-    BotProcess,
-    FakeChannel,
     FakeDiscord,
     FakeGuild,
-    FakeInteraction,
     FakeUser,
     StartBot,
+    resolved,
+    shown,
+    sub,
 )
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +41,6 @@ ADMIN_COMMANDS = {
 PRIVATE_ADDRESS = "That address points inside a private network; I can only fetch public feeds."
 ALLOW_PRIVATE = "[polling]\nallow_private_addresses = true\n"
 TOPICS = '[[topics]]\nname = "security"\nkeywords = ["breach"]\n\n[[topics]]\nname = "models"\nkeywords = ["model"]\n'
-STRING, CHANNEL, SUB_COMMAND = 3, 7, 1
 JSON = dict[str, Any]
 
 
@@ -81,86 +76,6 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def run_bot(start_bot: StartBot) -> AsyncIterator[StartBot]:
-    """`start_bot`, and at teardown a SIGTERM first: the bot then closes its parser pool, whose
-    processes a SIGKILL would leave behind holding the output pipes."""
-    started: list[BotProcess] = []
-
-    async def start(**kwargs: Any) -> BotProcess:
-        process = await start_bot(**kwargs)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await process.wait(STOP_TIMEOUT)
-
-
-@pytest.fixture
-def admin(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> FakeUser:
-    """A member with Manage Server."""
-    user = fake_discord.add_user("ada")
-    fake_guild.add_member(user, permissions=EVERYONE_PERMISSIONS | MANAGE_GUILD)
-    return user
-
-
-def sub(name: str, **options: str | FakeChannel) -> list[JSON]:
-    """The options of `/<group> <name> key:value…` as Discord sends them."""
-    values = [
-        {"name": key, "type": CHANNEL, "value": str(value.id)} if isinstance(value, FakeChannel)
-        else {"name": key, "type": STRING, "value": value}
-        for key, value in options.items()
-    ]  # fmt: skip
-    return [{"type": SUB_COMMAND, "name": name, "options": values}]
-
-
-def resolved(*channels: FakeChannel) -> JSON:
-    """The `resolved` block of an interaction with channel options."""
-    return {"channels": {str(c.id): {**c.payload(), "permissions": str(EVERYONE_PERMISSIONS)} for c in channels}}
-
-
-async def answer(fake: FakeDiscord, interaction: FakeInteraction) -> JSON:
-    """The message the user finally sees: the response, or the follow-up after a deferral."""
-    response = await interaction.wait_response(TIMEOUT)
-    if response["type"] != 5:  # not deferred
-        return dict(response["data"])
-
-    def followed_up() -> JSON | None:
-        return interaction.followups[0].request if interaction.followups else None
-
-    assert response["data"]["flags"] & EPHEMERAL, "deferred ephemerally"
-    return await fake.wait_for(followed_up, TIMEOUT)
-
-
-async def autocomplete(
-    fake: FakeDiscord, guild: FakeGuild, name: str, *, user: FakeUser, channel: FakeChannel, options: list[JSON]
-) -> list[JSON]:
-    """The choices the bot offers for the focused option, as Discord asks while the user types.
-
-    (FakeDiscord.invoke only builds commands; this builds the autocomplete interaction the same way.)
-    """
-    command = fake.find_command(name, guild.id)
-    assert command is not None
-    interaction_id, token = fake.ids(), "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
-    payload: JSON = {
-        "id": str(interaction_id), "application_id": str(fake.application_id), "type": INTERACTION_AUTOCOMPLETE,
-        "data": {"id": command["id"], "name": name, "type": 1, "guild_id": str(guild.id), "options": options},
-        "channel_id": str(channel.id), "channel": channel.payload(), "token": token, "version": 1,
-        "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 * 1024 * 1024, "guild_id": str(guild.id),
-        "guild": {"id": str(guild.id), "locale": "en-US", "features": []}, "guild_locale": "en-US",
-        "member": guild.members[user.id].payload(with_permissions=True), "app_permissions": str(guild.bot_permissions),
-        "context": 0, "authorizing_integration_owners": {"0": str(guild.id)},
-    }  # fmt: skip
-    interaction = FakeInteraction(interaction_id, token, INTERACTION_AUTOCOMPLETE, payload, channel, _fake=fake)
-    fake.interactions[interaction_id] = interaction
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    response = await interaction.wait_response(TIMEOUT)
-    assert response["type"] == 8  # autocomplete result
-    return list(response["data"]["choices"])
 
 
 def assert_private(data: JSON) -> None:
@@ -169,9 +84,9 @@ def assert_private(data: JSON) -> None:
 
 
 async def test_admin_commands_are_synced_guild_only_for_manage_server(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, run_bot: StartBot
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, start_bot: StartBot
 ) -> None:
-    await run_bot()
+    await start_bot()
     app_id = fake_discord.application_id
     path = rf"/applications/{app_id}/guilds/{fake_guild.id}/commands"
     sync = await fake_discord.wait_for_request("PUT", path, TIMEOUT)
@@ -186,21 +101,21 @@ async def test_admin_commands_are_synced_guild_only_for_manage_server(
 
 
 async def test_feeds_add_replies_with_title_and_count_then_list_pause_resume_remove(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot, feed_server: FeedServer
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot, feed_server: FeedServer
 ) -> None:
-    bot = await run_bot(extra_config=ALLOW_PRIVATE)
+    bot = await start_bot(extra_config=ALLOW_PRIVATE)
     await fake_discord.wait_for_ready(TIMEOUT)
     general = fake_guild.channel("general")
     url = feed_server.base + "/feed.xml"
 
-    added = await answer(fake_discord, await fake_discord.invoke("feeds", user=admin, channel=general,
+    added = await shown(await fake_discord.invoke("feeds", user=admin, channel=general,
                                                                  options=sub("add", url=url)))  # fmt: skip
     assert_private(added)
     assert "Loopback News" in added["content"]
     assert "3 entries stored as seen" in added["content"]
     assert feed_server.hits == 1
 
-    listed = await answer(fake_discord, await fake_discord.invoke("feeds", user=admin, channel=general,
+    listed = await shown(await fake_discord.invoke("feeds", user=admin, channel=general,
                                                                   options=sub("list")))  # fmt: skip
     assert_private(listed)
     [embed] = listed["embeds"]
@@ -211,15 +126,15 @@ async def test_feeds_add_replies_with_title_and_count_then_list_pause_resume_rem
     assert "<t:" in field["value"]
     assert fake_discord.messages(general) == [], "nothing posted in the channel"
 
-    typed = [{"type": SUB_COMMAND, "name": "pause", "options": [{"name": "feed", "type": STRING, "value": "loop",
-                                                                  "focused": True}]}]  # fmt: skip
-    choices = await autocomplete(fake_discord, fake_guild, "feeds", user=admin, channel=general, options=typed)
+    typed = sub("pause", feed="loop")
+    typed[0]["options"][0]["focused"] = True
+    choices = await fake_discord.autocomplete("feeds", user=admin, channel=general, options=typed)
     assert [c["name"] for c in choices] == [f"Loopback News — {url}"]
     feed_id = choices[0]["value"]
     for action, expected in [("pause", "Paused **Loopback News**"), ("resume", "Resumed **Loopback News**"),
                              ("remove", "Removed **Loopback News**")]:  # fmt: skip
         interaction = await fake_discord.invoke("feeds", user=admin, channel=general, options=sub(action, feed=feed_id))
-        done = await answer(fake_discord, interaction)
+        done = await shown(interaction)
         assert_private(done)
         assert done["content"].startswith(expected), done["content"]
 
@@ -228,15 +143,15 @@ async def test_feeds_add_replies_with_title_and_count_then_list_pause_resume_rem
 
 
 async def test_feeds_add_of_a_loopback_address_is_refused_when_private_addresses_are_not_allowed(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot, feed_server: FeedServer
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot, feed_server: FeedServer
 ) -> None:
-    await run_bot()
+    await start_bot()
     await fake_discord.wait_for_ready(TIMEOUT)
 
     options = sub("add", url=feed_server.base + "/feed.xml")
     general = fake_guild.channel("general")
     interaction = await fake_discord.invoke("feeds", user=admin, channel=general, options=options)
-    refused = await answer(fake_discord, interaction)
+    refused = await shown(interaction)
 
     assert_private(refused)
     assert refused["content"] == PRIVATE_ADDRESS
@@ -247,11 +162,11 @@ async def test_a_member_without_manage_server_is_refused_by_every_admin_command(
     fake_discord: FakeDiscord,
     fake_guild: FakeGuild,
     fake_member: FakeUser,
-    run_bot: StartBot,
+    start_bot: StartBot,
     feed_server: FeedServer,
 ) -> None:
     """As if the server had opened the commands to everyone: the run-time check still refuses."""
-    await run_bot(extra_config=ALLOW_PRIVATE + TOPICS)
+    await start_bot(extra_config=ALLOW_PRIVATE + TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
     general, news = fake_guild.channel("general"), fake_guild.channel("news")
     attempts: list[tuple[str, list[JSON], JSON | None]] = [
@@ -263,23 +178,23 @@ async def test_a_member_without_manage_server_is_refused_by_every_admin_command(
     for name, options, channels in attempts:
         interaction = await fake_discord.invoke(name, user=fake_member, channel=general, options=options,
                                                 resolved=channels)  # fmt: skip
-        refused = await answer(fake_discord, interaction)
+        refused = await shown(interaction)
         assert_private(refused)
         assert refused["content"] == "You need the Manage Server permission for this.", options
     assert feed_server.hits == 0
 
 
 async def test_topics_route_then_topics_list_shows_the_route(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot
 ) -> None:
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
     general, news = fake_guild.channel("general"), fake_guild.channel("news")
 
     async def run(options: list[JSON]) -> JSON:
         interaction = await fake_discord.invoke("topics", user=admin, channel=general, options=options,
                                                 resolved=resolved(news))  # fmt: skip
-        data = await answer(fake_discord, interaction)
+        data = await shown(interaction)
         assert_private(data)
         return data
 
@@ -299,32 +214,32 @@ async def test_topics_route_then_topics_list_shows_the_route(
 
 
 async def test_settings_alerts_channel_sets_and_clears(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot
 ) -> None:
-    await run_bot()
+    await start_bot()
     await fake_discord.wait_for_ready(TIMEOUT)
     general, news = fake_guild.channel("general"), fake_guild.channel("news")
 
-    set_to = await answer(fake_discord, await fake_discord.invoke(
+    set_to = await shown(await fake_discord.invoke(
         "settings", user=admin, channel=general, options=sub("alerts-channel", channel=news), resolved=resolved(news)
     ))  # fmt: skip
     assert f"<#{news.id}>" in set_to["content"]
-    cleared = await answer(fake_discord, await fake_discord.invoke(
+    cleared = await shown(await fake_discord.invoke(
         "settings", user=admin, channel=general, options=sub("alerts-channel")
     ))  # fmt: skip
     assert cleared["content"].startswith("Alerts channel cleared")
 
 
 async def test_a_channel_the_bot_cannot_post_in_is_refused(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot
 ) -> None:
     news = fake_guild.channel("news")
     denied = SEND_MESSAGES | EMBED_LINKS  # for the bot's role, in #news only (sent with GUILD_CREATE)
     news.permission_overwrites = [{"id": str(fake_guild.bot_role_id), "type": 0, "allow": "0", "deny": str(denied)}]
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
 
-    refused = await answer(fake_discord, await fake_discord.invoke(
+    refused = await shown(await fake_discord.invoke(
         "topics", user=admin, channel=fake_guild.channel("general"),
         options=sub("route", topic="*", channel=news), resolved=resolved(news),
     ))  # fmt: skip

@@ -6,7 +6,6 @@ exercises the persistent (dynamic) buttons exactly as after a restart.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,9 @@ from typing import Any
 import pytest
 from fake_discord import (
     EPHEMERAL,
-    INTERACTION_COMPONENT,
     FakeChannel,
     FakeDiscord,
     FakeGuild,
-    FakeInteraction,
     FakeUser,
     StartBot,
     now_iso,
@@ -72,30 +69,6 @@ def card_message(fake: FakeDiscord, channel: FakeChannel, card: Card) -> dict[st
     }  # fmt: skip
 
 
-async def click(
-    fake: FakeDiscord, guild: FakeGuild, user: FakeUser, channel: FakeChannel, card: Card, custom_id: str
-) -> FakeInteraction:
-    """Dispatch a button INTERACTION_CREATE, as Discord does when `user` clicks on the card."""
-    member = guild.members.get(user.id) or guild.add_member(user)
-    interaction_id = fake.ids()
-    token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
-    payload: dict[str, Any] = {
-        "id": str(interaction_id), "application_id": str(fake.application_id), "type": INTERACTION_COMPONENT,
-        "data": {"custom_id": custom_id, "component_type": 2}, "channel_id": str(channel.id),
-        "channel": channel.payload(), "token": token, "version": 1, "locale": "en-US", "entitlements": [],
-        "attachment_size_limit": 8 << 20, "message": card_message(fake, channel, card), "guild_id": str(guild.id),
-        "guild": {"id": str(guild.id), "locale": "en-US", "features": []}, "guild_locale": "en-US",
-        "member": member.payload(with_permissions=True), "app_permissions": str(guild.bot_permissions),
-        "context": 0, "authorizing_integration_owners": {"0": str(guild.id)},
-    }  # fmt: skip
-    interaction = FakeInteraction(
-        id=interaction_id, token=token, type=INTERACTION_COMPONENT, payload=payload, channel=channel, _fake=fake
-    )
-    fake.interactions[interaction_id] = interaction
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    return interaction
-
-
 async def test_card_buttons_answer_ephemerally_after_a_restart(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, start_bot: StartBot, tmp_path: Path
 ) -> None:
@@ -104,7 +77,9 @@ async def test_card_buttons_answer_ephemerally_after_a_restart(
     await fake_discord.wait_for_ready(START_TIMEOUT)
     channel = fake_guild.channel("news")
 
-    deep = await click(fake_discord, fake_guild, fake_member, channel, card, f"wb:deep:{card.story_id}")
+    deep = await fake_discord.click(
+        f"wb:deep:{card.story_id}", user=fake_member, message=card_message(fake_discord, channel, card)
+    )
     reply = await deep.wait_response(START_TIMEOUT)
     assert reply["type"] == 4
     assert reply["data"]["flags"] & EPHEMERAL
@@ -113,7 +88,9 @@ async def test_card_buttons_answer_ephemerally_after_a_restart(
     assert "Methane \\*\\*engines\\*\\*." in content and "Cheaper launches." in content
     assert "@everyone" not in content
 
-    timeline = await click(fake_discord, fake_guild, fake_member, channel, card, f"wb:tl:{card.story_id}")
+    timeline = await fake_discord.click(
+        f"wb:tl:{card.story_id}", user=fake_member, message=card_message(fake_discord, channel, card)
+    )
     reply = await timeline.wait_response(START_TIMEOUT)
     assert reply["data"]["flags"] & EPHEMERAL
     assert reply["data"]["content"].split("\n") == [
@@ -123,7 +100,9 @@ async def test_card_buttons_answer_ephemerally_after_a_restart(
     ]
 
     lost = replace(card, story_id=999_999)  # a card whose story the store no longer has
-    gone = await click(fake_discord, fake_guild, fake_member, channel, lost, "wb:deep:999999")
+    gone = await fake_discord.click(
+        "wb:deep:999999", user=fake_member, message=card_message(fake_discord, channel, lost)
+    )
     reply = await gone.wait_response(START_TIMEOUT)
     assert reply["data"]["content"] == NOT_STORED
     assert reply["data"]["flags"] & EPHEMERAL

@@ -14,9 +14,7 @@ The timeouts are "did not hang" bounds, never expectations of speed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -68,24 +66,6 @@ async def feeds() -> AsyncIterator[FeedServer]:
     async with FeedServer() as server:
         yield server
 
-
-@pytest.fixture
-async def run_bot(start_bot: StartBot) -> AsyncIterator[StartBot]:
-    """`start_bot`, and at teardown a SIGTERM first so the bot closes its parser pool itself
-    (start_bot's teardown then only reaps it)."""
-    started: list[BotProcess] = []
-
-    async def start(**kwargs: Any) -> BotProcess:
-        process = await start_bot(**kwargs)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await process.wait(STOP_TIMEOUT)
 
 
 @pytest.fixture
@@ -186,10 +166,10 @@ def assert_all_mention_nobody(fake: FakeDiscord) -> None:
 
 
 async def start_and_subscribe(
-    run_bot: StartBot, fake: FakeDiscord, feeds: FeedServer, config: str, *subscribed: LocalFeed
+    start_bot: StartBot, fake: FakeDiscord, feeds: FeedServer, config: str, *subscribed: LocalFeed
 ) -> BotProcess:
     """Start the bot and wait until each feed's first poll (which stores what it finds as seen) is stored."""
-    bot = await run_bot(extra_config=config)
+    bot = await start_bot(extra_config=config)
     await fake.wait_for_ready(TIMEOUT)
     for feed in subscribed:
         await feeds.wait_fetched(feed, times=2, timeout=TIMEOUT)
@@ -234,7 +214,7 @@ class ChannelLimit:
 
 async def test_the_first_poll_posts_nothing_then_new_items_become_cards_in_their_routed_channels(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     wire = feeds.add_feed("wire", title="Wire Service")
     old = [
@@ -245,7 +225,7 @@ async def test_the_first_poll_posts_nothing_then_new_items_become_cards_in_their
     ]  # fmt: skip
     wire.publish(*old)
     routes = [("security", channels["security"]), ("models", channels["models"]), ("*", channels["news"])]
-    await start_and_subscribe(run_bot, fake_discord, feeds, bot_config(fake_guild, [wire], routes), wire)
+    await start_and_subscribe(start_bot, fake_discord, feeds, bot_config(fake_guild, [wire], routes), wire)
 
     breach = story(wire, "ransomware", "Ransomware gang leaks files of the Orchard Hospital",
                    "The gang published patient files on Tuesday. Orchard Hospital has told the regulator.")  # fmt: skip
@@ -274,12 +254,13 @@ async def test_the_first_poll_posts_nothing_then_new_items_become_cards_in_their
 
 async def test_one_post_per_story_per_channel_whatever_the_feeds_repeat(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     wire = feeds.add_feed("wire", title="Wire Service")
     daily = feeds.add_feed("daily", title="The Daily Ledger")
     routes = [("security", channels["security"]), ("*", channels["news"])]
-    await start_and_subscribe(run_bot, fake_discord, feeds, bot_config(fake_guild, [wire, daily], routes), wire, daily)
+    config = bot_config(fake_guild, [wire, daily], routes)
+    await start_and_subscribe(start_bot, fake_discord, feeds, config, wire, daily)
 
     # the same event from two feeds in the same polls: one story, one post per routed channel
     title = "Harbor Freight Lines confirms a ransomware attack on its depots"
@@ -319,12 +300,13 @@ async def test_one_post_per_story_per_channel_whatever_the_feeds_repeat(
 
 async def test_a_later_source_of_the_same_event_edits_the_posted_card(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     wire = feeds.add_feed("wire", title="Wire Service")
     daily = feeds.add_feed("daily", title="The Daily Ledger")
     routes = [("models", channels["models"]), ("*", channels["news"])]
-    await start_and_subscribe(run_bot, fake_discord, feeds, bot_config(fake_guild, [wire, daily], routes), wire, daily)
+    config = bot_config(fake_guild, [wire, daily], routes)
+    await start_and_subscribe(start_bot, fake_discord, feeds, config, wire, daily)
 
     title = "Marlin Robotics releases its Tide model for warehouse robots"
     original = story(wire, "tide", title, "Marlin Robotics released the Tide model for warehouse robots on Monday. "
@@ -359,14 +341,14 @@ async def test_a_later_source_of_the_same_event_edits_the_posted_card(
 
 async def test_a_source_fetched_later_but_dated_earlier_is_listed_in_related_updates(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     """Feeds are polled on their own schedules: the outlet that broke a story is often fetched after
     one that followed it. The card (made from the first one fetched) must still list it."""
     wire = feeds.add_feed("wire", title="Wire Service")
     daily = feeds.add_feed("daily", title="The Daily Ledger")
     news = channels["news"]
-    await start_and_subscribe(run_bot, fake_discord, feeds, bot_config(fake_guild, [wire, daily], [("*", news)]),
+    await start_and_subscribe(start_bot, fake_discord, feeds, bot_config(fake_guild, [wire, daily], [("*", news)]),
                               wire, daily)  # fmt: skip
 
     title = "Ransomware stops the ferries of Saltmarsh Lines"
@@ -392,13 +374,13 @@ async def test_a_source_fetched_later_but_dated_earlier_is_listed_in_related_upd
 
 async def test_sends_to_one_channel_are_paced_within_five_per_five_seconds(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     limit = ChannelLimit(fake_discord, limit=5, window=5.0)
     wire = feeds.add_feed("wire", title="Wire Service")
     security = channels["security"]
     config = bot_config(fake_guild, [wire], [("security", security)])
-    await start_and_subscribe(run_bot, fake_discord, feeds, config, wire)
+    await start_and_subscribe(start_bot, fake_discord, feeds, config, wire)
 
     towns = "Ashford Brampton Calder Dunmore Elmstead Fairholt Glenrock Hollins Ivybridge Jarrow Kelso Lydford".split()
     items = [
@@ -426,7 +408,7 @@ async def test_sends_to_one_channel_are_paced_within_five_per_five_seconds(
 
 async def test_a_slow_discord_does_not_make_the_bot_overrun_the_channel_limit(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     """Discord counts a create when it handles it, and its latency varies. Here the create that
     opens each window is handled 0.3 s late: a pacer that counts from when its send began, not from
@@ -434,7 +416,7 @@ async def test_a_slow_discord_does_not_make_the_bot_overrun_the_channel_limit(
     limit = ChannelLimit(fake_discord, limit=5, window=5.0, slow_opening=0.3)
     wire = feeds.add_feed("wire", title="Wire Service")
     security = channels["security"]
-    await start_and_subscribe(run_bot, fake_discord, feeds, bot_config(fake_guild, [wire], [("security", security)]),
+    await start_and_subscribe(start_bot, fake_discord, feeds, bot_config(fake_guild, [wire], [("security", security)]),
                               wire)  # fmt: skip
 
     items = [
@@ -452,12 +434,12 @@ async def test_a_slow_discord_does_not_make_the_bot_overrun_the_channel_limit(
 
 async def test_a_429_and_a_503_on_message_create_are_survived_and_every_card_is_posted_once(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot,
+    start_bot: StartBot,
 ) -> None:  # fmt: skip
     wire = feeds.add_feed("wire", title="Wire Service")
     security = channels["security"]
     config = bot_config(fake_guild, [wire], [("security", security)])
-    await start_and_subscribe(run_bot, fake_discord, feeds, config, wire)
+    await start_and_subscribe(start_bot, fake_discord, feeds, config, wire)
     # the next two creates in #security: a rate limit discord.py waits out, then a server error
     fake_discord.inject("POST", rf"/channels/{security.id}/messages", [Fault(429, retry_after=0.5), Fault(503)])
 
@@ -488,11 +470,11 @@ async def test_a_429_and_a_503_on_message_create_are_survived_and_every_card_is_
 @pytest.mark.parametrize("abort", [False, True], ids=["close-4000", "dead-tcp"])
 async def test_a_dropped_gateway_is_resumed_and_posting_goes_on(
     fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
-    run_bot: StartBot, abort: bool,
+    start_bot: StartBot, abort: bool,
 ) -> None:  # fmt: skip
     wire = feeds.add_feed("wire", title="Wire Service")
     news = channels["news"]
-    await start_and_subscribe(run_bot, fake_discord, feeds, bot_config(fake_guild, [wire], [("*", news)]), wire)
+    await start_and_subscribe(start_bot, fake_discord, feeds, bot_config(fake_guild, [wire], [("*", news)]), wire)
     before = story(wire, "before", "A breach at Quarry Mutual exposes policy numbers",
                    "Quarry Mutual said policy numbers were exposed in a breach. No card data was taken.")  # fmt: skip
     wire.publish(before)

@@ -9,13 +9,10 @@ The timeouts are "did not hang" bounds, never expectations of speed.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,18 +22,17 @@ import pytest
 from fake_discord import (
     EPHEMERAL,
     EVERYONE_PERMISSIONS,
-    INTERACTION_AUTOCOMPLETE,
-    INTERACTION_COMPONENT,
     MANAGE_GUILD,
-    BotProcess,
-    FakeChannel,
+    OPTION_SUB_COMMAND,
     FakeDiscord,
     FakeGuild,
-    FakeInteraction,
     FakeMessage,
     FakeUser,
     Fault,
     StartBot,
+    option,
+    shown,
+    sub,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
@@ -58,7 +54,6 @@ pytestmark = [
 TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 DAY = 86_400.0
-STRING, INTEGER, CHANNEL, SUB_COMMAND = 3, 4, 7, 1
 TOPICS = '[[topics]]\nname = "chips"\nkeywords = ["chip"]\n\n[[topics]]\nname = "cloud"\nkeywords = ["cloud"]\n'
 ZONE = "America/New_York"
 JSON = dict[str, Any]
@@ -81,94 +76,6 @@ async def seed(db_path: Path, now: float) -> list[int]:
         await store.close()
 
 
-@pytest.fixture
-async def run_bot(start_bot: StartBot) -> AsyncIterator[StartBot]:
-    """`start_bot`; at teardown a SIGTERM first, so the parser pool closes with the bot."""
-    started: list[BotProcess] = []
-
-    async def start(**kwargs: Any) -> BotProcess:
-        process = await start_bot(**kwargs)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await process.wait(STOP_TIMEOUT)
-
-
-@pytest.fixture
-def admin(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> FakeUser:
-    user = fake_discord.add_user("ada")
-    fake_guild.add_member(user, permissions=EVERYONE_PERMISSIONS | MANAGE_GUILD)
-    return user
-
-
-def option(name: str, value: Any, *, focused: bool = False) -> JSON:
-    kind = CHANNEL if isinstance(value, FakeChannel) else INTEGER if isinstance(value, int) else STRING
-    data: JSON = {"name": name, "type": kind, "value": str(value.id) if isinstance(value, FakeChannel) else value}
-    return {**data, "focused": True} if focused else data
-
-
-async def shown(fake: FakeDiscord, interaction: FakeInteraction) -> JSON:
-    """What the user finally sees: the response's message, or the deferred one once edited."""
-    response = await interaction.wait_response(TIMEOUT)
-    if response["type"] in (4, 7):
-        return dict(response["data"])
-
-    def edited() -> FakeMessage | None:
-        message = interaction.original
-        return message if message is not None and message.payload.get("edited_timestamp") else None
-
-    message = await fake.wait_for(edited, TIMEOUT)
-    return {**message.request, "flags": message.flags}
-
-
-def interaction_payload(fake: FakeDiscord, guild: FakeGuild, user: FakeUser, channel: FakeChannel, kind: int,
-                        data: JSON) -> tuple[int, str, JSON]:  # fmt: skip
-    member = guild.members.get(user.id) or guild.add_member(user)
-    interaction_id, token = fake.ids(), "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
-    payload: JSON = {
-        "id": str(interaction_id), "application_id": str(fake.application_id), "type": kind, "data": data,
-        "channel_id": str(channel.id), "channel": channel.payload(), "token": token, "version": 1,
-        "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 << 20, "guild_id": str(guild.id),
-        "guild": {"id": str(guild.id), "locale": "en-US", "features": []}, "guild_locale": "en-US",
-        "member": member.payload(with_permissions=True), "app_permissions": str(guild.bot_permissions),
-        "context": 0, "authorizing_integration_owners": {"0": str(guild.id)},
-    }  # fmt: skip
-    return interaction_id, token, payload
-
-
-async def autocomplete(fake: FakeDiscord, guild: FakeGuild, user: FakeUser, channel: FakeChannel, name: str,
-                       options: list[JSON]) -> list[JSON]:  # fmt: skip
-    """The choices offered while `user` types the focused option."""
-    command = fake.find_command(name, guild.id)
-    assert command is not None
-    data = {"id": command["id"], "name": name, "type": 1, "guild_id": str(guild.id), "options": options}
-    interaction_id, token, payload = interaction_payload(fake, guild, user, channel, INTERACTION_AUTOCOMPLETE, data)
-    interaction = FakeInteraction(interaction_id, token, INTERACTION_AUTOCOMPLETE, payload, channel, _fake=fake)
-    fake.interactions[interaction_id] = interaction
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    response = await interaction.wait_response(TIMEOUT)
-    assert response["type"] == 8
-    return list(response["data"]["choices"])
-
-
-async def click(fake: FakeDiscord, guild: FakeGuild, user: FakeUser, message: FakeMessage,
-                custom_id: str) -> FakeInteraction:  # fmt: skip
-    """`user` presses the button `custom_id` under `message` (an update edits that message)."""
-    channel = fake.channel(int(message.payload["channel_id"]))
-    assert channel is not None
-    data = {"custom_id": custom_id, "component_type": 2}
-    interaction_id, token, payload = interaction_payload(fake, guild, user, channel, INTERACTION_COMPONENT, data)
-    payload["message"] = message.payload
-    interaction = FakeInteraction(interaction_id, token, INTERACTION_COMPONENT, payload, channel, original=message,
-                                  _fake=fake)  # fmt: skip
-    fake.interactions[interaction_id] = interaction
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    return interaction
 
 
 def buttons(message: FakeMessage) -> list[JSON]:
@@ -181,25 +88,25 @@ def assert_public(data: JSON) -> None:
 
 
 async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_only(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, admin: FakeUser, run_bot: StartBot,
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, admin: FakeUser, start_bot: StartBot,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     ids = await seed(tmp_path / "wirebrief.db", time.time())
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
     fake_discord.interaction_deadline = 3.0  # as Discord: a first answer later than that is refused
     general = fake_guild.channel("general")
 
-    typed = await autocomplete(fake_discord, fake_guild, fake_member, general, "timeline",
-                               [option("entity", "acme c", focused=True)])  # fmt: skip
+    typed = await fake_discord.autocomplete("timeline", user=fake_member, channel=general,
+                                            options=[option("entity", "acme c", focused=True)])  # fmt: skip
     assert typed == [{"name": "acme corp → Acme", "value": "Acme"}]
-    fuzzy = await autocomplete(fake_discord, fake_guild, fake_member, general, "timeline",
-                               [option("entity", "acne", focused=True)])  # fmt: skip
+    fuzzy = await fake_discord.autocomplete("timeline", user=fake_member, channel=general,
+                                            options=[option("entity", "acne", focused=True)])  # fmt: skip
     assert fuzzy[0]["value"] == "Acme"
 
     interaction = await fake_discord.invoke("timeline", user=fake_member, channel=general,
                                             options=[option("entity", "Acme")])  # fmt: skip
-    data = await shown(fake_discord, interaction)
+    data = await shown(interaction)
     assert_public(data)
     [embed] = data["embeds"]
     assert embed["title"] == "⏳ Timeline: Acme"
@@ -213,15 +120,15 @@ async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_o
     assert message is not None and message in general.messages
     first, previous, _, _ = (b["custom_id"] for b in buttons(message))
 
-    turned = await click(fake_discord, fake_guild, fake_member, message, previous)
-    page = await shown(fake_discord, turned)
+    turned = await fake_discord.click(previous, user=fake_member, message=message)
+    page = await shown(turned)
     assert page["embeds"][0]["footer"]["text"].startswith("Page 2/3")
     assert "[Acme did thing 14 @\u200beveryone.](https://acme.example/14)" in page["embeds"][0]["description"]
-    refused = await click(fake_discord, fake_guild, admin, message, first)
+    refused = await fake_discord.click(first, user=admin, message=message)
     answer = await refused.wait_response(TIMEOUT)
     assert answer["data"]["flags"] & EPHEMERAL
     assert answer["data"]["content"].startswith("Only the member who ran /timeline can use these buttons")
-    oldest = await shown(fake_discord, await click(fake_discord, fake_guild, fake_member, message, first))
+    oldest = await shown(await fake_discord.click(first, user=fake_member, message=message))
     assert oldest["embeds"][0]["footer"]["text"].startswith("Page 1/3")
     assert oldest["embeds"][0]["description"].count("\n") == 4, "the oldest page holds the five left"
     assert message.embeds[0]["footer"]["text"].startswith("Page 1/3"), "the message itself was edited"
@@ -229,10 +136,10 @@ async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_o
 
 
 async def test_timeline_unknown_name_and_an_empty_window(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, run_bot: StartBot, tmp_path: Path
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, start_bot: StartBot, tmp_path: Path
 ) -> None:
     await seed(tmp_path / "wirebrief.db", time.time())
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
     general = fake_guild.channel("general")
 
@@ -244,7 +151,7 @@ async def test_timeline_unknown_name_and_an_empty_window(
 
     quiet = await fake_discord.invoke("timeline", user=fake_member, channel=general,
                                       options=[option("entity", "Beta"), option("days", 7)])  # fmt: skip
-    data = await shown(fake_discord, quiet)
+    data = await shown(quiet)
     assert_public(data)
     assert data["embeds"][0]["description"] == (
         "No stories about **Beta** in the last 7 days. There are 2 stories in its whole history.")  # fmt: skip
@@ -252,17 +159,17 @@ async def test_timeline_unknown_name_and_an_empty_window(
     assert message is not None
     [offer] = buttons(message)
     assert offer["label"] == "Show the whole history"
-    history = await shown(fake_discord, await click(fake_discord, fake_guild, fake_member, message, offer["custom_id"]))
+    history = await shown(await fake_discord.click(offer["custom_id"], user=fake_member, message=message))
     assert history["embeds"][0]["footer"]["text"] == "Page 1/1 · 2 stories in the whole history"
     assert history["embeds"][0]["description"].count("Beta story") == 2
 
 
 async def test_recap_of_a_week_and_of_an_empty_week(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, run_bot: StartBot, tmp_path: Path
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, start_bot: StartBot, tmp_path: Path
 ) -> None:
     now = time.time()
     await seed(tmp_path / "wirebrief.db", now)
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
     sync = await fake_discord.wait_for_request(
         "PUT", rf"/applications/{fake_discord.application_id}/guilds/{fake_guild.id}/commands", TIMEOUT)  # fmt: skip
     synced = {command["name"]: command for command in sync.json}
@@ -276,14 +183,14 @@ async def test_recap_of_a_week_and_of_an_empty_week(
     general = fake_guild.channel("general")
 
     refused = await fake_discord.invoke("recap-schedule", user=fake_member, channel=general,
-                                        options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
+                                        options=sub("show"))  # fmt: skip
     answer = (await refused.wait_response(TIMEOUT))["data"]
     assert answer["flags"] & EPHEMERAL
     assert answer["content"] == "You need the Manage Server permission for this."
 
     last_week = await fake_discord.invoke("recap", user=fake_member, channel=general,
                                           options=[option("weeks_ago", 1)])  # fmt: skip
-    data = await shown(fake_discord, last_week)
+    data = await shown(last_week)
     assert_public(data)
     [embed] = data["embeds"]
     week = IsoWeek.at(now, ZoneInfo("UTC")).shifted(-1)
@@ -297,12 +204,12 @@ async def test_recap_of_a_week_and_of_an_empty_week(
     assert "@everyone" not in embed["description"]
 
     options = [option("topic", "chips"), option("weeks_ago", 1)]
-    chips = await shown(fake_discord, await fake_discord.invoke("recap", user=fake_member, channel=general,
+    chips = await shown(await fake_discord.invoke("recap", user=fake_member, channel=general,
                                                                 options=options))  # fmt: skip
     assert chips["embeds"][0]["title"] == f"📰 Weekly recap — {week.key} · chips"
     assert "**🏷️ cloud**" not in chips["embeds"][0]["description"]
 
-    empty = await shown(fake_discord, await fake_discord.invoke(
+    empty = await shown(await fake_discord.invoke(
         "recap", user=fake_member, channel=general, options=[option("weeks_ago", 20)]))  # fmt: skip
     assert empty["embeds"][0]["description"].endswith("No stories were published in this week.")
     assert "**0 stories** from **0 sources**" in empty["embeds"][0]["description"]
@@ -314,15 +221,15 @@ def next_minute(zone: ZoneInfo, *, at_least: float) -> datetime:
 
 
 async def test_the_scheduled_recap_posts_once_at_its_minute_across_restarts(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot, tmp_path: Path
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot, tmp_path: Path
 ) -> None:
     await seed(tmp_path / "wirebrief.db", time.time())
-    first = await run_bot(extra_config=TOPICS)
+    first = await start_bot(extra_config=TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
     general, news = fake_guild.channel("general"), fake_guild.channel("news")
     zone = ZoneInfo(ZONE)
     due = next_minute(zone, at_least=25.0)
-    options = [{"type": SUB_COMMAND, "name": "set", "options": [
+    options = [{"type": OPTION_SUB_COMMAND, "name": "set", "options": [
         option("channel", news), option("weekday", due.weekday()), option("time", due.strftime("%H:%M")),
         option("timezone", ZONE)]}]  # fmt: skip
     channels = {"channels": {str(news.id): {**news.payload(), "permissions": str(EVERYONE_PERMISSIONS)}}}
@@ -335,7 +242,7 @@ async def test_the_scheduled_recap_posts_once_at_its_minute_across_restarts(
     first.send_signal(signal.SIGTERM)  # a restart before the minute: the schedule is in the store
     assert await first.wait(STOP_TIMEOUT) == 0
     assert time.time() < due.timestamp(), "the restart happened before the scheduled minute"
-    second = await run_bot(extra_config=TOPICS)
+    second = await start_bot(extra_config=TOPICS)
 
     def recap_posted() -> FakeMessage | None:
         return next((m for m in news.messages if m.embeds and m.embeds[0]["title"].startswith("📰")), None)
@@ -349,17 +256,17 @@ async def test_the_scheduled_recap_posts_once_at_its_minute_across_restarts(
 
     second.send_signal(signal.SIGTERM)
     assert await second.wait(STOP_TIMEOUT) == 0
-    third = await run_bot(extra_config=TOPICS, verbose=True)
+    third = await start_bot(extra_config=TOPICS, verbose=True)
     await third.wait_for_line(r"recap schedules looked at; next look", timeout=TIMEOUT)  # its first look is done
     await fake_discord.wait_for_ready(TIMEOUT)
     shows = await fake_discord.invoke("recap-schedule", user=admin, channel=general,
-                                      options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
+                                      options=sub("show"))  # fmt: skip
     assert "every " + due.strftime("%A") in (await shows.wait_response(TIMEOUT))["data"]["content"]
     assert [m for m in news.messages if m.embeds] == [posted], "never twice"
 
 
 async def test_a_recap_channel_that_refuses_pauses_the_schedule_and_tells_the_admins(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, run_bot: StartBot, tmp_path: Path
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: FakeUser, start_bot: StartBot, tmp_path: Path
 ) -> None:
     """A schedule due since this week's Monday 00:00 UTC is written before the bot starts; #news
     answers its recap with 403 Missing Access."""
@@ -372,7 +279,7 @@ async def test_a_recap_channel_that_refuses_pauses_the_schedule_and_tells_the_ad
         await store.close()
     fake_discord.inject("POST", rf"/channels/{news.id}/messages",
                         [Fault(403, body={"message": "Missing Access", "code": 50001})])  # fmt: skip
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
 
     def alerted() -> FakeMessage | None:
         return next((m for m in general.messages if "weekly recap" in (m.payload.get("content") or "")), None)
@@ -384,7 +291,7 @@ async def test_a_recap_channel_that_refuses_pauses_the_schedule_and_tells_the_ad
     assert alert.allowed_mentions == {"parse": []}
     await fake_discord.wait_for_ready(TIMEOUT)
     shows = await fake_discord.invoke("recap-schedule", user=admin, channel=general,
-                                      options=[{"type": SUB_COMMAND, "name": "show", "options": []}])  # fmt: skip
+                                      options=sub("show"))  # fmt: skip
     answer = (await shows.wait_response(TIMEOUT))["data"]
     assert answer["flags"] & EPHEMERAL
     assert answer["content"].startswith(f"The weekly recap is paused: <#{news.id}> refused it <t:")
@@ -394,23 +301,23 @@ async def test_a_recap_channel_that_refuses_pauses_the_schedule_and_tells_the_ad
 
 
 async def test_the_servers_time_zone_set_with_settings_counts_for_recap_and_the_schedule(
-    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, admin: FakeUser, run_bot: StartBot,
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, admin: FakeUser, start_bot: StartBot,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     await seed(tmp_path / "wirebrief.db", time.time())
-    await run_bot(extra_config=TOPICS)
+    await start_bot(extra_config=TOPICS)
     await fake_discord.wait_for_ready(TIMEOUT)
     general, news = fake_guild.channel("general"), fake_guild.channel("news")
 
     def timezone(value: str | None = None, *, focused: bool = False) -> list[JSON]:
         given = [] if value is None else [option("timezone", value, focused=focused)]
-        return [{"type": SUB_COMMAND, "name": "timezone", "options": given}]
+        return [{"type": OPTION_SUB_COMMAND, "name": "timezone", "options": given}]
 
-    offered = await autocomplete(fake_discord, fake_guild, admin, general, "settings",
-                                 timezone("asia/tok", focused=True))  # fmt: skip
+    offered = await fake_discord.autocomplete("settings", user=admin, channel=general,
+                                              options=timezone("asia/tok", focused=True))  # fmt: skip
     assert offered[0] == {"name": "Asia/Tokyo", "value": "Asia/Tokyo"} and len(offered) <= 25
-    refused = await autocomplete(fake_discord, fake_guild, fake_member, general, "settings",
-                                 timezone("asia", focused=True))  # fmt: skip
+    refused = await fake_discord.autocomplete("settings", user=fake_member, channel=general,
+                                              options=timezone("asia", focused=True))  # fmt: skip
     assert refused == [], "nothing for a member who may not set it"
 
     async def settings(options: list[JSON]) -> str:
@@ -422,10 +329,10 @@ async def test_the_servers_time_zone_set_with_settings_counts_for_recap_and_the_
     unknown = await settings(timezone("Mars/Base"))
     assert unknown == "“Mars/Base” is not a time zone I know; use a name such as Europe/Berlin."
     assert (await settings(timezone("Asia/Tokyo"))).startswith("This server's time zone is now Asia/Tokyo:")
-    recap = await shown(fake_discord, await fake_discord.invoke("recap", user=fake_member, channel=general))
+    recap = await shown(await fake_discord.invoke("recap", user=fake_member, channel=general))
     assert recap["embeds"][0]["description"].split("\n")[0].endswith("(Asia/Tokyo)")
 
-    options = [{"type": SUB_COMMAND, "name": "set", "options": [
+    options = [{"type": OPTION_SUB_COMMAND, "name": "set", "options": [
         option("channel", news), option("weekday", 0), option("time", "9:05")]}]  # fmt: skip
     channels = {"channels": {str(news.id): {**news.payload(), "permissions": str(EVERYONE_PERMISSIONS)}}}
     setting = await fake_discord.invoke("recap-schedule", user=admin, channel=general, options=options,
