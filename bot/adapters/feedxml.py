@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from bot.adapters.feedfields import absolute_link, ttl_seconds
 from bot.adapters.feedrules import (
@@ -213,62 +213,82 @@ def _rss(root: ET.Element, url: str) -> ParsedFeed:
     )
 
 
-def _rss_item(item: ET.Element, url: str) -> ParsedEntry:
-    _attributes(item, _NONE)
-    seen: set[str] = set()
-    title, title_html = "", False
+@dataclass(slots=True)
+class _Fields:
+    """What an RSS item or Atom entry has given so far, as feedparser holds it, and the entry it makes."""
+
+    seen: set[str] = field(default_factory=set)
+    title: str = ""
+    title_html: bool = False
     summary: str | None = None
     content: str | None = None
     guid: str | None = None
     link: str | None = None  # feedparser's entry["link"], None while absent
-    guid_is_link = False
-    author: str | None = None
+    guid_is_link: bool = False
+    author: str = ""
     published: float | None = None
     updated: float | None = None
+
+    def id_as_link(self, guid: str) -> None:
+        """feedparser's guid (or Atom id) that stands in as the link while the entry has none yet."""
+        self.guid = guid
+        if self.link is None:
+            self.link, self.guid_is_link = guid, True
+
+    def entry(self, url: str) -> ParsedEntry:
+        from_guid = self.guid_is_link and self.link == self.guid
+        return ParsedEntry(
+            guid=self.guid or None,
+            link=absolute_link(self.link, "" if from_guid else url),
+            title=one_line(self.title, self.title_html),
+            summary=self.summary or "",
+            content=self.content or self.summary or "",
+            author=self.author,
+            published=self.published if self.published is not None else self.updated,
+            updated=self.updated,
+        )
+
+
+def _rss_item(item: ET.Element, url: str) -> ParsedEntry:
+    _attributes(item, _NONE)
+    f = _Fields()
+    author: str | None = None
     for child in item:
         tag = child.tag
         if tag in _RSS_TEXT:
-            _once(seen, "author" if tag == DC + "creator" else tag)
+            _once(f.seen, "author" if tag == DC + "creator" else tag)
         if tag == "guid":
-            _once(seen, tag)
+            _once(f.seen, tag)
             permalink = _attributes(child, frozenset({"isPermaLink"})).get("isPermaLink", "true") == "true"
             guid = _text(child, base="" if permalink else None)
-            if permalink and link is None:
-                link, guid_is_link = guid, True
+            if permalink:
+                f.id_as_link(guid)
+            else:
+                f.guid = guid
             continue
         if tag in _RSS_TEXT:
             _attributes(child, _NONE)
         if tag == "title":
             raw = _raw(child)
-            title, title_html = fix_text(raw), looks_like_html(raw)
+            f.title, f.title_html = fix_text(raw), looks_like_html(raw)
         elif tag == "link":
-            link = unreference(_text(child, base="").replace("&amp;", "&"))
+            f.link = unreference(_text(child, base="").replace("&amp;", "&"))
         elif tag == "description":
-            summary = html_to_text(_text(child))
+            f.summary = html_to_text(_text(child))
         elif tag == CONTENT_ENCODED:
-            content = html_to_text(_text(child))
+            f.content = html_to_text(_text(child))
         elif tag == "pubDate":
-            published = timestamp(_text(child))
+            f.published = timestamp(_text(child))
         elif tag == DC + "date":
-            updated = timestamp(_text(child))
+            f.updated = timestamp(_text(child))
         elif tag in ("author", DC + "creator"):
             author = _text(child)
         elif tag in _RSS_ITEM_LEAVES:
             _leaf(child, _RSS_ITEM_LEAVES[tag])
         else:
             raise _UnsupportedError(f"<{tag}> in <item>")
-    from_guid = guid_is_link and link == guid
-    names = [name_in(author)] if author else []
-    return ParsedEntry(
-        guid=guid or None,
-        link=absolute_link(link, "" if from_guid else url),
-        title=one_line(title, title_html),
-        summary=summary or "",
-        content=content or summary or "",
-        author=author_text(author or "", names),
-        published=published if published is not None else updated,
-        updated=updated,
-    )
+    f.author = author_text(author or "", [name_in(author)] if author else [])
+    return f.entry(url)
 
 
 def _raw(element: ET.Element) -> str:
@@ -373,56 +393,37 @@ def _atom(root: ET.Element, url: str) -> ParsedFeed:
 def _atom_entry(entry: ET.Element, base: str, url: str) -> ParsedEntry:
     """One entry; one without an author of its own gets the feed's later."""
     _attributes(entry, _BASE_ATTRS)
-    seen: set[str] = set()
-    title, title_html = "", False
-    summary: str | None = None
-    content: str | None = None
-    guid: str | None = None
-    link: str | None = None
-    guid_is_link = False
+    f = _Fields()
     authors = _Authors()
-    published: float | None = None
-    updated: float | None = None
     for child in entry:
         tag = child.tag
         if tag in _ATOM_ONCE:
-            _once(seen, tag)
+            _once(f.seen, tag)
         if tag == ATOM + "id":
             _attributes(child, _NONE)
-            guid = _text(child, base=base)
-            if link is None:
-                link, guid_is_link = guid, True
+            f.id_as_link(_text(child, base=base))
         elif tag == ATOM + "link":
-            link = _atom_link(child, base, link)
+            f.link = _atom_link(child, base, f.link)
         elif tag == ATOM + "title":
-            title, title_html = _atom_title(child)
+            f.title, f.title_html = _atom_title(child)
         elif tag == ATOM + "summary":
-            summary = _atom_body(child)
+            f.summary = _atom_body(child)
         elif tag == ATOM + "content":
-            content = _atom_body(child)
+            f.content = _atom_body(child)
         elif tag == ATOM + "published":
             _attributes(child, _NONE)
-            published = timestamp(_text(child))
+            f.published = timestamp(_text(child))
         elif tag == ATOM + "updated":
             _attributes(child, _NONE)
-            updated = timestamp(_text(child))
+            f.updated = timestamp(_text(child))
         elif tag == ATOM + "author":
             authors.add(child)
         elif tag in _ATOM_ENTRY_LEAVES:
             _leaf(child, _ATOM_ENTRY_LEAVES[tag])
         else:
             raise _UnsupportedError(f"<{tag}> in <entry>")
-    from_guid = guid_is_link and link == guid
-    return ParsedEntry(
-        guid=guid or None,
-        link=absolute_link(link, "" if from_guid else url),
-        title=one_line(title, title_html),
-        summary=summary or "",
-        content=content or summary or "",
-        author=authors.result(),
-        published=published if published is not None else updated,
-        updated=updated,
-    )
+    f.author = authors.result()
+    return f.entry(url)
 
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

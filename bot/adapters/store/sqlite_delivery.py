@@ -91,22 +91,21 @@ class DeliveryRows(SQLiteBase):
         return rows[0][0] if rows else None
 
     async def set_alerts_channel(self, guild_id: int, channel_id: int | None, now: float) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO guild_settings (guild_id, alerts_channel_id, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (guild_id) DO UPDATE SET alerts_channel_id = excluded.alerts_channel_id,"
-                " updated_at = excluded.updated_at",
-                (guild_id, channel_id, now),
-            )
+        await self._set_guild_setting(guild_id, "alerts_channel_id", channel_id, now)
 
     async def set_guild_timezone(self, guild_id: int, timezone: str | None, now: float) -> None:
         """The server's own IANA time zone (None: none, its recap schedule's counts instead)."""
+        await self._set_guild_setting(guild_id, "timezone", timezone, now)
+
+    async def _set_guild_setting(self, guild_id: int, column: str, value: int | str | None, now: float) -> None:
+        """Set one column of the server's settings row (created if missing), leaving the others."""
+        if column not in _GUILD_SETTINGS:
+            raise ValueError(f"not a guild setting: {column}")
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO guild_settings (guild_id, timezone, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone,"
-                " updated_at = excluded.updated_at",
-                (guild_id, timezone, now),
+                f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?)"  # noqa: S608
+                f" ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at",
+                (guild_id, value, now),
             )
 
     # --- the outbox --------------------------------------------------------------------------
@@ -240,3 +239,6 @@ async def _shows_stale_card(db: aiosqlite.Connection, delivery_id: int, shown: C
     if row is None or not row[0]:
         return False
     return shown is None or card_from_json(row[0]) != shown
+
+
+_GUILD_SETTINGS = frozenset({"alerts_channel_id", "timezone"})  # the columns _set_guild_setting may write
