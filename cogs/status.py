@@ -40,6 +40,14 @@ def status_embed(report: StatusReport, now: float) -> discord.Embed:
     embed.add_field(name="Last ingest cycle", value=cycle, inline=False)
     oldest = f", oldest queued {_when(report.outbox_oldest_at)}" if report.outbox_oldest_at else ""
     embed.add_field(name="Outbox", value=f"{report.outbox_pending} waiting{oldest}", inline=False)
+    if report.quarantined:
+        stages = ", ".join(f"{stage} {n}" for stage, n in report.quarantined_by_stage.items())
+        embed.add_field(
+            name="Quarantined",
+            value=f"{report.quarantined} items the bot gave up on after repeated errors ({stages});"
+            " the bot's operator can list and retry them with `wirebrief quarantine`",
+            inline=False,
+        )
     if report.llm_token_budget is None:
         model = "offline summarizer (no model calls)"
     else:

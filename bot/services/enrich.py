@@ -21,11 +21,13 @@ from bot.core.cardmaker import fill_gaps, ground_draft, make_card
 from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
 from bot.core.cluster import ClusterParams
 from bot.core.entities import EntityExtractor, WatchEntity
+from bot.core.quarantine import Stage
 from bot.core.stories import EntryInput, lead_of, plan_stories
 from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
 from bot.core.types import Feed, ParsedEntry, StoredEntry
 from bot.errors import WirebriefError
+from bot.services.isolation import Isolation
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ log = logging.getLogger(__name__)
 
 class Summarizer(Protocol):
     async def summarize(self, story: StoryInput) -> Draft: ...
+
+
+class StoryGoneError(WirebriefError):
+    """Every entry of the story was removed with its feed: it has no card to write."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +72,20 @@ class EnrichService:
         }
         self.extractor = EntityExtractor(WatchEntity(e.name, e.aliases) for e in settings.entities)
 
+        self.planner = plan_stories  # the pure planner; tests put a failing stand-in here
+        self.planning = Isolation(store, Stage.STORY, clock=clock)
+        self.cards = Isolation(store, Stage.CARD, clock=clock)
         self._wake = asyncio.Event()
         self.on_changes: Callable[[list[StoryChange]], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         """Make the configured entities known; write the cards a stopped process did not."""
         await self.store.sync_watchlist([(e.name, e.aliases) for e in self.settings.entities], self.clock())
-        missing = await self.store.stories_without_card()
+        held = await self.store.held_items(Stage.CARD, self.clock())
+        missing = [s for s in await self.store.stories_without_card() if s not in held]
         if missing:
-            feeds = {f.id: f for f in await self.store.list_feeds()}
-            for story_id in missing:
-                try:
-                    await self.write_card(story_id, feeds, created=True)
-                except WirebriefError as exc:
-                    log.warning("story %d: %s", story_id, exc)
-            log.info("wrote %d cards left unwritten by the last run", len(missing))
+            written = await self._write_cards(dict.fromkeys(missing, True))
+            log.info("wrote %d of %d cards left unwritten by the last run", len(written), len(missing))
 
     def wake(self) -> None:
         """Entries were released: look at them now."""
@@ -100,31 +105,58 @@ class EnrichService:
             await wait_any(stop, self._wake, timeout=idle_seconds)
 
     async def run_once(self) -> list[StoryChange]:
-        """Cluster one batch of released entries and write the cards; [] when there was nothing."""
-        entries = await self.store.released_entries(self.batch_size)
-        if not entries:
-            return []
-        feeds = {f.id: f for f in await self.store.list_feeds()}
+        """Cluster one batch of released entries and write the cards, and retry the cards whose backoff
+        has passed; [] when there was nothing. An entry or story that fails is retried alone, then
+        quarantined (`bot.services.isolation`): the others go on."""
+        entries = await self.store.released_entries(self.batch_size, self.clock())
+        feeds = {f.id: f for f in await self.store.list_feeds()} if entries else {}
+        changes: dict[int, bool] = {}
+        for applied in await self.planning.in_batch(entries, _entry_id, lambda group: self._plan(group, feeds)):
+            for story_id, created in applied:
+                changes[story_id] = changes.get(story_id, False) or created
+        for failure in await self.store.due_item_failures(Stage.CARD, self.clock(), self.batch_size):
+            changes.setdefault(failure.item_id, failure.note == "new")
+        written = await self._write_cards(changes, feeds or None)
+        return [StoryChange(story_id, created) for story_id, created in written.items()]
+
+    async def _plan(self, entries: list[StoredEntry], feeds: dict[int, Feed]) -> list[tuple[int, bool]]:
+        """Plan the stories of these entries off the event loop, then write the plan."""
         since = min(e.published_at for e in entries) - self.params.window_hours * 3600
         candidates = await self.store.story_features_since(since)
         inputs = [
             EntryInput(e.id, e.feed_id, e.title, e.summary or e.content, e.published_at, _forced(feeds, e))
             for e in entries
         ]
-        plan = await asyncio.to_thread(plan_stories, inputs, candidates, self.extractor, self.matcher, self.params)
-        applied = await self.store.apply_story_plan(plan, self.clock())
-        changes: dict[int, bool] = {}
-        for story_id, created in applied:
-            changes[story_id] = changes.get(story_id, False) or created
-        for story_id, created in changes.items():
-            await self.write_card(story_id, feeds, created=created)
-        return [StoryChange(story_id, created) for story_id, created in changes.items()]
+        plan = await asyncio.to_thread(self.planner, inputs, candidates, self.extractor, self.matcher, self.params)
+        return await self.store.apply_story_plan(plan, self.clock())
+
+    async def _write_cards(self, changes: dict[int, bool], feeds: dict[int, Feed] | None = None) -> dict[int, bool]:
+        """Write the card of each story (True: new); return those written. A story whose card
+        cannot be written is retried later, then quarantined, without holding up the others."""
+        if not changes:
+            return {}
+        feeds = feeds or {f.id: f for f in await self.store.list_feeds()}
+
+        async def write(story_id: int) -> bool | None:
+            # a retried new story whose card was written before a crash is refreshed, not rewritten
+            created = changes[story_id] and await self.store.get_card(story_id) is None
+            try:
+                await self.write_card(story_id, feeds, created=created)
+            except StoryGoneError as exc:  # its feeds were removed meanwhile: nothing to tell
+                log.info("%s", exc)
+                return None
+            return changes[story_id]
+
+        done = await self.cards.one_by_one(
+            list(changes), _same, write, note=lambda story_id: "new" if changes[story_id] else "grown"
+        )
+        return {story_id: created for story_id, created in done if created is not None}
 
     async def write_card(self, story_id: int, feeds: dict[int, Feed], *, created: bool) -> Card:
         """Write (or refresh) the card of a story."""
         entries = await self.store.story_entries(story_id)
         if not entries:  # every entry of the story was removed with its feed
-            raise WirebriefError(f"story {story_id} has no entries left to write a card from")
+            raise StoryGoneError(f"story {story_id} has no entries left to write a card from")
         sources = tuple(
             SourceText(_source_name(feeds, e), e.title, e.summary or e.content, e.link, e.published_at) for e in entries
         )
@@ -185,6 +217,14 @@ class EnrichService:
             removed_claims=removed,
             now=now,
         )
+
+
+def _entry_id(entry: StoredEntry) -> int:
+    return entry.id
+
+
+def _same(story_id: int) -> int:
+    return story_id
 
 
 def _forced(feeds: dict[int, Feed], entry: StoredEntry) -> tuple[str, ...]:

@@ -20,11 +20,13 @@ from typing import Protocol
 from bot.adapters.store import Store
 from bot.core.cards import Card
 from bot.core.limits import safe
+from bot.core.quarantine import INTERRUPTED, Stage, describe
 from bot.core.recap import Recap
-from bot.core.routing import destinations
-from bot.core.types import Delivery
+from bot.core.routing import Route, destinations
+from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
+from bot.services.isolation import Isolation
 from bot.services.recap import scheduled_recap
 from bot.services.supervisor import wait_any
 
@@ -92,6 +94,7 @@ class OutboxStats:
     edited: int = 0
     retried: int = 0
     failed: int = 0
+    quarantined: int = 0
 
 
 class Outbox:
@@ -114,31 +117,49 @@ class Outbox:
         self.sleep = sleep
         self.batch = batch
         self.stats = OutboxStats()
+        self.routing = Isolation(store, Stage.ROUTE, clock=clock)
+        self.events = Isolation(store, Stage.EVENT, clock=clock)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def route_changes(self, changes: Sequence[StoryChange]) -> int:
-        """New stories are queued for every channel their topics route to; grown ones are edited."""
+        """New stories are queued for every channel their topics route to; grown ones are edited.
+        A story that cannot be routed is retried later, then quarantined; the others go on."""
         routes = await self.store.list_routes()
         queued = 0
-        now = self.clock()
-        for change in changes:
-            card = await self.store.get_card(change.story_id)
-            if card is None:
-                continue
-            if change.created:
-                text = " ".join((card.headline, card.what_changed, *card.takeaways))
-                # a feed one server added from Discord posts to that server only
-                audience = await self.store.story_audience(change.story_id)
-                allowed = [r for r in routes if audience is None or r.guild_id in audience]
-                targets = destinations(allowed, card.topics, text)
-                queued += await self.store.enqueue("card", change.story_id, "", targets, now)
-            else:
-                await self.store.request_edits(change.story_id, now)
+
+        async def route(change: StoryChange) -> None:
+            nonlocal queued
+            queued += await self._route(change, routes)
+
+        await self.routing.one_by_one(
+            list(changes), _story_of, route, note=lambda change: "new" if change.created else "grown"
+        )
         self.wake()
         return queued
+
+    async def _route(self, change: StoryChange, routes: Sequence[Route]) -> int:
+        card = await self.store.get_card(change.story_id)
+        if card is None:
+            return 0
+        now = self.clock()
+        if not change.created:
+            await self.store.request_edits(change.story_id, now)
+            return 0
+        text = " ".join((card.headline, card.what_changed, *card.takeaways))
+        # a feed one server added from Discord posts to that server only
+        audience = await self.store.story_audience(change.story_id)
+        allowed = [r for r in routes if audience is None or r.guild_id in audience]
+        return await self.store.enqueue("card", change.story_id, "", destinations(allowed, card.topics, text), now)
+
+    async def retry_routing(self) -> int:
+        """Route again the stories whose routing failed and whose backoff has passed."""
+        due = await self.store.due_item_failures(Stage.ROUTE, self.clock(), self.batch)
+        if due:
+            await self.route_changes([StoryChange(f.item_id, f.note == "new") for f in due])
+        return len(due)
 
     async def reconcile(self) -> None:
         """Finish what a stopped process left half done.
@@ -154,18 +175,26 @@ class Outbox:
             log.info("recovering %d unrouted stories and %d posts to edit", len(unrouted), len(grown))
             await self.route_changes([StoryChange(s, True) for s in unrouted] + [StoryChange(s, False) for s in grown])
         for delivery in await self.store.stale_sending():
-            card = await self.store.get_card(delivery.story_id) if delivery.story_id else None
-            found = None
-            if card is not None:
-                try:
-                    found = await self.publisher.find_card(delivery.channel_id, card)
-                except PublishError as exc:
-                    log.warning("could not look for delivery %d in its channel: %s", delivery.id, exc)
-            if found is not None:
-                await self.store.mark_sent(delivery.id, found, self.clock(), shown=card)
-                log.info("delivery %d was posted before the restart (message %d)", delivery.id, found)
-            else:
-                await self.store.mark_retry(delivery.id, "interrupted by a restart", self.clock())
+            try:
+                await self._reconcile_one(delivery)
+            except Exception as exc:
+                await self._broke(delivery, exc)
+
+    async def _reconcile_one(self, delivery: Delivery) -> None:
+        card = await self.store.get_card(delivery.story_id) if delivery.story_id else None
+        found = None
+        if card is not None:
+            try:
+                found = await self.publisher.find_card(delivery.channel_id, card)
+            except PublishError as exc:
+                log.warning("could not look for delivery %d in its channel: %s", delivery.id, exc)
+        if found is not None:
+            await self.store.mark_sent(delivery.id, found, self.clock(), shown=card)
+            log.info("delivery %d was posted before the restart (message %d)", delivery.id, found)
+        elif delivery.attempts >= MAX_ATTEMPTS:  # each of its tries ended the process: not again
+            await self._quarantine(delivery, INTERRUPTED, delivery.attempts)
+        else:
+            await self.store.mark_retry(delivery.id, "interrupted by a restart", self.clock())
 
     async def drain_once(self) -> int:
         """Send or edit every due delivery, channels in parallel, each channel paced; return how many."""
@@ -188,8 +217,14 @@ class Outbox:
                 return  # the channel refused or is failing: the rest waits for its retry time
 
     async def _deliver(self, delivery: Delivery) -> bool:
+        """Send or edit one delivery; False when the channel should wait (it refused or is failing).
+        Any error is this delivery's alone: it is retried with backoff, then quarantined."""
+        if delivery.attempts >= MAX_ATTEMPTS:  # its last tries ended the process before they could fail
+            await self._quarantine(delivery, INTERRUPTED, delivery.attempts)
+            return True
         try:
             if delivery.state == "sent":
+                await self.store.mark_editing(delivery.id)  # counted before the request
                 card = await self._card(delivery)
                 if card is not None:
                     await self.publisher.edit_card(delivery.channel_id, delivery.message_id or 0, card)
@@ -204,6 +239,30 @@ class Outbox:
         except PublishError as exc:
             await self._failed(delivery, exc)
             return exc.failure is PublishFailure.UNKNOWN_MESSAGE or exc.failure is PublishFailure.REJECTED
+        except Exception as exc:  # a bug, or an item our code cannot render: this delivery only
+            await self._broke(delivery, exc)
+            return True  # the channel itself is fine: the next delivery may go
+
+    async def _broke(self, delivery: Delivery, exc: Exception) -> None:
+        """An error that is not Discord's answer: retried with backoff like a 5xx, quarantined at the last
+        attempt (attempts are counted before the request, so `delivery.attempts + 1` is this one)."""
+        attempts = delivery.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            await self._quarantine(delivery, describe(exc), attempts, exc)
+            return
+        backoff = min(5.0 * 2**delivery.attempts, MAX_BACKOFF_SECONDS)
+        await self.store.mark_retry(delivery.id, f"internal error: {type(exc).__name__}: {exc}"[:500],
+                                    self.clock() + backoff)  # fmt: skip
+        self.stats.retried += 1
+        log.warning("delivery %d (%s) failed with an internal error (attempt %d of %d); retried in %.0f s",
+                    delivery.id, delivery.kind, attempts, MAX_ATTEMPTS, backoff, exc_info=exc)  # fmt: skip
+
+    async def _quarantine(self, delivery: Delivery, error: str, attempts: int, exc: Exception | None = None) -> None:
+        await self.store.quarantine_delivery(delivery.id, error, self.clock(), attempts)
+        self.stats.failed += 1
+        self.stats.quarantined += 1
+        log.error("delivery %d (%s to channel %d) quarantined after %d attempts: %s", delivery.id, delivery.kind,
+                  delivery.channel_id, attempts, error.splitlines()[-1] if error else "", exc_info=exc)  # fmt: skip
 
     async def _send(self, delivery: Delivery) -> tuple[int, Card | None]:
         """Post the delivery: the message id, and the card it shows (None for alerts and recaps)."""
@@ -287,20 +346,25 @@ class Outbox:
         """Feed events (disabled, moved) become alerts to the server that added the feed; events of
         the operator's own feeds are logged, which is where the operator looks. Returns how many."""
         events = await self.store.unannounced_events()
-        for event in events:
-            feed = await self.store.get_feed(event.feed_id) if event.feed_id is not None else None
-            name = safe(feed.display_name, 200) if feed else "a feed that was since removed"
-            detail = safe(event.detail, 500)
-            if event.kind == "feed_disabled":
-                text = f"I disabled the feed **{name}** after repeated failures ({detail}). Fix it, then /feeds resume."
-            else:
-                text = f"The feed **{name}** moved permanently; I follow its new address ({detail})."
-            if event.guild_id is not None:
-                await self.alert(event.guild_id, text, key=f"event-{event.id}")
-            else:
-                log.warning("%s: %s (%s)", event.kind.replace("_", " "), feed.url if feed else "?", event.detail)
-            await self.store.mark_event_announced(event.id, self.clock())
+        if events:
+            held = await self.store.held_items(Stage.EVENT, self.clock())
+            events = [e for e in events if e.id not in held]
+            await self.events.one_by_one(events, _event_id, self._announce)
         return len(events)
+
+    async def _announce(self, event: FeedEvent) -> None:
+        feed = await self.store.get_feed(event.feed_id) if event.feed_id is not None else None
+        name = safe(feed.display_name, 200) if feed else "a feed that was since removed"
+        detail = safe(event.detail, 500)
+        if event.kind == "feed_disabled":
+            text = f"I disabled the feed **{name}** after repeated failures ({detail}). Fix it, then /feeds resume."
+        else:
+            text = f"The feed **{name}** moved permanently; I follow its new address ({detail})."
+        if event.guild_id is not None:
+            await self.alert(event.guild_id, text, key=f"event-{event.id}")
+        else:
+            log.warning("%s: %s (%s)", event.kind.replace("_", " "), feed.url if feed else "?", event.detail)
+        await self.store.mark_event_announced(event.id, self.clock())
 
     async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 5.0) -> None:
         """Reconcile, then send as deliveries come due, until `stop` is set."""
@@ -308,6 +372,15 @@ class Outbox:
         while not stop.is_set():
             self._wake.clear()
             await self.announce_events()
+            await self.retry_routing()
             if await self.drain_once():
                 continue
             await wait_any(stop, self._wake, timeout=idle_seconds)
+
+
+def _story_of(change: StoryChange) -> int:
+    return change.story_id
+
+
+def _event_id(event: FeedEvent) -> int:
+    return event.id

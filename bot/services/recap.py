@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config import RecapSettings
 from bot.config.loader import valid_timezone
 from bot.core.limits import safe
+from bot.core.quarantine import Stage
 from bot.core.recap import (
     WEEKDAYS,
     IsoWeek,
@@ -40,6 +41,7 @@ from bot.core.recap import (
     week_window,
 )
 from bot.errors import UserError
+from bot.services.isolation import FailureStore, Isolation
 from bot.services.supervisor import wait_any
 from bot.services.topic_routes import rank
 from bot.services.visibility import Visibility, VisibilityStore
@@ -52,7 +54,7 @@ MIN_SLEEP = 0.05
 UTC = ZoneInfo("UTC")
 
 
-class RecapStore(VisibilityStore, Protocol):
+class RecapStore(VisibilityStore, FailureStore, Protocol):
     """What recaps read and write (the SQLite store's RecapRows and the outbox's enqueue)."""
 
     async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]: ...
@@ -189,6 +191,10 @@ def _nothing() -> None:
     return None
 
 
+def _guild_of(schedule: RecapSchedule) -> int:
+    return schedule.guild_id
+
+
 class RecapScheduler:
     """Queues each server's weekly recap in the outbox at its local day and time, once per week."""
 
@@ -204,6 +210,7 @@ class RecapScheduler:
         self.on_queued = on_queued
         self.clock = clock
         self.max_sleep = max_sleep
+        self.isolation = Isolation(store, Stage.RECAP, clock=clock)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -264,22 +271,25 @@ class RecapScheduler:
     # --- the loop ------------------------------------------------------------------------------
 
     async def tick(self) -> float:
-        """Queue every recap due now; return when to look again."""
+        """Queue every recap due now; return when to look again. A schedule that fails is retried
+        with backoff, then quarantined (`bot.services.isolation`); the other servers' recaps go on."""
         now = self.clock()
-        usable = []
-        for schedule in await self.store.recap_schedules():
-            if schedule.broken:
-                continue  # its channel refused the last recap: not again until the schedule is set again
-            try:
-                week = due_week(schedule, now)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                log.warning("the recap schedule of server %d is unusable: %s", schedule.guild_id, exc)
-                continue
-            usable.append(schedule)
-            if week is not None:
-                await self._queue(schedule, week, now)
-                usable[-1] = replace(schedule, last_posted_week=week.key)
-        return next_wake(usable, now, self.max_sleep)
+        # a broken schedule's channel refused the last recap: not again until the schedule is set again
+        working = [s for s in await self.store.recap_schedules() if not s.broken]
+        wakes = await self.isolation.one_by_one(working, _guild_of, lambda s: self._look_at(s, now))
+        return min([now + self.max_sleep, *(wake for _, wake in wakes)])
+
+    async def _look_at(self, schedule: RecapSchedule, now: float) -> float:
+        """Queue the schedule's recap if it is due; return when it is due next."""
+        try:
+            week = due_week(schedule, now)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            log.warning("the recap schedule of server %d is unusable: %s", schedule.guild_id, exc)
+            return now + self.max_sleep
+        if week is not None:
+            await self._queue(schedule, week, now)
+            schedule = replace(schedule, last_posted_week=week.key)
+        return next_wake([schedule], now, self.max_sleep)
 
     async def _queue(self, schedule: RecapSchedule, week: IsoWeek, now: float) -> None:
         new = await self.store.enqueue("recap", None, week.key, [(schedule.guild_id, schedule.channel_id)], now)

@@ -30,6 +30,8 @@ class StatusReport:
     last_cycle_errors: int
     outbox_pending: int
     outbox_oldest_at: float | None
+    quarantined: int  # items a stage gave up on after its last attempt (see /status, `wirebrief quarantine`)
+    quarantined_by_stage: dict[str, int]
     llm_backend: str
     llm_calls_today: int
     llm_tokens_today: int
@@ -55,6 +57,7 @@ async def gather_status(
     now = time.time() if now is None else now
     cycle = await store.last_cycle()
     pending, oldest = await store.outbox_depth()
+    quarantined = await store.quarantine_counts()
     day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
     calls, tokens_in, tokens_out = await store.llm_usage_get(day)
     problems = []
@@ -77,6 +80,8 @@ async def gather_status(
         last_cycle_errors=cycle[4] if cycle else 0,
         outbox_pending=pending,
         outbox_oldest_at=oldest,
+        quarantined=sum(quarantined.values()),
+        quarantined_by_stage=quarantined,
         llm_backend=settings.summarizer.backend,
         llm_calls_today=calls,
         llm_tokens_today=tokens_in + tokens_out,

@@ -20,7 +20,7 @@ from bot.services.recap import RecapScheduler
 T0 = 1_800_000_000.0
 
 
-class ProcessKilledError(Exception):
+class ProcessKilledError(BaseException):
     """Stands for a SIGKILL at that point: nothing after it runs."""
 
 

@@ -99,7 +99,7 @@ async def test_a_busy_health_port_is_a_clear_error(store: SQLiteStore) -> None:
 
 def test_status_embed_shows_every_fact() -> None:
     report = StatusReport("1.2.3", 90061, True, 42.0, {"ok": 3, "backing_off": 1, "paused": 0, "disabled": 2},
-                          T0, 2.5, 4, 7, 1, 5, T0 - 60, "openai", 3, 1200, 5000, True, ())  # fmt: skip
+                          T0, 2.5, 4, 7, 1, 5, T0 - 60, 0, {}, "openai", 3, 1200, 5000, True, ())  # fmt: skip
     embed = status_embed(report, T0)
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Feeds"] == "3 ok · 1 backing off · 0 paused · 2 disabled"
@@ -109,3 +109,22 @@ def test_status_embed_shows_every_fact() -> None:
     assert fields["Gateway"] == "connected, 42 ms" and fields["Uptime"] == "1d 1h 1m" and fields["Version"] == "1.2.3"
     sick = dataclasses.replace(report, healthy=False, problems=("not connected to the Discord gateway",))
     assert "not connected" in ({f.name: f.value for f in status_embed(sick, T0).fields}["Problems"] or "")
+    assert "Quarantined" not in fields
+    held = dataclasses.replace(report, quarantined=3, quarantined_by_stage={"card": 1, "story": 2})
+    shown = {f.name: f.value for f in status_embed(held, T0).fields}["Quarantined"] or ""
+    assert shown.startswith("3 items") and "(card 1, story 2)" in shown and "wirebrief quarantine" in shown
+
+
+async def test_status_and_health_count_quarantined_items_by_stage(store: SQLiteStore) -> None:
+    from bot.core.quarantine import RetryPolicy, Stage
+
+    once = RetryPolicy(max_attempts=1)
+    for stage, item in ((Stage.STORY, 7), (Stage.STORY, 8), (Stage.CARD, 3)):
+        assert await store.begin_attempts(stage, [item], T0, once) == [item]
+        await store.record_item_failure(stage, item, "ValueError: bad", T0, once)
+    assert await store.begin_attempts(Stage.ROUTE, [5], T0, once) == [5]  # in flight: not quarantined
+    report = await gather_status(store, parse_settings({}), started_at=T0, gateway_connected=True,
+                                 gateway_latency=None, ingest_heartbeat=T0, now=T0 + 1)  # fmt: skip
+    assert report.quarantined == 3 and report.quarantined_by_stage == {"card": 1, "story": 2}
+    assert report.healthy, "a quarantined item is the item's problem, not the process's: no restart"
+    assert report.as_json()["quarantined"] == 3

@@ -9,6 +9,7 @@ from typing import Protocol
 from bot.core.cards import Card
 from bot.core.cluster import Features
 from bot.core.dedup import Decision, KnownEntry
+from bot.core.quarantine import ItemFailure, RetryPolicy
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.routing import Route
 from bot.core.stories import StoryPlanItem
@@ -78,8 +79,9 @@ class Store(Protocol):
     async def record_failure(self, feed_id: int, failure: FailureRecord) -> None:
         """Write a failed poll; a disabling failure also records a `feed_disabled` event."""
 
-    async def released_entries(self, limit: int = 100) -> list[StoredEntry]:
-        """Released entries not yet taken into a story, oldest first."""
+    async def released_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
+        """Released entries not yet taken into a story, oldest first; with `now`, without those held
+        back from planning (quarantined, or waiting out a backoff)."""
 
     async def pending_count(self, feed_id: int) -> int:
         """Entries of the feed waiting for release."""
@@ -175,6 +177,9 @@ class Store(Protocol):
 
     async def mark_sending(self, delivery_id: int) -> None:
         """The send is about to happen (committed before the request)."""
+
+    async def mark_editing(self, delivery_id: int) -> None:
+        """An edit is about to happen (its attempt is counted before the request)."""
 
     async def mark_sent(self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None) -> None:
         """Discord accepted the message, which shows `shown` (None: not known). A card delivery is left
@@ -280,6 +285,44 @@ class Store(Protocol):
 
     async def guild_timezone(self, guild_id: int) -> str | None:
         """The server's time zone (its setting, else its recap schedule's), if any."""
+
+    # --- items a stage could not handle (see bot.core.quarantine) ---
+
+    async def attempted_items(self, stage: str, ids: Sequence[int]) -> dict[int, int]:
+        """Items of `ids` that failed (or were interrupted) before → their attempts so far."""
+
+    async def begin_attempts(
+        self, stage: str, ids: Sequence[int], now: float, policy: RetryPolicy, note: str = "",
+        *, split: bool = False,
+    ) -> list[int]:  # fmt: skip
+        """Count one more attempt for each item, committed before the stage works on them; return the
+        ids it may work on (out of attempts: quarantined instead; waiting: left out unless `split`)."""
+
+    async def clear_attempts(self, stage: str, ids: Sequence[int]) -> None:
+        """The stage handled these items: forget their failures."""
+
+    async def record_item_failure(
+        self, stage: str, item_id: int, error: str, now: float, policy: RetryPolicy, note: str | None = None
+    ) -> ItemFailure:
+        """The counted attempt failed with `error`: backoff, or quarantine when no attempt is left."""
+
+    async def due_item_failures(self, stage: str, now: float, limit: int = 100) -> list[ItemFailure]:
+        """Failed items of `stage` whose backoff has passed, not quarantined."""
+
+    async def held_items(self, stage: str, now: float) -> set[int]:
+        """Items of `stage` to leave alone now: quarantined or waiting out a backoff."""
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """Quarantined items per stage."""
+
+    async def quarantined_items(self, limit: int = 100) -> list[ItemFailure]:
+        """The quarantined items, most recent first."""
+
+    async def quarantine_delivery(self, delivery_id: int, error: str, now: float, attempts: int) -> None:
+        """Give up an outbox row (as `mark_failed`) and keep it in quarantine with its error."""
+
+    async def release_quarantine(self, now: float, stage: str | None = None) -> int:
+        """Give quarantined items (of `stage`, or all) a new round of attempts; returns how many."""
 
     # --- the LLM cache and usage ---
 

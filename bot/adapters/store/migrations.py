@@ -285,6 +285,28 @@ async def _to_6_broken_recap_schedules(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_7_item_failures(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- items a stage could not handle: attempts are counted before the work, so an item that
+        -- crashes its stage (or the process) is held back, retried alone, then quarantined
+        CREATE TABLE item_failures (
+            stage TEXT NOT NULL,
+            item_id INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            first_failed_at REAL NOT NULL,
+            retry_at REAL NOT NULL,
+            quarantined_at REAL,
+            PRIMARY KEY (stage, item_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX item_failures_quarantined ON item_failures (quarantined_at) WHERE quarantined_at IS NOT NULL;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -293,5 +315,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_4_llm_cache,
     _to_5_timeline_and_recap_indexes,
     _to_6_broken_recap_schedules,
+    _to_7_item_failures,
 )
 LATEST_VERSION = len(MIGRATIONS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.adapters.store.sqlite_delivery import DeliveryRows
+from bot.adapters.store.sqlite_failures import FailureRows
 from bot.adapters.store.sqlite_feeds import FeedRows
 from bot.adapters.store.sqlite_ingest import IngestRows
 from bot.adapters.store.sqlite_llm import LLMRows
@@ -11,5 +12,7 @@ from bot.adapters.store.sqlite_stories import StoryRows
 from bot.adapters.store.sqlite_timeline import TimelineRows
 
 
-class SQLiteStore(FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows, RecapRows):
+class SQLiteStore(
+    FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows, RecapRows, FailureRows
+):
     """The Store on SQLite: one connection, WAL mode, one write transaction at a time."""

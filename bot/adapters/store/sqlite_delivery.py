@@ -155,12 +155,18 @@ class DeliveryRows(SQLiteBase):
                 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (delivery_id,)
             )
 
+    async def mark_editing(self, delivery_id: int) -> None:
+        """An edit is about to happen: its attempt counts before the request (see bot.core.quarantine)."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", (delivery_id,))
+
     async def mark_sent(self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None) -> None:
         async with self.transaction() as db:
             stale = await _shows_stale_card(db, delivery_id, shown)
+            # attempts count towards the next step from here on: its edits
             await db.execute(
                 "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
-                " needs_edit = ? WHERE id = ?",
+                " needs_edit = ?, attempts = 0 WHERE id = ?",
                 (message_id, now, int(stale), delivery_id),
             )
 
@@ -169,7 +175,7 @@ class DeliveryRows(SQLiteBase):
             stale = await _shows_stale_card(db, delivery_id, shown)
             # sent_at: when the message last showed the story as it is
             await db.execute(
-                "UPDATE deliveries SET needs_edit = ?, last_error = NULL, sent_at = ? WHERE id = ?",
+                "UPDATE deliveries SET needs_edit = ?, last_error = NULL, sent_at = ?, attempts = 0 WHERE id = ?",
                 (int(stale), now, delivery_id),
             )
 
@@ -177,8 +183,7 @@ class DeliveryRows(SQLiteBase):
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE deliveries SET last_error = ?, next_attempt_at = ?,"
-                " state = CASE WHEN state = 'sending' THEN 'pending' ELSE state END,"
-                " attempts = attempts + (state = 'sent') WHERE id = ?",
+                " state = CASE WHEN state = 'sending' THEN 'pending' ELSE state END WHERE id = ?",
                 (error, next_attempt_at, delivery_id),
             )
 

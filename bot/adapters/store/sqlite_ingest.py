@@ -109,11 +109,18 @@ class IngestRows(SQLiteBase):
         )
         log.info("feed %d moved permanently: %s -> %s (stored URL updated)", feed_id, old_url, new_url)
 
-    async def released_entries(self, limit: int = 100) -> list[StoredEntry]:
+    async def released_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
+        """Released entries not in a story yet, oldest first; with `now`, those held back from planning
+        (quarantined, or waiting out a backoff after a failure) are left out."""
+        held = (
+            "" if now is None else
+            " AND NOT EXISTS (SELECT 1 FROM item_failures f WHERE f.stage = 'story' AND f.item_id = entries.id"
+            " AND (f.quarantined_at IS NOT NULL OR f.retry_at > ?))"
+        )  # fmt: skip
         rows = await self._fetchall(
-            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"
-            " FROM entries WHERE state = 'released' AND story_id IS NULL ORDER BY published_at, id LIMIT ?",
-            (limit,),
+            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"  # noqa: S608
+            f" FROM entries WHERE state = 'released' AND story_id IS NULL{held} ORDER BY published_at, id LIMIT ?",
+            (limit,) if now is None else (now, limit),
         )
         return [StoredEntry(*r) for r in rows]
 

@@ -16,7 +16,7 @@ EXPECTED_TABLES = {
     "feeds", "entries", "events", "ingest_cycles",
     "entities", "entity_aliases", "stories", "story_topics", "entity_mentions",
     "guild_settings", "routes", "deliveries", "recap_schedules",
-    "llm_cache", "llm_usage",
+    "llm_cache", "llm_usage", "item_failures",
 }  # fmt: skip
 
 
@@ -85,7 +85,7 @@ async def test_upgrade_from_5_keeps_recap_schedules_working(tmp_path: Path) -> N
     await old.close()
 
     store = await SQLiteStore.open(path)
-    assert await store.schema_version() == 6
+    assert await store.schema_version() == LATEST_VERSION
     [schedule] = await store.recap_schedules()
     assert (schedule.channel_id, schedule.time, schedule.last_posted_week, schedule.updated_at) == (
         10, "09:00", "2026-W09", 1000.0)  # fmt: skip
