@@ -1,9 +1,10 @@
 """Making a fetched body safe and predictable before any XML parser reads it.
 
-UTF-16/32 and BOMs are settled, invalid UTF-8 is repaired byte by byte (read as windows-1252),
-bare "&" are escaped, and the DOCTYPE internal subset is cut out: feedparser's loose parser
-expands "safe" internal entities however often they are referenced (billion laughs, quadratic
-blowup), and no entity declaration ever reaches a parser.
+UTF-16/32 and BOMs are settled, a UTF-16/32 charset claimed by a body written in single bytes is
+overruled (read as UTF-8, with a note), invalid UTF-8 is repaired byte by byte (read as
+windows-1252), bare "&" are escaped, and the DOCTYPE internal subset is cut out: feedparser's
+loose parser expands "safe" internal entities however often they are referenced (billion laughs,
+quadratic blowup), and no entity declaration ever reaches a parser.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import re
 
 from bot.errors import ParseError
 
-__all__ = ["CP1252_FALLBACK", "REPAIRED", "prepare"]
+__all__ = ["CP1252_FALLBACK", "MISDECLARED", "REPAIRED", "prepare"]
 
 REPAIRED = "invalid UTF-8 bytes read as windows-1252"
+MISDECLARED = "document declared as {}, but parsed as {}"  # feedparser's words for the same repair
 CP1252_FALLBACK = "wirebrief.cp1252"
 
 
@@ -42,21 +44,39 @@ _XML_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:
 
 
 def prepare(body: bytes, content_type: str) -> tuple[bytes, str, str | None]:
-    """Return (ASCII-compatible bytes without DTD entities, the charset to declare or "", a repair note)."""
+    """Return (ASCII-compatible bytes without DTD entities, the charset to declare or "", a repair note).
+
+    The bytes handed on never declare UTF-16/32: they are UTF-8, or in an ASCII-compatible charset.
+    """
     charset = _header_charset(content_type)
     codec, bom = _unicode_signature(body)
+    misdeclared = ""
     if codec is not None:  # a BOM or UTF-16/32 settles the encoding, whatever the header says
         body = body[bom:] if codec == "utf-8" else body[bom:].decode(codec, "replace").encode("utf-8")
         charset = "utf-8"
-    repaired = None
+    elif _is_wide(charset) and _SINGLE_BYTE_START.match(body):
+        misdeclared, charset = charset, ""  # a header charset the body cannot be in: the document decides
     declared = _XML_ENCODING.match(body, 0, 512)
-    if _is_utf8(charset or (declared.group(1).decode("ascii") if declared else "utf-8")):
+    name = declared.group(1).decode("ascii") if declared else ""
+    if declared is not None and _is_wide(name):
+        # The body is ASCII-compatible here (its "<?xml" was matched in single bytes): a UTF-16/32
+        # declaration is false. Left in place, feedparser would decode the bytes by it (an even
+        # length "succeeds" into garbage, an odd one fails and falls back to UTF-8) and expat refuse it.
+        body = body[: declared.start(1)] + b"utf-8" + body[declared.end(1) :]
+        if codec is None and not charset:  # the declaration would have decided: say it was wrong
+            misdeclared = misdeclared or name
+        name = "utf-8"
+    notes: list[str] = []
+    if _is_utf8(charset or name or "utf-8"):
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
-            body, repaired = body.decode("utf-8", CP1252_FALLBACK).encode("utf-8"), REPAIRED
+            body = body.decode("utf-8", CP1252_FALLBACK).encode("utf-8")
+            notes.append(REPAIRED)
         charset = "utf-8"
-    return _escape_bare_ampersands(_strip_dtd(body)), charset, repaired
+    if misdeclared:
+        notes.insert(0, MISDECLARED.format(misdeclared.lower(), charset or name.lower()))
+    return _escape_bare_ampersands(_strip_dtd(body)), charset, "; ".join(notes) or None
 
 
 def _header_charset(content_type: str) -> str:
@@ -78,10 +98,31 @@ def _unicode_signature(body: bytes) -> tuple[str | None, int]:
     return None, 0
 
 
+# A body opening with "<" and a byte that is not zero: no UTF-16/32 (BOM-less UTF-16/32 shows zeros).
+_SINGLE_BYTE_START = re.compile(rb"[ \t\r\n]*+<[^\0]")
+# UTF-16/32 under names Python's codecs do not know (IANA's and Microsoft's).
+_WIDE_ALIASES = re.compile(
+    r"(?:(?:iso-?10646-)?ucs-?[24]|utf-?(?:16|32))(?:-?[bl]e)?|csucs4|csunicode|unicode(?:fffe|feff)?"
+)
+
+
+def _is_wide(name: str) -> bool:
+    """Whether a charset name means UTF-16 or UTF-32 (of either byte order, with or without BOM)."""
+    name = name.strip().lower().replace("_", "-")
+    if not name:
+        return False
+    try:
+        if codecs.lookup(name).name.startswith(("utf-16", "utf-32")):
+            return True
+    except (LookupError, ValueError):  # unknown, or not a name at all ("utf\0")
+        pass
+    return _WIDE_ALIASES.fullmatch(name) is not None
+
+
 def _is_utf8(name: str) -> bool:
     try:
         return codecs.lookup(name).name == "utf-8"
-    except LookupError:
+    except (LookupError, ValueError):
         return False
 
 
