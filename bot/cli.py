@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, load_settings
+from bot.core.quarantine import Stage
 from bot.errors import ConfigError, UserError, WirebriefError
 from bot.logs import setup_logging
 
@@ -79,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     opml_export = opml_sub.add_parser("export", help="write the subscribed feeds as OPML")
     opml_export.add_argument("--output", "-o", default="-", metavar="FILE", help="default: stdout")
     _add_config(opml_export)
+
+    quarantine = sub.add_parser("quarantine", help="items the bot gave up on after repeated errors: list or retry")
+    q_sub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
+    q_list = q_sub.add_parser("list", help="each quarantined item with its stage, attempts and error")
+    q_list.add_argument("--limit", type=int, default=50, metavar="N", help="at most N items (default 50)")
+    q_list.add_argument("--trace", action="store_true", help="print each item's whole stored error and trace")
+    _add_config(q_list)
+    q_retry = q_sub.add_parser("retry", help="give quarantined items a new round of attempts (after a fix)")
+    q_retry.add_argument("--stage", choices=[s.value for s in Stage], help="only the items of this stage")
+    _add_config(q_retry)
     return parser
 
 
@@ -199,12 +210,42 @@ async def _opml_export(settings: Settings, output: str) -> int:
     return EXIT_OK
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    return asyncio.run(_quarantine(settings, args))
+
+
+async def _quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.store import SQLiteStore
+
+    store = await SQLiteStore.open(settings.storage.path)
+    try:
+        if args.quarantine_command == "retry":
+            released = await store.release_quarantine(time.time(), args.stage)
+            print(f"released {released} quarantined item{'s' if released != 1 else ''};"
+                  " a running bot takes them up within a minute")  # fmt: skip
+            return EXIT_OK
+        items = await store.quarantined_items(max(1, args.limit))
+    finally:
+        await store.close()
+    if not items:
+        print("nothing is quarantined")
+    for item in items:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(item.quarantined_at or 0))
+        lines = item.error.strip().splitlines() or ["?"]
+        print(f"{item.stage} {item.item_id}: {item.attempts} attempts, quarantined {when}: {lines[-1]}")
+        if args.trace:
+            print("    " + "\n    ".join(lines))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "demo": cmd_demo,
     "preview": cmd_preview,
     "check-config": cmd_check_config,
     "opml": cmd_opml,
+    "quarantine": cmd_quarantine,
 }
 
 

@@ -77,7 +77,8 @@ def test_run_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("run",), ("demo",), ("preview",), ("check-config",), ("opml",), ("opml", "import"), ("opml", "export")],
+    [(), ("run",), ("demo",), ("preview",), ("check-config",), ("opml",), ("opml", "import"), ("opml", "export"),
+     ("quarantine",), ("quarantine", "list"), ("quarantine", "retry")],
 )
 def test_every_command_has_help(args: tuple[str, ...]) -> None:
     result = wirebrief(*args, "--help")
@@ -97,3 +98,36 @@ def test_console_script_is_installed() -> None:
     result = subprocess.run([script, "--version"], capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 0
     assert result.stdout.startswith("wirebrief ")
+
+
+def test_quarantine_lists_the_items_given_up_on_and_retry_releases_them(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.adapters.store import SQLiteStore
+    from bot.core.quarantine import RetryPolicy, Stage
+
+    db = tmp_path / "w.db"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\npath = "{db}"\n')
+    assert wirebrief("quarantine", "list", "--config", str(config)).stdout.strip() == "nothing is quarantined"
+
+    async def quarantine_two() -> None:
+        store = await SQLiteStore.open(db)
+        once = RetryPolicy(max_attempts=1)
+        for stage, item, error in ((Stage.STORY, 7, "Traceback …\nIndexError: list index out of range"),
+                                   (Stage.CARD, 3, "ValueError: no")):  # fmt: skip
+            await store.begin_attempts(stage, [item], 1_800_000_000.0, once)
+            await store.record_item_failure(stage, item, error, 1_800_000_000.0, once)
+        await store.close()
+
+    asyncio.run(quarantine_two())
+    listed = wirebrief("quarantine", "list", "--config", str(config))
+    assert listed.returncode == 0, listed.stderr
+    assert "story 7: 1 attempts, quarantined 2027-01-15 08:00 UTC: IndexError: list index out of range" in listed.stdout
+    assert "card 3: 1 attempts" in listed.stdout and "Traceback" not in listed.stdout
+    assert "Traceback" in wirebrief("quarantine", "list", "--trace", "--config", str(config)).stdout
+    retried = wirebrief("quarantine", "retry", "--stage", "card", "--config", str(config))
+    assert retried.returncode == 0 and retried.stdout.startswith("released 1 quarantined item;")
+    assert "card 3" not in wirebrief("quarantine", "list", "--config", str(config)).stdout
+    bad = wirebrief("quarantine", "retry", "--stage", "nope", "--config", str(config))
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
