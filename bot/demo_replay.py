@@ -22,7 +22,7 @@ from typing import Protocol
 
 from bot.adapters.packaged_feeds import PackagedFeeds
 from bot.adapters.parser import FeedParser
-from bot.adapters.store import SQLiteStore, Store
+from bot.adapters.store import SQLiteStore
 from bot.app.card_layout import TimelinePoint, parse_color
 from bot.app.demo_publisher import Action, Post, RecordingPublisher
 from bot.config import Settings, parse_settings
@@ -33,6 +33,7 @@ from bot.services.enrich import EnrichService
 from bot.services.feeds import sync_config_feeds
 from bot.services.ingest import IngestService
 from bot.services.outbox import ChannelPacer, Outbox
+from bot.services.ports import Store
 
 DEMO_DATA: Traversable = files("bot") / "data" / "demo"
 WEEK = 7 * 86_400.0

@@ -12,8 +12,7 @@ from bot.app.bot import WirebriefBot
 from bot.app.paging import pager_or_none, show, within_deadline
 from bot.app.recap_embeds import recap_embeds, schedule_text
 from bot.core.recap import TIME_OF_DAY, WEEKDAYS
-from bot.services.recap import RecapScheduler, RecapService, zone_choices
-from bot.services.topic_routes import TopicRoutes
+from bot.services.recap import RecapScheduler, zone_choices
 from cogs._admin import admin_only, check_can_post, guild_id_of, is_admin, reply
 
 Choices = list[app_commands.Choice[str]]
@@ -33,8 +32,8 @@ class Recaps(commands.Cog):
 
     def __init__(self, bot: WirebriefBot) -> None:
         self.bot = bot
-        self.service = RecapService(bot.store)
-        self.topics = TopicRoutes(bot.settings, bot.store)
+        self.service = bot.services.recap
+        self.topics = bot.services.routes
 
     @property
     def scheduler(self) -> RecapScheduler:

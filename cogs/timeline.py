@@ -12,8 +12,6 @@ from bot.app.bot import WirebriefBot
 from bot.app.paging import OwnedView, show, within_deadline
 from bot.app.timeline_embeds import first_answer
 from bot.core.timeline import DEFAULT_DAYS
-from bot.services.timeline import TimelineService
-from bot.services.topic_routes import TopicRoutes
 from cogs._admin import guild_id_of
 
 Choices = list[app_commands.Choice[str]]
@@ -24,8 +22,8 @@ class Timeline(commands.Cog):
 
     def __init__(self, bot: WirebriefBot) -> None:
         self.bot = bot
-        self.service = TimelineService(bot.store, bot.settings)
-        self.topics = TopicRoutes(bot.settings, bot.store)
+        self.service = bot.services.timeline
+        self.topics = bot.services.routes
 
     @app_commands.command(name="timeline", description="The dated stories about a company, person or product")
     @app_commands.guild_only()

@@ -12,7 +12,6 @@ from bot.app.bot import WirebriefBot
 from bot.config import TopicSettings
 from bot.core.limits import EMBED_TOTAL_LIMIT, FIELDS_LIMIT, safe
 from bot.core.routing import ALL_TOPICS, Route
-from bot.services.topic_routes import TopicRoutes
 from cogs._admin import admin_only, check_can_post, guild_id_of, is_admin, reply
 
 _BUDGET = EMBED_TOTAL_LIMIT - 300
@@ -66,7 +65,7 @@ class Topics(commands.GroupCog, group_name="topics", group_description="Which ch
 
     def __init__(self, bot: WirebriefBot) -> None:
         self.bot = bot
-        self.routes = TopicRoutes(bot.services.settings, bot.services.store)
+        self.routes = bot.services.routes
 
     @app_commands.command(name="list", description="The topics, their keywords and where this server posts each")
     @admin_only

@@ -12,11 +12,11 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
-from bot.adapters.store import Store
 from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
 from bot.app.views import register_views
 from bot.config import Settings
+from bot.services.ports import Store
 from bot.services.status import StatusReport, gather_status
 from bot.services.wiring import Services
 

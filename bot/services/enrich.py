@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.adapters.store import Store
 from bot.config import Settings
 from bot.core.cardmaker import fill_gaps, ground_draft, make_card
 from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
@@ -28,9 +27,14 @@ from bot.core.topics import TopicMatcher, TopicRule
 from bot.core.types import Feed, ParsedEntry, StoredEntry
 from bot.errors import WirebriefError
 from bot.services.isolation import Isolation
+from bot.services.ports import CardStore, FailureStore, FeedStore, StoryStore
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
+
+
+class EnrichStore(StoryStore, CardStore, FeedStore, FailureStore, Protocol):
+    """What the enrichment pipeline reads and writes."""
 
 
 class Summarizer(Protocol):
@@ -52,7 +56,7 @@ class EnrichService:
 
     def __init__(
         self,
-        store: Store,
+        store: EnrichStore,
         settings: Settings,
         *,
         summarizer: Summarizer | None = None,

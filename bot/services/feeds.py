@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.adapters.opml import OpmlFeed, parse_opml, render_opml
-from bot.adapters.store import Store
 from bot.config import FeedSettings
 from bot.core.types import FeedOrigin
+from bot.services.ports import FeedStore
 
 log = logging.getLogger(__name__)
 
 
-async def sync_config_feeds(store: Store, feeds: Sequence[FeedSettings], now: float) -> int:
+async def sync_config_feeds(store: FeedStore, feeds: Sequence[FeedSettings], now: float) -> int:
     """Subscribe to every feed of the config (idempotent); return how many were new.
 
     The config is the source of truth for names and forced topics of its feeds. A feed that
@@ -44,7 +44,7 @@ class ImportReport:
 
 
 async def import_opml(
-    store: Store, data: bytes, now: float, *, progress: Callable[[int, int], None] | None = None
+    store: FeedStore, data: bytes, now: float, *, progress: Callable[[int, int], None] | None = None
 ) -> ImportReport:
     """Subscribe to every feed of an OPML document. Raises OpmlError for an unreadable file."""
     feeds, skipped = parse_opml(data)
@@ -59,7 +59,7 @@ async def import_opml(
     return ImportReport(added=added, already=len(feeds) - added, skipped=skipped)
 
 
-async def export_opml(store: Store, now: float) -> bytes:
+async def export_opml(store: FeedStore, now: float) -> bytes:
     """Every subscribed feed as OPML 2.0, grouped by its first forced topic."""
     feeds = await store.list_feeds()
     return render_opml(

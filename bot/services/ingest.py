@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from bot.adapters.store import Store
-from bot.adapters.store.base import FailureRecord, PollRecord
 from bot.config import PollingSettings
 from bot.core.dedup import Decision, KnownIndex, decide
 from bot.core.feedstate import judge_redirect
 from bot.core.identity import entry_key, normalize_link
+from bot.core.polls import FailureRecord, PollRecord
 from bot.core.schedule import judge_failure, next_poll_after_success
 from bot.core.types import Feed, FetchResult, ParsedFeed
 from bot.errors import FetchError, ParseError
+from bot.services.ports import PollStore
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class IngestService:
 
     def __init__(
         self,
-        store: Store,
+        store: PollStore,
         fetcher: FeedFetcher,
         parser: FeedParser,
         polling: PollingSettings,

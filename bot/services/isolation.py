@@ -13,28 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-from bot.core.quarantine import DEFAULT_POLICY, ItemFailure, RetryPolicy, Stage, describe
+from bot.core.quarantine import DEFAULT_POLICY, RetryPolicy, Stage, describe
+from bot.services.ports import FailureStore
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class FailureStore(Protocol):
-    """The part of the store that remembers failed items."""
-
-    async def attempted_items(self, stage: str, ids: Sequence[int]) -> dict[int, int]: ...
-    async def begin_attempts(
-        self, stage: str, ids: Sequence[int], now: float, policy: RetryPolicy, note: str = "",
-        *, split: bool = False,
-    ) -> list[int]: ...  # fmt: skip
-    async def clear_attempts(self, stage: str, ids: Sequence[int]) -> None: ...
-    async def record_item_failure(
-        self, stage: str, item_id: int, error: str, now: float, policy: RetryPolicy, note: str | None = None
-    ) -> ItemFailure: ...
 
 
 class Isolation:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.adapters.store import Store
 from bot.core.cards import Card
 from bot.core.limits import safe
 from bot.core.quarantine import INTERRUPTED, Stage, describe
@@ -27,6 +26,7 @@ from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
 from bot.services.isolation import Isolation
+from bot.services.ports import CardStore, DeliveryStore, FailureStore, FeedStore, RecapStore
 from bot.services.recap import scheduled_recap
 from bot.services.supervisor import wait_any
 
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 RECOVERY_WINDOW_SECONDS = 3 * 24 * 3600.0  # older unrouted stories are news no longer
 MAX_BACKOFF_SECONDS = 900.0
+
+
+class OutboxStore(DeliveryStore, CardStore, FeedStore, RecapStore, FailureStore, Protocol):
+    """What the outbox reads and writes (recaps are rendered when they are sent)."""
 
 
 class PublishFailure(StrEnum):
@@ -102,7 +106,7 @@ class Outbox:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         publisher: Publisher,
         *,
         clock: Callable[[], float] = time.time,

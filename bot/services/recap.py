@@ -16,7 +16,6 @@ import time
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import RecapSettings
@@ -41,10 +40,11 @@ from bot.core.recap import (
     week_window,
 )
 from bot.errors import UserError
-from bot.services.isolation import FailureStore, Isolation
+from bot.services.isolation import Isolation
+from bot.services.ports import RecapStore
 from bot.services.supervisor import wait_any
 from bot.services.topic_routes import rank
-from bot.services.visibility import Visibility, VisibilityStore
+from bot.services.visibility import Visibility
 
 log = logging.getLogger(__name__)
 
@@ -54,38 +54,6 @@ MIN_SLEEP = 0.05
 UTC = ZoneInfo("UTC")
 
 
-class RecapStore(VisibilityStore, FailureStore, Protocol):
-    """What recaps read and write (the SQLite store's RecapRows and the outbox's enqueue)."""
-
-    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]: ...
-
-    async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]: ...
-
-    async def stories_sources(self, story_ids: Sequence[int]) -> int: ...
-
-    async def week_top_entities(
-        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
-    ) -> list[str]: ...
-
-    async def topic_guilds(self) -> dict[str, frozenset[int]]: ...
-
-    async def guild_timezone(self, guild_id: int) -> str | None: ...
-
-    async def recap_schedules(self) -> list[RecapSchedule]: ...
-
-    async def recap_schedule(self, guild_id: int) -> RecapSchedule | None: ...
-
-    async def save_recap_schedule(self, schedule: RecapSchedule, now: float) -> RecapSchedule: ...
-
-    async def remove_recap_schedule(self, guild_id: int) -> bool: ...
-
-    async def sync_config_recaps(self, schedules: Sequence[RecapSchedule], now: float) -> None: ...
-
-    async def mark_recap_posted(self, guild_id: int, week_key: str) -> None: ...
-
-    async def enqueue(
-        self, kind: str, story_id: int | None, ref: str, targets: Sequence[tuple[int, int]], now: float
-    ) -> int: ...
 
 
 def zone_named(name: str | None) -> ZoneInfo:

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot import __version__
-from bot.adapters.store import Store
 from bot.config import Settings
+from bot.services.ports import StatusStore
 
 # The ingest loop looks for due feeds at least once a minute; if it has not come round for this
 # long it is stuck (a hung fetch or parse, a dead task), whatever the feeds' own schedules.
@@ -44,7 +44,7 @@ class StatusReport:
 
 
 async def gather_status(
-    store: Store,
+    store: StatusStore,
     settings: Settings,
     *,
     started_at: float,

@@ -19,17 +19,17 @@ from enum import StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from bot.adapters.store import Store
-from bot.adapters.store.base import PollRecord
 from bot.config import Settings
 from bot.core.cards import Card
 from bot.core.dedup import KnownIndex, decide
 from bot.core.identity import entry_key, normalize_link
 from bot.core.limits import safe
+from bot.core.polls import PollRecord
 from bot.core.schedule import next_poll_after_success
 from bot.core.types import Feed, FeedOrigin, FetchResult, ParsedEntry, ParsedFeed
 from bot.errors import BlockedAddressError, FetchError, ParseError, UserError
 from bot.services.ingest import FeedFetcher, FeedParser
+from bot.services.ports import FeedStore, PollStore
 from bot.services.topic_routes import check_topic, rank
 
 MAX_URL_LENGTH = 2000
@@ -45,21 +45,8 @@ class Waker(Protocol):
     def wake(self) -> None: ...
 
 
-class ServiceParts(Protocol):
-    """The parts of `bot.services.wiring.Services` this module uses."""
-
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def store(self) -> Store: ...
-    @property
-    def fetcher(self) -> FeedFetcher: ...
-    @property
-    def parser(self) -> FeedParser: ...
-    @property
-    def enrich(self) -> CardPreviewer: ...
-    @property
-    def ingest(self) -> Waker: ...
+class SubscriptionStore(FeedStore, PollStore, Protocol):
+    """What subscribing reads and writes: the feeds, and the first poll stored as seen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +127,7 @@ class Subscriptions:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: SubscriptionStore,
         fetcher: FeedFetcher,
         parser: FeedParser,
         previewer: CardPreviewer,
@@ -158,12 +145,6 @@ class Subscriptions:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
         self._adding = asyncio.Lock()  # the duplicate check and the insert happen as one step
-
-    @classmethod
-    def from_services(cls, services: ServiceParts) -> Subscriptions:
-        """Built from the bot's services; resuming a feed wakes the ingest loop."""
-        return cls(services.settings, services.store, services.fetcher, services.parser, services.enrich,
-                   wake=services.ingest.wake)  # fmt: skip
 
     # --- adding and testing -----------------------------------------------------------------
 

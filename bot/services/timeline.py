@@ -11,7 +11,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from bot.config import Settings
 from bot.core.limits import safe
@@ -20,15 +19,15 @@ from bot.core.timeline import (
     EntityEvent,
     NameIndex,
     NameMatch,
-    NameRow,
     TimelinePage,
     TimelineQuery,
     Window,
     page_span,
 )
 from bot.errors import UserError
+from bot.services.ports import TimelineStore
 from bot.services.topic_routes import check_topic
-from bot.services.visibility import Visibility, VisibilityStore
+from bot.services.visibility import Visibility
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +35,6 @@ DIRECTORY_SIZE = 20_000  # the most mentioned entities offered while typing
 DIRECTORY_TTL = 60.0
 
 
-class TimelineStore(VisibilityStore, Protocol):
-    """What timelines read (the SQLite store's RecapRows)."""
-
-    async def entity_directory(self, limit: int) -> list[NameRow]: ...
-
-    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None: ...
-
-    async def timeline_count(
-        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
-    ) -> int: ...
-
-    async def timeline_events(
-        self, entity_id: int, since: float | None, limit: int, *, topic: str | None = None,
-        hidden: Sequence[int] = (), skip: int = 0, before: tuple[float, int] | None = None,
-        after: tuple[float, int] | None = None, oldest: bool = False,
-    ) -> list[EntityEvent]: ...  # fmt: skip
 
 
 def unknown_entity(name: str, suggestions: Sequence[str]) -> str:

@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from bot.adapters.store import Store
 from bot.config import Settings
 from bot.core.limits import safe
 from bot.core.routing import ALL_TOPICS, Route, RouteOrigin
 from bot.errors import UserError
+from bot.services.ports import DeliveryStore
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def check_topic(settings: Settings, topic: str, *, allow_all: bool = False) -> s
 class TopicRoutes:
     """The routes one server sets from Discord; the config's routes are shown, never removed."""
 
-    def __init__(self, settings: Settings, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, store: DeliveryStore, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock

@@ -13,19 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+
+from bot.services.ports import VisibilityStore
 
 log = logging.getLogger(__name__)
 
 FULL_READ_EVERY = 300.0
-
-
-class VisibilityStore(Protocol):
-    """What visibility reads."""
-
-    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]: ...
-
-    async def latest_story_id(self) -> int: ...
 
 
 class Visibility:

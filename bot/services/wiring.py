@@ -8,15 +8,19 @@ from dataclasses import dataclass
 from bot.adapters.fetcher import Fetcher
 from bot.adapters.llm import LLMSummarizer, build_summarizer
 from bot.adapters.parser import FeedParser
-from bot.adapters.store import Store
 from bot.config import Settings
 from bot.core.routing import Route, RouteOrigin
 from bot.services.enrich import EnrichService, StoryChange
 from bot.services.feeds import sync_config_feeds
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, Publisher
-from bot.services.recap import RecapScheduler
+from bot.services.ports import Store
+from bot.services.recap import RecapScheduler, RecapService
+from bot.services.subscriptions import Subscriptions
 from bot.services.supervisor import Supervisor
+from bot.services.timeline import TimelineService
+from bot.services.topic_routes import TopicRoutes
+from bot.services.visibility import Visibility
 
 
 @dataclass(slots=True)
@@ -32,6 +36,10 @@ class Services:
     outbox: Outbox
     supervisor: Supervisor
     recaps: RecapScheduler
+    recap: RecapService  # /recap: a week's stories as a server may see them
+    timeline: TimelineService  # /timeline and its autocomplete
+    routes: TopicRoutes  # /topics, and the topic names every command autocompletes
+    subscriptions: Subscriptions  # /feeds
     summarizer: LLMSummarizer | None = None
 
     @classmethod
@@ -51,7 +59,15 @@ class Services:
         enrich.on_changes = changed
         ingest = IngestService(store, fetcher, parser, settings.polling, on_released=released)
         recaps = RecapScheduler(store, on_queued=outbox.wake)
-        return cls(settings, store, fetcher, parser, ingest, enrich, outbox, Supervisor(), recaps, summarizer)
+        visibility = Visibility(store)  # one cache of who may see what, shared by the read commands
+        return cls(
+            settings, store, fetcher, parser, ingest, enrich, outbox, Supervisor(), recaps,
+            recap=RecapService(store, visibility=visibility),
+            timeline=TimelineService(store, settings, visibility=visibility),
+            routes=TopicRoutes(settings, store),
+            subscriptions=Subscriptions(settings, store, fetcher, parser, enrich, wake=ingest.wake),
+            summarizer=summarizer,
+        )  # fmt: skip
 
     async def start(self) -> None:
         """Bring the store in step with the config, then start the background loops."""

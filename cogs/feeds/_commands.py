@@ -11,8 +11,7 @@ from discord.ext import commands
 from bot.app.bot import WirebriefBot
 from bot.app.embeds import card_embed
 from bot.core.limits import safe
-from bot.services.subscriptions import SubscribeResult, Subscriptions
-from bot.services.topic_routes import TopicRoutes
+from bot.services.subscriptions import SubscribeResult
 from cogs._admin import admin_only, guild_id_of, is_admin, reply
 from cogs.feeds._listing import Pager, page_embeds
 
@@ -45,8 +44,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
 
     def __init__(self, bot: WirebriefBot) -> None:
         self.bot = bot
-        self.subs = Subscriptions.from_services(bot.services)
-        self.routes = TopicRoutes(bot.services.settings, bot.services.store)
+        self.subs = bot.services.subscriptions
+        self.routes = bot.services.routes
 
     @app_commands.command(name="add", description="Follow a feed; what it has now is stored as seen, not posted")
     @app_commands.describe(url="The feed's address (RSS, Atom or JSON Feed)", topic="A topic every story gets")

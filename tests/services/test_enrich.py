@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.store import SQLiteStore
-from bot.adapters.store.base import PollRecord
 from bot.config import parse_settings
 from bot.core.cards import Draft, StoryInput
 from bot.core.dedup import Decision, EntryState, NewEntry
 from bot.core.identity import content_hash, entry_key, normalize_link
+from bot.core.polls import PollRecord
 from bot.core.stories import EntryInput, plan_stories
 from bot.core.types import ParsedEntry
 from bot.errors import WirebriefError

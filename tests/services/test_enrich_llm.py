@@ -15,11 +15,11 @@ from fake_llm import HALLUCINATED_NAME, INJECTION_STORY, INJECTION_TEXT, SAMPLE_
 
 from bot.adapters.llm import AnthropicClient, OpenAIClient, build_summarizer
 from bot.adapters.store import SQLiteStore
-from bot.adapters.store.base import PollRecord
 from bot.config import parse_settings
 from bot.core.cards import Card, StoryInput
 from bot.core.dedup import Decision, EntryState, NewEntry
 from bot.core.identity import content_hash, entry_key, normalize_link
+from bot.core.polls import PollRecord
 from bot.core.types import ParsedEntry
 from bot.services.enrich import EnrichService
 

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.store import SQLiteStore
-from bot.adapters.store.base import PollRecord
 from bot.config import parse_settings
 from bot.core.cards import Card
 from bot.core.dedup import Decision, EntryState, NewEntry
 from bot.core.identity import content_hash, entry_key, normalize_link
+from bot.core.polls import PollRecord
 from bot.core.quarantine import DEFAULT_POLICY, INTERRUPTED, RetryPolicy, Stage
 from bot.core.recap import Recap, RecapSchedule
 from bot.core.routing import Route

@@ -327,7 +327,7 @@ async def test_reconcile_routes_stories_a_crash_left_unrouted_and_edits_grown_po
 async def test_a_disabled_feed_is_announced_once_to_the_server_that_added_it(
     store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.adapters.store.base import FailureRecord
+    from bot.core.polls import FailureRecord
     from bot.core.types import FeedOrigin
 
     clock, publisher = Clock(), FakePublisher()

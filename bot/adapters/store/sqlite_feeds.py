@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from bot.adapters.store.base import FailureRecord
 from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.core.polls import FailureRecord
 from bot.core.types import Feed, FeedOrigin
 
 _FEED_COLUMNS = (

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from bot.adapters.store.base import PollRecord
 from bot.adapters.store.sqlite_base import SQLiteBase
 from bot.core.dedup import Decision, EntryState, KnownEntry
+from bot.core.polls import PollRecord
 from bot.core.types import FeedEvent, StoredEntry
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,21 @@
-"""The store interface. The SQLite store implements it; a PostgreSQL store could follow."""
+"""The store's ports: what each part of Wirebrief needs from storage, one Protocol per area.
+
+A store implementation (SQLite today: `bot.adapters.store.SQLiteStore`; PostgreSQL next) provides
+them all; a service takes only the areas it uses, so its signature says what it touches, and a
+second store can be written and tested area by area. `Store` is every area at once, for the wiring.
+All times are UNIX seconds (UTC).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from bot.adapters.llm import LLMStore
 from bot.core.cards import Card
 from bot.core.cluster import Features
-from bot.core.dedup import Decision, KnownEntry
+from bot.core.dedup import KnownEntry
+from bot.core.polls import FailureRecord, PollRecord
 from bot.core.quarantine import ItemFailure, RetryPolicy
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.routing import Route
@@ -16,15 +23,14 @@ from bot.core.stories import StoryPlanItem
 from bot.core.timeline import EntityEvent, NameRow
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
+__all__ = [
+    "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "LLMStore", "PollStore", "RecapStore", "StatusStore",
+    "Store", "StoryStore", "TimelineStore", "VisibilityStore",
+]  # fmt: skip
 
-class Store(Protocol):
-    """Everything Wirebrief keeps. All times are UNIX seconds (UTC)."""
 
-    async def close(self) -> None:
-        """Finish pending writes and release the database."""
-
-    async def schema_version(self) -> int:
-        """The schema version of the open database."""
+class FeedStore(Protocol):
+    """The feeds: subscribing, listing, pausing, naming (the store's `feeds` rows)."""
 
     async def add_feed(
         self,
@@ -59,7 +65,10 @@ class Store(Protocol):
     async def enable_feed(self, feed_id: int, now: float) -> bool:
         """Re-enable a disabled feed and poll it at once. False when there was no such feed."""
 
-    # --- ingest ---
+
+
+class PollStore(Protocol):
+    """Polling: due feeds and their leases, what a poll found, its failures, the cycles."""
 
     async def claim_due_feeds(self, now: float, lease_seconds: float, limit: int) -> list[Feed]:
         """Feeds due at `now`, leased so that nobody polls them twice at once."""
@@ -79,29 +88,20 @@ class Store(Protocol):
     async def record_failure(self, feed_id: int, failure: FailureRecord) -> None:
         """Write a failed poll; a disabling failure also records a `feed_disabled` event."""
 
-    async def released_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
-        """Released entries not yet taken into a story, oldest first; with `now`, without those held
-        back from planning (quarantined, or waiting out a backoff)."""
+    async def record_cycle(self, started_at: float, finished_at: float, feeds: int, new: int, errors: int) -> None:
+        """Keep the figures of one ingest cycle (for /status)."""
 
     async def pending_count(self, feed_id: int) -> int:
         """Entries of the feed waiting for release."""
 
-    async def unannounced_events(self) -> list[FeedEvent]:
-        """Events the Discord side has not announced yet, oldest first."""
 
-    async def mark_event_announced(self, event_id: int, now: float) -> None:
-        """The event was announced."""
 
-    async def record_cycle(self, started_at: float, finished_at: float, feeds: int, new: int, errors: int) -> None:
-        """Keep the figures of one ingest cycle (for /status)."""
+class StoryStore(Protocol):
+    """Stories: released entries planned into stories, entities, topics and the cards written for them."""
 
-    async def feed_health(self) -> dict[str, int]:
-        """Feeds per state: ok, backing_off, paused, disabled."""
-
-    async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
-        """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""
-
-    # --- stories ---
+    async def released_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
+        """Released entries not yet taken into a story, oldest first; with `now`, without those held
+        back from planning (quarantined, or waiting out a backoff)."""
 
     async def story_features_since(self, since: float) -> list[tuple[int, Features]]:
         """Clustering features of the stories published since `since`."""
@@ -122,20 +122,30 @@ class Store(Protocol):
     async def story_entities(self, story_id: int) -> list[str]:
         """The entities of a story, main entity first."""
 
-    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
-        """Newest stories mentioning an entity: (published_at, headline, url, story_id) each."""
-
-    async def story_audience(self, story_id: int) -> frozenset[int] | None:
-        """Servers that may receive the story: None for all, else those whose own feeds carried it."""
+    async def stories_without_card(self) -> list[int]:
+        """Stories whose card was never written (a crash between planning and carding)."""
 
     async def save_card(self, story_id: int, card: Card, now: float) -> None:
         """Keep the card of a story (its topics replace the story's topics)."""
 
+
+
+class CardStore(Protocol):
+    """A story's card and who may receive it, as routing, the outbox and the buttons read them."""
+
     async def get_card(self, story_id: int) -> Card | None:
         """The card of a story, if written."""
 
+    async def story_audience(self, story_id: int) -> frozenset[int] | None:
+        """Servers that may receive the story: None for all, else those whose own feeds carried it."""
 
-    # --- routes, server settings, the outbox ---
+    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
+        """Newest stories mentioning an entity: (published_at, headline, url, story_id) each."""
+
+
+
+class DeliveryStore(Protocol):
+    """Routes, server settings, feed events to announce, and the outbox."""
 
     async def list_routes(self, guild_id: int | None = None) -> list[Route]:
         """Routes of one server, or of all."""
@@ -160,6 +170,12 @@ class Store(Protocol):
 
     async def set_guild_timezone(self, guild_id: int, timezone: str | None, now: float) -> None:
         """Set (or clear) the time zone of a server, set with /settings timezone."""
+
+    async def unannounced_events(self) -> list[FeedEvent]:
+        """Events the Discord side has not announced yet, oldest first."""
+
+    async def mark_event_announced(self, event_id: int, now: float) -> None:
+        """The event was announced."""
 
     async def enqueue(
         self, kind: str, story_id: int | None, ref: str, targets: Sequence[tuple[int, int]], now: float
@@ -194,11 +210,11 @@ class Store(Protocol):
     async def mark_failed(self, delivery_id: int, error: str) -> None:
         """Give up on this delivery."""
 
-    async def outbox_depth(self) -> tuple[int, float | None]:
-        """Deliveries waiting, and when the oldest was queued."""
-
-    async def stories_without_card(self) -> list[int]:
-        """Stories whose card was never written (a crash between planning and carding)."""
+    async def break_recap_schedule(
+        self, guild_id: int, channel_id: int, reason: str, now: float
+    ) -> RecapSchedule | None:
+        """The server's working schedule posting in `channel_id` stops (its channel refused the
+        recap) until it is saved again; the schedule as broken, None when there was none."""
 
     async def unrouted_stories(self, since: float) -> list[int]:
         """Stories carded since `since` with no delivery at all."""
@@ -207,86 +223,29 @@ class Store(Protocol):
         """Stories that grew after their cards were posted, with no edit pending."""
 
 
-    # --- /timeline and /recap (read-only), recap schedules ---
 
-    async def entity_directory(self, limit: int) -> list[NameRow]:
-        """Names and aliases of the `limit` most mentioned visible entities."""
+class StatusStore(Protocol):
+    """The figures behind /status and the health endpoint."""
 
-    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None:
-        """(id, canonical name) of the entity with this name or alias, if any."""
+    async def feed_health(self) -> dict[str, int]:
+        """Feeds per state: ok, backing_off, paused, disabled."""
 
-    async def timeline_count(
-        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
-    ) -> int:
-        """How many stories mention the entity since `since` (None: ever)."""
+    async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
+        """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""
 
-    async def timeline_events(
-        self,
-        entity_id: int,
-        since: float | None,
-        limit: int,
-        *,
-        topic: str | None = None,
-        hidden: Sequence[int] = (),
-        skip: int = 0,
-        before: tuple[float, int] | None = None,
-        after: tuple[float, int] | None = None,
-        oldest: bool = False,
-    ) -> list[EntityEvent]:
-        """`limit` stories mentioning the entity, oldest first: the newest (after `skip`), those just
-        before or after an event's (published_at, story_id), or the `oldest`."""
+    async def outbox_depth(self) -> tuple[int, float | None]:
+        """Deliveries waiting, and when the oldest was queued."""
 
-    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]:
-        """Stories (id above `after_id`) told only by feeds servers added from Discord → those servers."""
+    async def llm_usage_get(self, day: str) -> tuple[int, int, int]:
+        """(calls, input tokens, output tokens) of a UTC day."""
 
-    async def latest_story_id(self) -> int:
-        """The id of the newest story (0 when there is none)."""
+    async def quarantine_counts(self) -> dict[str, int]:
+        """Quarantined items per stage."""
 
-    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]:
-        """Stories published in [start, end) (of `topic`, if given) with their sources and main topic."""
 
-    async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]:
-        """Date, topics (main topic first), headline, one-line TL;DR and link of each of these stories."""
 
-    async def stories_sources(self, story_ids: Sequence[int]) -> int:
-        """How many distinct feeds carried these stories."""
-
-    async def week_top_entities(
-        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
-    ) -> list[str]:
-        """The visible entities most stories published in [start, end) are mainly about."""
-
-    async def topic_guilds(self) -> dict[str, frozenset[int]]:
-        """For each routed topic, the servers whose working routes carry it."""
-
-    async def recap_schedules(self) -> list[RecapSchedule]:
-        """Every server's recap schedule."""
-
-    async def recap_schedule(self, guild_id: int) -> RecapSchedule | None:
-        """The server's recap schedule, if any."""
-
-    async def save_recap_schedule(self, schedule: RecapSchedule, now: float) -> RecapSchedule:
-        """Create or change a server's recap schedule."""
-
-    async def remove_recap_schedule(self, guild_id: int) -> bool:
-        """Remove a server's recap schedule; False when there was none."""
-
-    async def sync_config_recaps(self, schedules: Sequence[RecapSchedule], now: float) -> None:
-        """The config's recap schedules exist; config ones no longer in the config are removed."""
-
-    async def mark_recap_posted(self, guild_id: int, week_key: str) -> None:
-        """The recap of `week_key` is queued for the server."""
-
-    async def break_recap_schedule(
-        self, guild_id: int, channel_id: int, reason: str, now: float
-    ) -> RecapSchedule | None:
-        """The server's working schedule posting in `channel_id` stops (its channel refused the
-        recap) until it is saved again; the schedule as broken, None when there was none."""
-
-    async def guild_timezone(self, guild_id: int) -> str | None:
-        """The server's time zone (its setting, else its recap schedule's), if any."""
-
-    # --- items a stage could not handle (see bot.core.quarantine) ---
+class FailureStore(Protocol):
+    """Items a stage could not handle: attempts counted before the work, backoff, quarantine (`bot.core.quarantine`)."""
 
     async def attempted_items(self, stage: str, ids: Sequence[int]) -> dict[int, int]:
         """Items of `ids` that failed (or were interrupted) before → their attempts so far."""
@@ -312,9 +271,6 @@ class Store(Protocol):
     async def held_items(self, stage: str, now: float) -> set[int]:
         """Items of `stage` to leave alone now: quarantined or waiting out a backoff."""
 
-    async def quarantine_counts(self) -> dict[str, int]:
-        """Quarantined items per stage."""
-
     async def quarantined_items(self, limit: int = 100) -> list[ItemFailure]:
         """The quarantined items, most recent first."""
 
@@ -324,55 +280,75 @@ class Store(Protocol):
     async def release_quarantine(self, now: float, stage: str | None = None) -> int:
         """Give quarantined items (of `stage`, or all) a new round of attempts; returns how many."""
 
-    # --- the LLM cache and usage ---
 
-    async def llm_cache_get(self, key: str) -> str | None:
-        """A cached model answer, if any."""
+class VisibilityStore(Protocol):
+    """What visibility reads."""
 
-    async def llm_cache_put(
-        self, key: str, model: str, prompt_version: str, response: str, input_tokens: int, output_tokens: int,
-        now: float,
-    ) -> None:
-        """Keep a validated model answer."""
+    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]: ...
 
-    async def llm_cache_prune(self, before: float) -> int:
-        """Forget answers older than `before`; returns how many."""
-
-    async def llm_usage_add(self, day: str, calls: int, input_tokens: int, output_tokens: int) -> None:
-        """Count calls and tokens of a UTC day."""
-
-    async def llm_usage_get(self, day: str) -> tuple[int, int, int]:
-        """(calls, input tokens, output tokens) of a UTC day."""
+    async def latest_story_id(self) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    """Everything one successful poll changes, written in one transaction."""
+class TimelineStore(VisibilityStore, Protocol):
+    """What timelines read (the SQLite store's RecapRows)."""
 
-    now: float
-    status: int  # 200, or 304 (also used when the body hash was unchanged)
-    next_poll_at: float
-    max_new: int  # release at most this many pending entries, oldest first
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    title: str | None = None  # None when the body was not parsed
-    site_url: str | None = None
-    ttl_seconds: float | None = None  # the feed's <ttl>, kept for polls that skip parsing
-    decision: Decision | None = None  # None when the body was not parsed
-    moved_to: str | None = None  # candidate permanent redirect, being confirmed
-    moved_count: int = 0
-    move_to: str | None = None  # confirmed: move the feed to this URL now
+    async def entity_directory(self, limit: int) -> list[NameRow]: ...
+
+    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None: ...
+
+    async def timeline_count(
+        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> int: ...
+
+    async def timeline_events(
+        self, entity_id: int, since: float | None, limit: int, *, topic: str | None = None,
+        hidden: Sequence[int] = (), skip: int = 0, before: tuple[float, int] | None = None,
+        after: tuple[float, int] | None = None, oldest: bool = False,
+    ) -> list[EntityEvent]: ...  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class FailureRecord:
-    """A failed poll."""
+class RecapStore(VisibilityStore, FailureStore, Protocol):
+    """What recaps read and write (the SQLite store's RecapRows and the outbox's enqueue)."""
 
-    now: float
-    error: str
-    status: int | None
-    failures: int
-    next_poll_at: float
-    disable: bool
+    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]: ...
 
+    async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]: ...
+
+    async def stories_sources(self, story_ids: Sequence[int]) -> int: ...
+
+    async def week_top_entities(
+        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
+    ) -> list[str]: ...
+
+    async def topic_guilds(self) -> dict[str, frozenset[int]]: ...
+
+    async def guild_timezone(self, guild_id: int) -> str | None: ...
+
+    async def recap_schedules(self) -> list[RecapSchedule]: ...
+
+    async def recap_schedule(self, guild_id: int) -> RecapSchedule | None: ...
+
+    async def save_recap_schedule(self, schedule: RecapSchedule, now: float) -> RecapSchedule: ...
+
+    async def remove_recap_schedule(self, guild_id: int) -> bool: ...
+
+    async def sync_config_recaps(self, schedules: Sequence[RecapSchedule], now: float) -> None: ...
+
+    async def mark_recap_posted(self, guild_id: int, week_key: str) -> None: ...
+
+    async def enqueue(
+        self, kind: str, story_id: int | None, ref: str, targets: Sequence[tuple[int, int]], now: float
+    ) -> int: ...
+
+
+class Store(
+    FeedStore, PollStore, StoryStore, CardStore, DeliveryStore, StatusStore, RecapStore, TimelineStore,
+    FailureStore, LLMStore, Protocol,
+):  # fmt: skip
+    """Everything Wirebrief keeps: every area at once (what the wiring opens and hands out)."""
+
+    async def close(self) -> None:
+        """Finish pending writes and release the database."""
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database."""
