@@ -1,18 +1,26 @@
 """Schema migrations, one function per step, tracked in `PRAGMA user_version`.
 
-Step N takes a database at version N-1 to version N. Each step runs in one transaction
-with the version bump, so a crash mid-migration leaves the previous version intact.
-Never edit a released step: add a new one.
+`schema.sql` beside this file is the whole current schema, readable in one place: a new database
+is created from it. Step N takes an older database at version N-1 to version N. Each step runs in
+one transaction with the version bump, so a crash mid-migration leaves the previous version intact.
+Never edit a released step: add a new one, and change `schema.sql` with it (a test proves a
+migrated database equals a new one).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
+from importlib import resources
 
 import aiosqlite
 
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+def current_schema() -> str:
+    """The whole schema at `LATEST_VERSION` (schema.sql, shipped with the package)."""
+    return resources.files("bot.adapters.store").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
 def split_statements(script: str) -> Iterator[str]:

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 import aiosqlite
 
-from bot.adapters.store.migrations import LATEST_VERSION, MIGRATIONS
+from bot.adapters.store.migrations import LATEST_VERSION, MIGRATIONS, current_schema, run_script
 from bot.errors import SchemaTooNewError, StorageError
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,22 @@ class SQLiteBase:
                 f"knows only up to {LATEST_VERSION}: upgrade Wirebrief, or point "
                 "storage.path at another file"
             )
+        if current == 0 and target == LATEST_VERSION and not await self._has_tables():
+            async with self.transaction():
+                await run_script(self._db, current_schema())
+                await self._db.execute(f"PRAGMA user_version = {LATEST_VERSION}")
+            log.info("database created at schema version %d", LATEST_VERSION)
+            return
         for version in range(current, target):
             step = MIGRATIONS[version]
             async with self.transaction():
                 await step(self._db)
                 await self._db.execute(f"PRAGMA user_version = {version + 1}")
             log.info("database migrated to schema version %d (%s)", version + 1, step.__name__)
+
+    async def _has_tables(self) -> bool:
+        async with self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1") as cur:
+            return await cur.fetchone() is not None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

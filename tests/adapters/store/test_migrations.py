@@ -143,3 +143,63 @@ def test_split_statements_handles_semicolons_in_strings_and_comments() -> None:
         "-- a comment; with a semicolon\n    CREATE TABLE t (x TEXT DEFAULT 'a;b');",
         "INSERT INTO t VALUES ('c;d');",
     ]
+
+
+def shape(path: Path) -> dict[str, object]:
+    """What a schema is made of, however its SQL was written: each table's columns (name, type, not
+    null, default, primary key), foreign keys and WITHOUT ROWID; each index's table, columns, order,
+    uniqueness and partial condition."""
+    with sqlite3.connect(path) as db:
+        tables_ = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        out: dict[str, object] = {}
+        for table in tables_:
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+            out[f"table {table}"] = (
+                [tuple(r[1:]) for r in db.execute(f"PRAGMA table_info({table})")],
+                sorted(tuple(r[2:]) for r in db.execute(f"PRAGMA foreign_key_list({table})")),
+                "WITHOUT ROWID" in sql.upper(),
+                sorted(" ".join(c.split()) for c in _checks(sql)),
+            )
+        for name, table, sql in db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"):
+            where = " ".join(sql.split(" WHERE ", 1)[1].split()) if sql and " WHERE " in sql else None
+            columns = [tuple(r[1:]) for r in db.execute(f"PRAGMA index_xinfo({name})")]
+            unique = bool(sql) and sql.upper().startswith("CREATE UNIQUE")
+            out[f"index {name}"] = (table, columns, unique, where)
+        return out
+
+
+def _checks(sql: str) -> list[str]:
+    """The CHECK (…) constraints of a CREATE TABLE statement."""
+    found, at = [], sql.upper().find("CHECK")
+    while at >= 0:
+        depth, end = 0, at
+        for end in range(sql.index("(", at), len(sql)):
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            if depth == 0:
+                break
+        found.append(sql[at : end + 1])
+        at = sql.upper().find("CHECK", end)
+    return found
+
+
+async def test_a_migrated_database_equals_one_created_from_the_schema_file(tmp_path: Path) -> None:
+    fresh, migrated = tmp_path / "fresh.db", tmp_path / "migrated.db"
+    await (await SQLiteStore.open(fresh)).close()
+    old = await SQLiteStore.open(migrated, migrate_to=1)  # the first step builds on an empty file
+    await old.close()
+    await (await SQLiteStore.open(migrated)).close()
+    assert user_version(fresh) == user_version(migrated) == LATEST_VERSION
+    fresh_shape, migrated_shape = shape(fresh), shape(migrated)
+    assert sorted(fresh_shape) == sorted(migrated_shape), "the same tables and indexes"
+    for name, value in fresh_shape.items():
+        assert value == migrated_shape[name], name
+    assert len([k for k in fresh_shape if k.startswith("index ")]) >= 20
+
+
+async def test_the_schema_file_creates_a_new_database_in_one_step(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="bot.adapters.store.sqlite_base"):
+        await (await SQLiteStore.open(tmp_path / "w.db")).close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [f"database created at schema version {LATEST_VERSION}"], messages

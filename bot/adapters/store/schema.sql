@@ -1,0 +1,236 @@
+-- The whole schema of Wirebrief's SQLite store, as it is now (schema version 7).
+--
+-- A new database is created from this file in one transaction; an older one is brought here by the
+-- steps of migrations.py, one per version. tests/adapters/store/test_migrations.py proves that both
+-- give the same tables, columns and indexes: change this file and add a migration step together.
+-- All times are UNIX seconds (UTC).
+
+-- --- feeds and polling ---------------------------------------------------------------------------
+
+CREATE TABLE feeds (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    site_url TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT 'config' CHECK (origin IN ('config', 'discord', 'opml')),
+    added_by_guild_id INTEGER,                 -- the server that added it from Discord
+    forced_topics TEXT NOT NULL DEFAULT '[]',  -- JSON list
+    paused INTEGER NOT NULL DEFAULT 0,
+    disabled_at REAL,
+    disabled_reason TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    body_hash TEXT,
+    ttl_seconds REAL,
+    last_fetch_at REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,       -- in a row
+    next_poll_at REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,       -- a poll under way: nobody else polls it
+    moved_to TEXT,                             -- a permanent redirect being confirmed
+    moved_count INTEGER NOT NULL DEFAULT 0,
+    entries_seen INTEGER NOT NULL DEFAULT 0,
+    subscribed INTEGER NOT NULL DEFAULT 0,     -- the first poll is stored (as seen)
+    created_at REAL NOT NULL
+);
+CREATE INDEX feeds_due ON feeds (next_poll_at) WHERE paused = 0 AND disabled_at IS NULL;
+
+-- feed_disabled and feed_moved, announced once to the server that added the feed
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    feed_id INTEGER REFERENCES feeds (id) ON DELETE SET NULL,
+    guild_id INTEGER,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    announced_at REAL
+);
+CREATE INDEX events_unannounced ON events (created_at) WHERE announced_at IS NULL;
+
+CREATE TABLE ingest_cycles (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    feeds_polled INTEGER NOT NULL DEFAULT 0,
+    new_entries INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0
+);
+
+-- --- entries -------------------------------------------------------------------------------------
+
+-- seen: stored, never posted (first poll, too old); pending: waiting for release; released: for stories
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+    entry_key TEXT NOT NULL,
+    link_key TEXT,
+    title TEXT NOT NULL DEFAULT '',
+    link TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    content TEXT NOT NULL DEFAULT '',
+    published_at REAL NOT NULL,
+    first_seen_at REAL NOT NULL,
+    updated_at REAL,
+    content_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('seen', 'pending', 'released')),
+    story_id INTEGER REFERENCES stories (id) ON DELETE SET NULL,
+    UNIQUE (feed_id, entry_key)
+);
+CREATE INDEX entries_link_key ON entries (feed_id, link_key) WHERE link_key IS NOT NULL;
+CREATE INDEX entries_pending ON entries (feed_id, published_at) WHERE state = 'pending';
+CREATE INDEX entries_story ON entries (story_id);
+-- who may see a story (its feeds), and the stories of a feed, without reading the entries
+CREATE INDEX entries_story_feed ON entries (story_id, feed_id);
+CREATE INDEX entries_feed_story ON entries (feed_id, story_id);
+
+-- --- stories, entities, cards --------------------------------------------------------------------
+
+CREATE TABLE entities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT 'config' CHECK (origin IN ('config', 'discovered')),
+    promoted INTEGER NOT NULL DEFAULT 1,       -- shown to people (discovered names: after several stories)
+    mention_count INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+-- /timeline autocomplete: the most mentioned visible entities, without a sort
+CREATE INDEX entities_directory ON entities (promoted, mention_count);
+
+-- aliases are stored case-folded; the canonical name is an alias of itself
+CREATE TABLE entity_aliases (
+    alias TEXT PRIMARY KEY,
+    entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX entity_aliases_entity ON entity_aliases (entity_id);
+
+CREATE TABLE stories (
+    id INTEGER PRIMARY KEY,
+    headline TEXT NOT NULL,
+    published_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    signature TEXT NOT NULL DEFAULT '',        -- clustering features, JSON
+    main_entity_id INTEGER REFERENCES entities (id) ON DELETE SET NULL,
+    source_count INTEGER NOT NULL DEFAULT 1,
+    card TEXT,                                 -- JSON; NULL until written
+    card_backend TEXT,
+    carded_at REAL
+);
+CREATE INDEX stories_published ON stories (published_at);
+-- /recap: a week's stories with their source counts and main entities, from the index alone
+CREATE INDEX stories_week ON stories (published_at, source_count, main_entity_id);
+
+CREATE TABLE story_topics (
+    story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    topic TEXT NOT NULL,
+    PRIMARY KEY (story_id, topic)
+);  -- with rowid: topics keep the order they were given in
+CREATE INDEX story_topics_topic ON story_topics (topic, story_id);
+
+CREATE TABLE entity_mentions (
+    entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    published_at REAL NOT NULL,
+    is_main INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (entity_id, story_id)
+) WITHOUT ROWID;
+CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at);
+CREATE INDEX entity_mentions_story ON entity_mentions (story_id);
+
+-- --- servers, routes, the outbox, recap schedules ------------------------------------------------
+
+CREATE TABLE guild_settings (
+    guild_id INTEGER PRIMARY KEY,
+    alerts_channel_id INTEGER,
+    timezone TEXT,
+    updated_at REAL NOT NULL
+);
+
+CREATE TABLE routes (
+    id INTEGER PRIMARY KEY,
+    guild_id INTEGER NOT NULL,
+    topic TEXT NOT NULL,                       -- or '*'
+    channel_id INTEGER NOT NULL,
+    include_keywords TEXT NOT NULL DEFAULT '[]',
+    exclude_keywords TEXT NOT NULL DEFAULT '[]',
+    origin TEXT NOT NULL DEFAULT 'discord' CHECK (origin IN ('config', 'discord')),
+    broken_at REAL,                            -- the channel refused the bot (403/404)
+    broken_reason TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (guild_id, topic, channel_id)
+);
+
+-- the outbox: one row per (thing, channel), sent exactly once
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('card', 'recap', 'alert')),
+    story_id INTEGER REFERENCES stories (id) ON DELETE CASCADE,
+    ref TEXT NOT NULL DEFAULT '',              -- recap: the ISO week; alert: '<key>:<text>'
+    guild_id INTEGER NOT NULL,
+    channel_id INTEGER NOT NULL,
+    nonce TEXT NOT NULL UNIQUE,                -- sent with enforce_nonce: Discord drops a repeat
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+    message_id INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,       -- of the current step (send, then each edit), counted before it
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    needs_edit INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE UNIQUE INDEX deliveries_once ON deliveries (kind, coalesce(story_id, 0), ref, channel_id);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('pending', 'sending') OR needs_edit = 1;
+
+CREATE TABLE recap_schedules (
+    guild_id INTEGER PRIMARY KEY,
+    channel_id INTEGER NOT NULL,
+    weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+    time TEXT NOT NULL,                        -- HH:MM
+    timezone TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'discord' CHECK (origin IN ('config', 'discord')),
+    last_posted_week TEXT,
+    updated_at REAL NOT NULL,
+    broken_at REAL,                            -- its channel refused the recap: paused until set again
+    broken_reason TEXT
+);
+
+-- --- the model's answers and spending ------------------------------------------------------------
+
+-- key = hash of content + prompt version + model: nothing is paid for twice
+CREATE TABLE llm_cache (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    response TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE llm_usage (
+    day TEXT PRIMARY KEY,                      -- YYYY-MM-DD, UTC
+    calls INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- --- items a stage could not handle (bot/core/quarantine.py) -------------------------------------
+
+-- attempts are counted before the work, so an item that crashes its stage (or the process) is
+-- held back, retried alone, then quarantined
+CREATE TABLE item_failures (
+    stage TEXT NOT NULL,
+    item_id INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    first_failed_at REAL NOT NULL,
+    retry_at REAL NOT NULL,
+    quarantined_at REAL,
+    PRIMARY KEY (stage, item_id)
+) WITHOUT ROWID;
+CREATE INDEX item_failures_quarantined ON item_failures (quarantined_at) WHERE quarantined_at IS NOT NULL;
