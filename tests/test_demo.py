@@ -182,7 +182,8 @@ def test_later_cards_carry_the_entity_timeline(demo_run: DemoRun) -> None:
 
 
 async def test_the_layout_matches_the_discord_embed(demo_run: DemoRun) -> None:
-    from bot.app.embeds import TimelineEvent, card_embed, card_view
+    from bot.app.embeds import TimelineEvent, card_embed
+    from bot.app.views import card_view
 
     world = demo_run.world
     for post in demo_run.publisher.posts.values():

@@ -305,21 +305,3 @@ def card_embed(card: Card, *, color: int | None = None, timeline: Sequence[Timel
         if name in values:
             embed.add_field(name=name, value=values[name], inline=False)
     return embed
-
-
-def card_view(card: Card) -> discord.ui.View:
-    """The buttons under a card: Read original (a link), Deep insight, Timeline: <main entity>.
-
-    The two answering buttons are persistent (their custom ids carry the story id), so they keep
-    working after a restart once `bot.app.views.register_views` has run.
-    """
-    from bot.app.views import DeepInsightButton, TimelineButton  # here: views imports this module
-
-    view = discord.ui.View(timeout=None)
-    url = page_url(card.url, BUTTON_URL_LIMIT)
-    if url:
-        view.add_item(discord.ui.Button(label="Read original", url=url, emoji="🔗"))
-    view.add_item(DeepInsightButton(card.story_id))
-    if card.main_entity and card.main_entity.strip():
-        view.add_item(TimelineButton(card.story_id, timeline_label(card.main_entity)))
-    return view

@@ -7,9 +7,9 @@ import logging
 import aiohttp
 import discord
 
-from bot.app.embeds import card_embed, card_view, configured_color, page_url
+from bot.app.embeds import card_embed, configured_color, page_url
 from bot.app.recap_embeds import send_recap
-from bot.app.views import ButtonStore, entity_timeline
+from bot.app.views import ButtonStore, card_view, entity_timeline
 from bot.config import Settings
 from bot.core.cards import Card
 from bot.core.limits import cut

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import discord
 
-from bot.app.embeds import LINE_TEXT_LIMIT, TimelineEvent, date_valid, fit_lines, timeline_line
+from bot.app.embeds import (
+    BUTTON_URL_LIMIT,
+    LINE_TEXT_LIMIT,
+    TimelineEvent,
+    date_valid,
+    fit_lines,
+    page_url,
+    timeline_label,
+    timeline_line,
+)  # fmt: skip
 from bot.core.cards import Card
 from bot.core.limits import safe
 
@@ -173,3 +182,19 @@ class TimelineButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 def register_views(bot: WirebriefBot) -> None:
     """Listen for the card buttons of every message, including those posted before a restart."""
     bot.add_dynamic_items(DeepInsightButton, TimelineButton)
+
+
+def card_view(card: Card) -> discord.ui.View:
+    """The buttons under a card: Read original (a link), Deep insight, Timeline: <main entity>.
+
+    The two answering buttons are persistent (their custom ids carry the story id), so they keep
+    working after a restart once `register_views` has run.
+    """
+    view = discord.ui.View(timeout=None)
+    url = page_url(card.url, BUTTON_URL_LIMIT)
+    if url:
+        view.add_item(discord.ui.Button(label="Read original", url=url, emoji="🔗"))
+    view.add_item(DeepInsightButton(card.story_id))
+    if card.main_entity and card.main_entity.strip():
+        view.add_item(TimelineButton(card.story_id, timeline_label(card.main_entity)))
+    return view

@@ -18,7 +18,6 @@ from bot.app.embeds import (
     TLDR_HEADING,
     TimelineEvent,
     card_embed,
-    card_view,
     configured_color,
     default_color,
     fit_lines,
@@ -27,6 +26,7 @@ from bot.app.embeds import (
     page_url,
     parse_color,
 )
+from bot.app.views import card_view
 from bot.config import Settings
 from bot.config.settings import TopicSettings
 from bot.core.cards import Card, RelatedLink

@@ -15,7 +15,7 @@ import pytest
 from discord.webhook.async_ import async_context
 
 from bot.adapters.store import SQLiteStore
-from bot.app.embeds import TimelineEvent, card_view
+from bot.app.embeds import TimelineEvent
 from bot.app.views import (
     FAILED,
     MESSAGE_LIMIT,
@@ -25,6 +25,7 @@ from bot.app.views import (
     DeepInsightButton,
     TimelineButton,
     answer,
+    card_view,
     deep_insight_reply,
     deep_insight_text,
     register_views,

@@ -22,8 +22,8 @@ from fake_discord import (
 )
 
 from bot.adapters.store import SQLiteStore
-from bot.app.embeds import card_embed, card_view
-from bot.app.views import NOT_STORED
+from bot.app.embeds import card_embed
+from bot.app.views import NOT_STORED, card_view
 from bot.core.cards import Card
 from bot.core.cluster import Features
 from bot.core.stories import StoryPlanItem
