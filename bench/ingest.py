@@ -424,8 +424,7 @@ async def _measure_cycle(name: str, service: Any, server: FeedServer, monitor: M
 
 async def run_ours(server: FeedServer, args: argparse.Namespace, tmp: Path) -> tuple[list[CycleResult], dict[str, Any]]:
     """Subscribe every feed in a fresh store and run the three cycles; returns their results."""
-    from bot.adapters.fetcher import Fetcher
-    from bot.adapters.parser import FeedParser
+    from bot.adapters.feeds import FeedParser, Fetcher
     from bot.adapters.store import SQLiteStore
     from bot.config.settings import PollingSettings
     from bot.core.types import FeedOrigin
@@ -836,8 +835,8 @@ def main(argv: list[str] | None = None) -> int:
         return reader_child(args.reader_child)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        import bot.adapters.fetcher
-        import bot.adapters.parser  # noqa: F401 -- only checking they exist
+        import bot.adapters.feeds.fetch.fetcher
+        import bot.adapters.feeds.parse.pool  # noqa: F401 -- only checking they exist
     except ImportError as exc:
         print(f"cannot import the fetcher or the parser ({exc}): the benchmark needs both")
         return 2

@@ -20,8 +20,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Protocol
 
+from bot.adapters.feeds import FeedParser
 from bot.adapters.packaged_feeds import PackagedFeeds
-from bot.adapters.parser import FeedParser
 from bot.adapters.store import SQLiteStore
 from bot.app.card_layout import TimelinePoint, parse_color
 from bot.app.demo_publisher import Action, Post, RecordingPublisher

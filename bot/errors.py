@@ -57,3 +57,7 @@ class BlockedAddressError(FetchError):
 
 class ParseError(WirebriefError):
     """A body could not be parsed as a feed, or the parse ran out of time or memory."""
+
+
+class DependencyError(WirebriefError):
+    """An installed library lacks what Wirebrief relies on: the wrong version of it is installed."""

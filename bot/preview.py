@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.adapters.fetcher import Fetcher
-from bot.adapters.parser import FeedParser
+from bot.adapters.feeds import FeedParser, Fetcher
 from bot.adapters.store import SQLiteStore
 from bot.app.card_layout import card_layout, parse_color
 from bot.app.console_cards import Style, printable, render_card, wants_color, width_for

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.feeds import parse_document
 from bot.adapters.packaged_feeds import PackagedFeeds, json_as_of, xml_as_of
-from bot.adapters.parser import parse_document
 from bot.app.card_layout import card_layout
 from bot.app.console_cards import Style, render_card, wants_color
 from bot.cli import main

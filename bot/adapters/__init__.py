@@ -1,1 +1,1 @@
-"""Adapters: the outside world (HTTP, feed parsing, SQLite, LLM endpoints) behind small interfaces."""
+"""Adapters: the outside world behind small interfaces: feeds (`feeds/`), SQLite (`store/`), LLM endpoints (`llm/`)."""

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.adapters.opml import OpmlFeed, parse_opml, render_opml
+from bot.adapters.feeds import OpmlFeed, parse_opml, render_opml
 from bot.config import FeedSettings
 from bot.core.types import FeedOrigin
 from bot.services.ports import FeedStore

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.adapters.fetcher import Fetcher
+from bot.adapters.feeds import FeedParser, Fetcher
 from bot.adapters.llm import LLMSummarizer, build_summarizer
-from bot.adapters.parser import FeedParser
 from bot.config import Settings
 from bot.core.routing import Route, RouteOrigin
 from bot.services.enrich import EnrichService, StoryChange

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.adapters.fetcher import Fetcher
-from bot.adapters.parser import FeedParser
+from bot.adapters.feeds import FeedParser, Fetcher
 from bot.adapters.store import SQLiteStore
 from bot.config import PollingSettings
 from bot.services.ingest import IngestService, PollStatus

@@ -21,8 +21,7 @@ from xml.sax.saxutils import escape
 import pytest
 from aiohttp import web
 
-from bot.adapters.fetcher import Fetcher
-from bot.adapters.parser import FeedParser, parse_document
+from bot.adapters.feeds import FeedParser, Fetcher, parse_document
 from bot.adapters.store import SQLiteStore
 from bot.config import PollingSettings, Settings, TopicSettings
 from bot.core.types import FeedOrigin, ParsedFeed

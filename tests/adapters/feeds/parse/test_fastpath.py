@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.feedbytes import prepare
-from bot.adapters.feedparse import parse_with_feedparser
-from bot.adapters.feedxml import parse_fast
-from bot.adapters.parser import parse_document
+from bot.adapters.feeds.parse.fastpath import parse_fast
+from bot.adapters.feeds.parse.feedparser_path import parse_with_feedparser
+from bot.adapters.feeds.parse.pool import parse_document
+from bot.adapters.feeds.parse.prepare import prepare
 from bot.core.types import ParsedFeed
 
-FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
+FEEDS = Path(__file__).resolve().parents[3] / "data" / "feeds"
 URL = "https://wire.example/feeds/main.xml"
 
 

@@ -1,8 +1,9 @@
 """The feed fetcher: polite conditional GETs with hard limits, checked redirects and an SSRF guard.
 
 Feeds from the operator's config are fetched on a plain session; feeds added from Discord
-(`trusted=False`) go through `bot.adapters.netguard`, which refuses private and special addresses
-on every hop. Every failure surfaces as a `FetchError` whose text an admin can act on.
+(`trusted=False`) go through `netguard`, which refuses private and special addresses on every hop.
+Bodies are read through `bodylimit`, poll hints through `cachehints`. Every failure surfaces as
+a `FetchError` whose text an admin can act on.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from bot.adapters import netguard
-from bot.adapters.cachehints import parse_max_age, parse_retry_after
-from bot.adapters.httpbody import ACCEPT_ENCODING, CHUNK, BoundedBody, content_coding, too_large
+from bot.adapters.feeds.fetch import netguard
+from bot.adapters.feeds.fetch.bodylimit import ACCEPT_ENCODING, CHUNK, BoundedBody, content_coding, too_large
+from bot.adapters.feeds.fetch.cachehints import parse_max_age, parse_retry_after
 from bot.config.settings import PollingSettings
 from bot.core.types import FetchResult
 from bot.errors import BlockedAddressError, FetchError

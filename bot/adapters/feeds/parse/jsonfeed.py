@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.adapters.feedbytes import CP1252_FALLBACK, REPAIRED
-from bot.adapters.feedfields import absolute_link, entry_id
+from bot.adapters.feeds.parse.fields import absolute_link, entry_id
+from bot.adapters.feeds.parse.prepare import CP1252_FALLBACK, REPAIRED
 from bot.core.text import clean_title, html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
 from bot.errors import ParseError

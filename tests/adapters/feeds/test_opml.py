@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+from bot.adapters.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 
 NESTED = b"""<?xml version="1.0" encoding="utf-8"?>
 <opml version="2.0"><head><title>Mine</title></head><body>

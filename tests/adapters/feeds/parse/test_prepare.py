@@ -2,7 +2,7 @@
 
 feedparser decodes a body by its declared (or header) charset first: an odd number of bytes
 cannot be UTF-16, so decoding failed and it fell back to UTF-8, but an even number "decoded" into
-CJK garbage that was then not well-formed. `feedbytes.prepare` now overrules a UTF-16/32 claim on
+CJK garbage that was then not well-formed. `prepare.prepare` now overrules a UTF-16/32 claim on
 a body whose first bytes are a single-byte "<", rewrites the false declaration, and notes it.
 Genuine UTF-16/32 (with a BOM, or BOM-less where the zeros show) is decoded as before.
 """
@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.feedbytes import MISDECLARED, REPAIRED, prepare
-from bot.adapters.feedparse import parse_with_feedparser
-from bot.adapters.feedxml import parse_fast
-from bot.adapters.parser import FeedParser, parse_document
+from bot.adapters.feeds.parse.fastpath import parse_fast
+from bot.adapters.feeds.parse.feedparser_path import parse_with_feedparser
+from bot.adapters.feeds.parse.pool import FeedParser, parse_document
+from bot.adapters.feeds.parse.prepare import MISDECLARED, REPAIRED, prepare
 from bot.core.types import ParsedFeed
 from bot.errors import ParseError
 

@@ -1,9 +1,10 @@
-"""feedparser's rules for the text it keeps, reproduced for the expat fast path (`feedxml`).
+"""feedparser's string-level rules for the text it keeps, reproduced for the expat fast path (`fastpath`).
 
 Each function here does what a named piece of feedparser 6 does, so that both parse paths give
-the same `ParsedFeed`; `tests/adapters/test_feedxml.py` compares them and catches a feedparser
-upgrade that changes one. Where the rule is feedparser's own data (the windows-1252 table, the
-HTML elements it accepts, its date parser, the URI schemes it trusts), it is imported, not copied.
+the same `ParsedFeed`; `tests/adapters/feeds/parse/test_fastpath.py` compares them and catches a
+feedparser upgrade that changes one. Where the rule is feedparser's own data (the windows-1252
+table, the HTML elements it accepts, its date parser, the URI schemes it trusts), it is imported,
+not copied, through `feedparser_private`, which stops start-up if a feedparser lacks one.
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ import re
 import time
 from urllib.parse import urljoin
 
-from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
-from feedparser.sanitizer import _HTMLSanitizer
-from feedparser.urls import ACCEPTABLE_URI_SCHEMES
-
+from bot.adapters.feeds.parse.feedparser_private import ACCEPTABLE_URI_SCHEMES, _cp1252, _HTMLSanitizer, _parse_date
 from bot.core.text import clean_title, normalize_text
 
 __all__ = [

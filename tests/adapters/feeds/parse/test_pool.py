@@ -20,13 +20,13 @@ from typing import Any
 import feedparser
 import pytest
 
-from bot.adapters import parser as parser_module
-from bot.adapters.parser import FeedParser, parse_document
+from bot.adapters.feeds.parse import pool as pool_module
+from bot.adapters.feeds.parse.pool import FeedParser, parse_document
 from bot.core.types import ParsedFeed
 from bot.errors import ParseError
 
 HERE = Path(__file__).parent
-FEEDS = HERE.parent / "data" / "feeds"
+FEEDS = HERE.parents[2] / "data" / "feeds"
 GOLDEN = sorted(FEEDS.glob("*.expected.json"))
 URL = "https://news.example/feeds/main.xml"
 
@@ -244,7 +244,7 @@ def test_feedparser_gets_a_byte_stream_never_a_str_or_bytes_it_could_open(monkey
         return real_parse(source, *args, **kwargs)
 
     monkeypatch.setattr(feedparser, "parse", spy)
-    monkeypatch.setattr(parser_module, "parse_fast", lambda data, url: None)  # every feed through feedparser
+    monkeypatch.setattr(pool_module, "parse_fast", lambda data, url: None)  # every feed through feedparser
     for path in sorted(FEEDS.glob("*.xml")):
         parse_document(path.read_bytes(), URL)
     assert len(seen) == len(list(FEEDS.glob("*.xml")))
@@ -344,7 +344,7 @@ def test_entity_declarations_the_guard_cannot_cut_are_refused(prolog: str, messa
 def workers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The stand-in workers, importable by name in this process and in pool processes started after this."""
     monkeypatch.syspath_prepend(str(HERE))
-    return importlib.import_module("parser_workers")
+    return importlib.import_module("pool_workers")
 
 
 async def _pids(path: Path, count: int) -> list[int]:
@@ -486,4 +486,4 @@ async def test_a_closed_parser_refuses_work() -> None:
 
 
 def test_workers_never_start_with_plain_fork() -> None:
-    assert parser_module._context().get_start_method() in ("forkserver", "spawn")
+    assert pool_module._context().get_start_method() in ("forkserver", "spawn")

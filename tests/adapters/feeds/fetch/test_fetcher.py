@@ -20,9 +20,9 @@ from ipaddress import IPv4Address
 import pytest
 from aiohttp import web
 
-from bot.adapters import netguard
-from bot.adapters.cachehints import parse_max_age, parse_retry_after
-from bot.adapters.fetcher import Fetcher
+from bot.adapters.feeds.fetch import netguard
+from bot.adapters.feeds.fetch.cachehints import parse_max_age, parse_retry_after
+from bot.adapters.feeds.fetch.fetcher import Fetcher
 from bot.config.settings import PollingSettings
 from bot.errors import BlockedAddressError, FetchError
 

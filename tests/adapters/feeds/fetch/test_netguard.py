@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.adapters import netguard
+from bot.adapters.feeds.fetch import netguard
 from bot.errors import BlockedAddressError
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

@@ -1,4 +1,4 @@
-"""Stand-in parse workers for test_parser.py: they hang, die or eat memory on command.
+"""Stand-in parse workers for test_pool.py: they hang, die or eat memory on command.
 
 Worker processes import this module by name, so the tests put its folder on sys.path before a
 pool starts (a spawned or forkserver child gets the parent's sys.path). The command is the body;
@@ -12,7 +12,7 @@ import resource
 import time
 from pathlib import Path
 
-from bot.adapters.parser import parse_document
+from bot.adapters.feeds.parse.pool import parse_document
 from bot.core.types import ParsedFeed
 
 

@@ -1,8 +1,8 @@
-"""RSS and Atom of every version and shape, through feedparser: the path for what `feedxml` declines.
+"""RSS and Atom of every version and shape, through feedparser: the path for what `fastpath` declines.
 
 feedparser only ever gets a byte stream (given a str or bytes, it may fetch a URL or open a file)
-of bytes `feedbytes.prepare` made safe, with sanitizing and URI resolution off: the text is
-cleaned by `bot.core.text`, links resolved by `feedfields.absolute_link`.
+of bytes `prepare.prepare` made safe, with sanitizing and URI resolution off: the text is
+cleaned by `bot.core.text`, links resolved by `fields.absolute_link`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import feedparser
 
-from bot.adapters.feedfields import absolute_link, entry_id, ttl_seconds
+from bot.adapters.feeds.parse.fields import absolute_link, entry_id, ttl_seconds
 from bot.core.text import clean_title, html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
 from bot.errors import ParseError

@@ -1,9 +1,10 @@
-"""Feed parsing: raw bytes in, a `ParsedFeed` of clean text, absolute links and UNIX times out.
+"""Which path reads a body (`parse_document`), and the process pool that runs it (`FeedParser`).
 
+Raw bytes in, a `ParsedFeed` of clean text, absolute links and UNIX times out.
 `parse_document` is pure and synchronous. A body opening with "{" is JSON Feed (`jsonfeed`);
-anything else is made safe first (`feedbytes.prepare`: encodings settled, DTD entities cut out),
-then read by the fast path for well-formed RSS 2.x and Atom 1.0 (`feedxml`, expat, several times
-faster) or, for everything it declines, by feedparser (`feedparse`). Both give the same result.
+anything else is made safe first (`prepare.prepare`: encodings settled, DTD entities cut out),
+then read by the fast path for well-formed RSS 2.x and Atom 1.0 (`fastpath`, expat, several times
+faster) or, for everything it declines, by feedparser (`feedparser_path`). Both give the same result.
 
 `FeedParser` runs `parse_document` in a process pool so the event loop never waits on it; each
 parse has a time limit (the stuck worker is killed with its pool, and a fresh pool started) and
@@ -25,10 +26,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Self
 
-from bot.adapters.feedbytes import prepare
-from bot.adapters.feedparse import parse_with_feedparser
-from bot.adapters.feedxml import parse_fast
-from bot.adapters.jsonfeed import parse_json_feed
+from bot.adapters.feeds.parse.fastpath import parse_fast
+from bot.adapters.feeds.parse.feedparser_path import parse_with_feedparser
+from bot.adapters.feeds.parse.jsonfeed import parse_json_feed
+from bot.adapters.feeds.parse.prepare import prepare
 from bot.core.types import ParsedFeed
 from bot.errors import ParseError
 

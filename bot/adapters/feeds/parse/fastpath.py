@@ -2,11 +2,11 @@
 
 feedparser spends most of a parse in Python-level SAX callbacks; the C parser behind
 `xml.etree.ElementTree` reads the same document several times faster. `parse_fast` reads a
-prepared body (see `feedbytes.prepare`) into the same `ParsedFeed` the feedparser path of
-`feedparse` gives, field for field — feedparser's rules included: which text is HTML, how an RSS
-guid becomes the link, which Atom link wins, how an author name is found, its date parser (the
-string-level rules live in `feedrules`).
-`tests/adapters/test_feedxml.py` holds the two paths to that on every test feed and on variants.
+prepared body (see `prepare.prepare`) into the same `ParsedFeed` the feedparser path of
+`feedparser_path` gives, field for field — feedparser's rules included: which text is HTML, how an
+RSS guid becomes the link, which Atom link wins, how an author name is found, its date parser (the
+string-level rules live in `feedparser_rules`).
+`tests/adapters/feeds/parse/test_fastpath.py` holds the two paths to that on every test feed and on variants.
 
 It only reads what it knows exactly. A body that is not well-formed, not UTF-8, not RSS 2.x or
 Atom 1.0, or that holds any element, attribute or shape not listed here (xml:base below an entry,
@@ -20,8 +20,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 
-from bot.adapters.feedfields import absolute_link, ttl_seconds
-from bot.adapters.feedrules import (
+from bot.adapters.feeds.parse.feedparser_rules import (
     author_text,
     escape,
     fix_text,
@@ -33,6 +32,7 @@ from bot.adapters.feedrules import (
     timestamp,
     unreference,
 )
+from bot.adapters.feeds.parse.fields import absolute_link, ttl_seconds
 from bot.core.text import html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
 
@@ -58,7 +58,7 @@ def parse_fast(data: bytes, url: str) -> ParsedFeed | None:
     if not _plain_prolog(data):
         return None
     try:
-        # No DTD reaches here (`_plain_prolog`; `feedbytes.prepare` cut internal subsets), ElementTree
+        # No DTD reaches here (`_plain_prolog`; `prepare.prepare` cut internal subsets), ElementTree
         # resolves no external entity, and expat caps entity amplification: nothing to defuse.
         root = ET.fromstring(data)  # noqa: S314
     except ET.ParseError:
