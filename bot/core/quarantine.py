@@ -3,10 +3,12 @@
 Every stage that works on a batch (planning stories, writing cards, routing, the outbox,
 scheduled recaps) counts an *attempt* for its items in the store **before** it works on them,
 and clears the count when they are done. So an item that makes the stage raise — or kills the
-whole process — has its attempts counted whatever happened, is held back until its backoff has
-passed, is retried alone (never again inside a batch), and after `max_attempts` is quarantined
-without being handled again. A crash loop on the same input cannot happen: each attempt is
-written down before the work starts.
+whole process — has its attempts counted whatever happened, is retried alone (never again inside
+a batch), and after `max_attempts` is quarantined without being handled again. An item that
+raised waits out a growing backoff first; one whose attempt was interrupted (the stage crashed or
+the process died before it could raise) is due at once: the restart (the supervisor's growing
+pause, the service manager's) is its pause. A crash loop on the same input cannot happen: each
+attempt is written down before the work starts.
 
 Pure: the policy and the records; the store keeps them, the services apply them.
 """

@@ -47,8 +47,8 @@ class FailureRows(SQLiteBase):
         *, split: bool = False,
     ) -> list[int]:  # fmt: skip
         """Count one more attempt for each item before the stage works on it, committed first: if the
-        work crashes the stage or the process, the attempt still counts and the item waits out its
-        backoff. Returns the ids the stage may work on now; an item out of attempts is quarantined
+        work crashes the stage or the process, the attempt still counts, and the item is retried
+        alone by the next round. Returns the ids the stage may work on now; an item out of attempts is quarantined
         instead, and one quarantined or waiting already is left out — unless `split`: the items
         have just failed together in a batch and are now tried one by one, backoff notwithstanding."""
         ids = list(dict.fromkeys(ids))
@@ -173,7 +173,9 @@ def _begin_one(
     note = note or (before.note if before is not None else "")
     if policy.exhausted(attempts):  # its last attempt stopped the stage before it could say why
         return ItemFailure(stage, item_id, attempts, error, now, first, now, note)
-    return ItemFailure(stage, item_id, attempts + 1, error, policy.retry_at(attempts + 1, now), first, None, note)
+    # due at once if this attempt is interrupted (a crash, a restart: the restart is the pause, and
+    # the attempt is counted); a failure that raises sets its backoff in `record_item_failure`
+    return ItemFailure(stage, item_id, attempts + 1, error, now, first, None, note)
 
 
 _UPSERT = (
