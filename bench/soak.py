@@ -37,7 +37,7 @@ What it does:
    delivery can go out;
 5. every --sample-seconds reads the resident memory of the bot's process tree (the bot, the parser's
    forkserver and workers: VmRSS, and PSS, from /proc), the bot's /health JSON (its own event-loop lag,
-   bot/app/looplag.py; the outbox; the gateway), the new lines of the bot's log (ingest cycles, crashed
+   bot/ops/looplag.py; the outbox; the gateway), the new lines of the bot's log (ingest cycles, crashed
    loops, errors) and the CPU time of the bot, this process and everything else; prints a progress
    line every minute;
 6. stops the bot with SIGTERM, checks what the fake Discord recorded against what was published, and
@@ -58,7 +58,7 @@ for a duplicate whether clustering split the story or a delivery was sent twice.
 Warm-up: the first --warmup-fraction of the run (from the bot's start). The RSS baseline is the median
 of the samples of the last minute of warm-up; "peak" is the largest sample after it, "final" the
 median of the last minute before the stop. Loop lag is judged on the bot's histogram between the end
-of warm-up and the stop (bot/app/looplag.py: a 10 ms sleeper; p99 as the bound of its bucket).
+of warm-up and the stop (bot/ops/looplag.py: a 10 ms sleeper; p99 as the bound of its bucket).
 
 Goals (issue 7): every expected delivery made, each exactly once; RSS after warm-up (peak and final)
 at most 10 % over the baseline; loop lag p99 < 50 ms (fewer than 1 % of the samples over 50 ms);
@@ -120,8 +120,8 @@ from fake_discord import (  # noqa: E402
     child_environment,
 )
 
-from bot.app.looplag import LoopLagMonitor, lag_between, share_over  # noqa: E402
 from bot.core.nlp import STOPWORDS, stem  # noqa: E402
+from bot.ops.looplag import LoopLagMonitor, lag_between, share_over  # noqa: E402
 
 GOAL_RSS_GROWTH = 0.10
 GOAL_LAG_P99_MS = 50.0

@@ -151,13 +151,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import main as demo_main  # imported late: only this command needs it
+    from bot.offline.demo import main as demo_main  # imported late: only this command needs it
 
     return demo_main(Path(args.output))
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from bot.preview import main as preview_main  # imported late: only this command needs it
+    from bot.offline.preview import main as preview_main  # imported late: only this command needs it
 
     return preview_main(_load(args.config), limit=args.limit)
 

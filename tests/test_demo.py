@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 
 from bot.adapters.feeds import parse_document
-from bot.adapters.packaged_feeds import PackagedFeeds, json_as_of, xml_as_of
-from bot.app.card_layout import card_layout
-from bot.app.console_cards import Style, render_card, wants_color
 from bot.cli import main
-from bot.demo import build_page
-from bot.demo_replay import DEMO_DATA, DemoRun, DemoWorld, PollNews, run_demo
 from bot.errors import FetchError
+from bot.offline.demo import build_page
+from bot.offline.packaged_feeds import PackagedFeeds, json_as_of, xml_as_of
+from bot.offline.replay import DEMO_DATA, DemoRun, DemoWorld, PollNews, run_demo
+from bot.render.card_layout import card_layout
+from bot.render.console import Style, render_card, wants_color
 
 REPO = Path(__file__).resolve().parents[1]
 T_SUB = 1803884400.0  # 2027-03-01T07:00:00Z, the demo's subscription time
@@ -277,7 +277,7 @@ def hostile_copy(tmp_path: Path) -> Path:
 def test_hostile_feed_text_is_escaped_in_the_page_and_the_terminal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], no_internet_sockets: list[str]
 ) -> None:
-    from bot.demo import main as demo_main
+    from bot.offline.demo import main as demo_main
 
     assert demo_main(tmp_path / "out", data=hostile_copy(tmp_path)) == 0
     stdout = capsys.readouterr().out
@@ -352,7 +352,7 @@ def selftest(tmp_path: Path, page: Path, width: int) -> dict[str, Any]:
 
 @pytest.fixture
 def demo_page(tmp_path: Path, demo_run: DemoRun) -> Path:
-    from bot.app.html_preview import render_page
+    from bot.render.html_page import render_page
 
     path = tmp_path / "index.html"
     path.write_text(render_page(build_page(demo_run)), encoding="utf-8")

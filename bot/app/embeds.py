@@ -17,7 +17,20 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from bot.app.card_layout import (  # the discord-free layout: one source for names, limits, colours
+from bot.config import Settings
+from bot.core.cards import Card, RelatedLink
+from bot.core.limits import (
+    AUTHOR_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FOOTER_LIMIT,
+    TITLE_LIMIT,
+    cut,
+    inert_mentions,
+    safe,
+)
+from bot.render.card_layout import (  # the discord-free layout: one source for names, limits, colours
     BUTTON_LABEL_LIMIT,
     RELATED,
     RELATED_MAX,
@@ -32,30 +45,17 @@ from bot.app.card_layout import (  # the discord-free layout: one source for nam
     WHO_SHOULD_CARE,
     WHY_IT_MATTERS,
 )
-from bot.app.card_layout import (
+from bot.render.card_layout import (
     date_valid as date_valid,  # re-exported: embeds' users import it from here
 )
-from bot.app.card_layout import (
+from bot.render.card_layout import (
     default_color as default_color,  # re-exported: embeds' users import it from here
 )
-from bot.app.card_layout import (
+from bot.render.card_layout import (
     freshness_text as freshness_text,  # re-exported: embeds' users import it from here
 )
-from bot.app.card_layout import (
+from bot.render.card_layout import (
     parse_color as parse_color,  # re-exported: embeds' users import it from here
-)
-from bot.config import Settings
-from bot.core.cards import Card, RelatedLink
-from bot.core.limits import (
-    AUTHOR_LIMIT,
-    DESCRIPTION_LIMIT,
-    EMBED_TOTAL_LIMIT,
-    FIELD_VALUE_LIMIT,
-    FOOTER_LIMIT,
-    TITLE_LIMIT,
-    cut,
-    inert_mentions,
-    safe,
 )
 
 TLDR_HEADING = "**⚡ 30-second TL;DR**"

@@ -13,8 +13,8 @@ import yarl
 
 from bot.adapters.store import SQLiteStore
 from bot.app.bot import WirebriefBot
-from bot.app.health import HealthServer
 from bot.config import Settings
+from bot.ops.health import HealthServer
 
 log = logging.getLogger(__name__)
 

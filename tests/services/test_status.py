@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 
 from bot.adapters.store import SQLiteStore
-from bot.app.health import HealthServer
 from bot.config import parse_settings
 from bot.core.polls import FailureRecord
 from bot.errors import WirebriefError
+from bot.ops.health import HealthServer
 from bot.services.status import STALE_LOOP_SECONDS, StatusReport, gather_status
 from cogs.status import status_embed
 

@@ -18,8 +18,8 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.app.card_layout import TLDR_HEADING, CardLayout, Field, Line, Span, TimelinePoint, web_url
-from bot.app.console_cards import printable, utc_text
+from bot.render.card_layout import TLDR_HEADING, CardLayout, Field, Line, Span, TimelinePoint, web_url
+from bot.render.console import printable, utc_text
 
 SELFTEST_SCRIPT = """
 window.addEventListener("load", function () {

@@ -1,7 +1,7 @@
 """`wirebrief demo`: replay the bundled sample feeds through the real pipeline, print the cards,
 and write an HTML page that shows them as Discord would, with a recap of the week and a timeline.
 
-No token, no network: see bot/demo_replay.py for how the feeds are served and the clock replayed.
+No token, no network: see bot/offline/replay.py for how the feeds are served and the clock replayed.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TextIO
 
-from bot.app.card_layout import card_layout
-from bot.app.console_cards import Style, day_text, iso_day, printable, render_card, utc_text, wants_color, width_for
-from bot.app.demo_publisher import Post
-from bot.app.html_preview import CardEntry, Page, RecapEntry, render_page
-from bot.demo_replay import DEMO_DATA, WEEK, DemoRun, DemoWorld, PollNews, run_demo
 from bot.errors import UserError
+from bot.offline.recorder import Post
+from bot.offline.replay import DEMO_DATA, WEEK, DemoRun, DemoWorld, PollNews, run_demo
+from bot.render.card_layout import card_layout
+from bot.render.console import Style, day_text, iso_day, printable, render_card, utc_text, wants_color, width_for
+from bot.render.html_page import CardEntry, Page, RecapEntry, render_page
 
 DEFAULT_OUTPUT = "wirebrief-demo"
 PAGE_NAME = "index.html"

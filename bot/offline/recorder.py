@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.app.card_layout import TimelinePoint
 from bot.core.cards import Card
 from bot.core.recap import Recap
+from bot.render.card_layout import TimelinePoint
 from bot.services.outbox import PublishError, PublishFailure
 
 TimelineSource = Callable[[Card], Awaitable[tuple[TimelinePoint, ...]]]

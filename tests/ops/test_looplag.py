@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from bot.adapters.store import SQLiteStore
-from bot.app.health import HealthServer
-from bot.app.looplag import LoopLagMonitor, lag_between, percentile, share_over
 from bot.config import parse_settings
+from bot.ops.health import HealthServer
+from bot.ops.looplag import LoopLagMonitor, lag_between, percentile, share_over
 from bot.services.status import StatusReport, gather_status
 
 

@@ -2,7 +2,7 @@
 
 GET /health answers 200 with the /status facts as JSON when the gateway is connected and the
 ingest loop is coming round, 503 with the same facts (and the problems) otherwise. The JSON also
-carries `loop_lag`: how late the event loop runs (`bot/app/looplag.py`), sampled while the
+carries `loop_lag`: how late the event loop runs (`bot/ops/looplag.py`), sampled while the
 endpoint is up.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.app.looplag import LoopLagMonitor
 from bot.errors import WirebriefError
+from bot.ops.looplag import LoopLagMonitor
 from bot.services.status import StatusReport
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,6 @@ from typing import TextIO
 
 from bot.adapters.feeds import FeedParser, Fetcher
 from bot.adapters.store import SQLiteStore
-from bot.app.card_layout import card_layout, parse_color
-from bot.app.console_cards import Style, printable, render_card, wants_color, width_for
 from bot.config import FeedSettings, Settings
 from bot.core.cards import Card
 from bot.core.dedup import effective_published
@@ -29,6 +27,8 @@ from bot.core.routing import Route, destinations
 from bot.core.types import ParsedEntry
 from bot.errors import UserError, WirebriefError
 from bot.progress import ProgressBar
+from bot.render.card_layout import card_layout, parse_color
+from bot.render.console import Style, printable, render_card, wants_color, width_for
 from bot.services.enrich import EnrichService
 
 EXIT_OK, EXIT_FAILURE = 0, 1

@@ -21,14 +21,14 @@ from importlib.resources.abc import Traversable
 from typing import Protocol
 
 from bot.adapters.feeds import FeedParser
-from bot.adapters.packaged_feeds import PackagedFeeds
 from bot.adapters.store import SQLiteStore
-from bot.app.card_layout import TimelinePoint, parse_color
-from bot.app.demo_publisher import Action, Post, RecordingPublisher
 from bot.config import Settings, parse_settings
 from bot.core.cards import Card
 from bot.core.routing import Route, RouteOrigin
 from bot.errors import ConfigError
+from bot.offline.packaged_feeds import PackagedFeeds
+from bot.offline.recorder import Action, Post, RecordingPublisher
+from bot.render.card_layout import TimelinePoint, parse_color
 from bot.services.enrich import EnrichService
 from bot.services.feeds import sync_config_feeds
 from bot.services.ingest import IngestService
