@@ -12,9 +12,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.app.mentions import NOBODY
 from bot.errors import UserError
-
-NOBODY = discord.AllowedMentions.none()
 
 admin_only = app_commands.checks.has_permissions(manage_guild=True)
 """The run-time check: a server that lets everyone see the command still needs Manage Server to run it."""

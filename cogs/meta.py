@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot import PROJECT_URL
 from bot.app.bot import WirebriefBot
+from bot.app.mentions import NOBODY
 
 
 def format_uptime(seconds: float) -> str:
@@ -35,7 +36,7 @@ class Meta(commands.Cog):
             f"**Wirebrief** {self.bot.version} — news feeds turned into story briefings.\n"
             f"Up {uptime}. Source and docs: <{PROJECT_URL}>",
             ephemeral=True,
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NOBODY,
         )
 
 

@@ -12,6 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
+from bot.app.mentions import NOBODY
 from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
 from bot.app.views import register_views
@@ -51,7 +52,7 @@ class WirebriefBot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NOBODY,
             help_command=None,
             tree_cls=WirebriefTree,
             **options,

@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 
 import discord
 
+from bot.app.mentions import NOBODY
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DEFER_AFTER = 1.0  # seconds a query may take before the interaction is deferred
 PAGER_TIMEOUT = 600.0  # idle seconds before the buttons go (an interaction token lives 15 minutes)
-NOBODY = discord.AllowedMentions.none()
 FAILED = "Sorry, something went wrong on my side. The error is logged."
 
 RenderPage = Callable[[int], Awaitable[discord.Embed]]

@@ -8,6 +8,7 @@ import aiohttp
 import discord
 
 from bot.app.embeds import card_embed, configured_color, page_url
+from bot.app.mentions import NOBODY
 from bot.app.recap_embeds import send_recap
 from bot.app.views import ButtonStore, card_view, entity_timeline
 from bot.config import Settings
@@ -21,7 +22,6 @@ log = logging.getLogger(__name__)
 _UNKNOWN_CHANNEL = 10003
 _UNKNOWN_MESSAGE = 10008
 _HISTORY_LIMIT = 50  # how far back reconciliation looks for a card posted before a crash
-_NOBODY = discord.AllowedMentions.none()
 
 
 def _publish_error(exc: Exception, *, editing: bool = False) -> PublishError:
@@ -58,7 +58,7 @@ class DiscordPublisher:
         channel = self.client.get_partial_messageable(channel_id)
         try:
             message = await channel.send(
-                embed=await self._embed(card), view=card_view(card), nonce=nonce, allowed_mentions=_NOBODY
+                embed=await self._embed(card), view=card_view(card), nonce=nonce, allowed_mentions=NOBODY
             )
         except _RETRYABLE as exc:
             raise _publish_error(exc) from None
@@ -67,7 +67,7 @@ class DiscordPublisher:
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
-            await message.edit(embed=await self._embed(card), view=card_view(card), allowed_mentions=_NOBODY)
+            await message.edit(embed=await self._embed(card), view=card_view(card), allowed_mentions=NOBODY)
         except _RETRYABLE as exc:
             raise _publish_error(exc, editing=True) from None
 
@@ -93,7 +93,7 @@ class DiscordPublisher:
             raise PublishError(f"no channel in server {guild_id} where I may write", failure=PublishFailure.REJECTED)
         try:
             message = await self.client.get_partial_messageable(target).send(
-                cut(f"⚠️ {text}", 2000), nonce=nonce, allowed_mentions=_NOBODY
+                cut(f"⚠️ {text}", 2000), nonce=nonce, allowed_mentions=NOBODY
             )
         except _RETRYABLE as exc:
             raise _publish_error(exc) from None

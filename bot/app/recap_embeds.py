@@ -11,6 +11,7 @@ from datetime import timedelta
 import discord
 
 from bot.app.embeds import default_color, link_text, link_url
+from bot.app.mentions import NOBODY
 from bot.core.limits import TITLE_LIMIT, safe
 from bot.core.recap import OTHER_TOPIC, WEEKDAYS, Recap, RecapSchedule, StoryBrief, covers_own_week
 
@@ -19,7 +20,6 @@ PAGE_ROOM = 3900  # of the description's 4,096 characters
 HEADLINE_LIMIT = 120
 TLDR_LIMIT = 200
 URL_LIMIT = 300
-NOBODY = discord.AllowedMentions.none()
 
 
 def week_label(recap: Recap) -> str:

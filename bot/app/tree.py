@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.app.mentions import NOBODY
 from bot.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,11 @@ class WirebriefTree(app_commands.CommandTree[discord.Client]):
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(
-                    message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                    message, ephemeral=True, allowed_mentions=NOBODY
                 )
             else:
                 await interaction.response.send_message(
-                    message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                    message, ephemeral=True, allowed_mentions=NOBODY
                 )
         except discord.HTTPException:
             log.warning("could not tell the user about the error in /%s", command)

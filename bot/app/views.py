@@ -24,6 +24,7 @@ from bot.app.embeds import (
     timeline_label,
     timeline_line,
 )  # fmt: skip
+from bot.app.mentions import NOBODY
 from bot.core.cards import Card
 from bot.core.limits import safe
 
@@ -39,7 +40,6 @@ TIMELINE_TEMPLATE = r"wb:tl:(?P<story_id>[0-9]{1,19})"
 
 NOT_STORED = "This story is no longer stored."
 FAILED = "Sorry, something went wrong on my side. The error is logged."
-_NOBODY = discord.AllowedMentions.none()
 _ITEM_LIMIT = 400  # one deep-dive or implication bullet
 
 
@@ -128,7 +128,7 @@ async def answer(
         text = FAILED
     try:
         await interaction.response.send_message(
-            text[:MESSAGE_LIMIT], ephemeral=True, allowed_mentions=_NOBODY, suppress_embeds=True
+            text[:MESSAGE_LIMIT], ephemeral=True, allowed_mentions=NOBODY, suppress_embeds=True
         )
     except discord.HTTPException as exc:
         log.warning("could not answer a button click: %s", exc)

@@ -10,10 +10,11 @@ from discord.ext import commands
 
 from bot.app.bot import WirebriefBot
 from bot.app.embeds import card_embed
+from bot.app.paging import pager_or_none
 from bot.core.limits import safe
 from bot.services.subscriptions import SubscribeResult
 from cogs._admin import admin_only, guild_id_of, is_admin, reply
-from cogs.feeds._listing import Pager, page_embeds
+from cogs.feeds._listing import page_embeds
 
 Choices = list[app_commands.Choice[str]]
 
@@ -74,12 +75,16 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
             await reply(interaction, "This server follows no feeds yet; add one with /feeds add.")
             return
         pages = page_embeds(feeds)
-        if len(pages) == 1:
+
+        async def page(number: int) -> discord.Embed:
+            return pages[number]
+
+        pager = pager_or_none(interaction.user.id, "/feeds list", len(pages), 0, page)
+        if pager is None:
             await reply(interaction, embed=pages[0])
             return
-        pager = Pager(pages, interaction.user.id)
-        await reply(interaction, embed=pager.page, view=pager)
-        pager.origin = interaction
+        await reply(interaction, embed=pages[0], view=pager)
+        pager.attach(interaction)
 
     @app_commands.command(name="remove", description="Stop following a feed; its stored entries are deleted")
     @app_commands.describe(feed="The feed (type to search by name or address)")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
-from typing import Any
 
 import discord
 
 from bot.core.limits import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, safe
 from bot.core.types import Feed
 from bot.services.subscriptions import FeedState, feed_state
-from cogs._admin import NOBODY
 
 PER_PAGE = 10
 PAGE_BUDGET = EMBED_TOTAL_LIMIT - 500  # room for the title and the footer
@@ -72,50 +69,3 @@ def page_embeds(feeds: Sequence[Feed]) -> list[discord.Embed]:
         embed.set_footer(text=f"Page {number} of {len(pages)} · {len(feeds)} feeds")
         embeds.append(embed)
     return embeds
-
-
-class Pager(discord.ui.View):
-    """Previous / Next buttons over a list of embeds; only the member who asked may turn the pages."""
-
-    def __init__(self, pages: Sequence[discord.Embed], owner_id: int, *, timeout: float = PAGER_TIMEOUT) -> None:
-        super().__init__(timeout=timeout)
-        self.pages = list(pages)
-        self.owner_id = owner_id
-        self.index = 0
-        self.origin: discord.Interaction[Any] | None = None  # the command's, to take the buttons away later
-        self._update_buttons()
-
-    @property
-    def page(self) -> discord.Embed:
-        return self.pages[self.index]
-
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Pager]) -> None:
-        await self._turn(interaction, -1)
-
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Pager]) -> None:
-        await self._turn(interaction, 1)
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(
-            "Only the member who ran /feeds list can turn its pages.", ephemeral=True, allowed_mentions=NOBODY
-        )
-        return False
-
-    async def on_timeout(self) -> None:
-        """Take the buttons away; a message gone by then is no error."""
-        if self.origin is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await self.origin.edit_original_response(view=None)
-
-    async def _turn(self, interaction: discord.Interaction[Any], step: int) -> None:
-        self.index = max(0, min(len(self.pages) - 1, self.index + step))
-        self._update_buttons()
-        await interaction.response.edit_message(embed=self.page, view=self)
-
-    def _update_buttons(self) -> None:
-        self.previous_page.disabled = self.index == 0
-        self.next_page.disabled = self.index >= len(self.pages) - 1

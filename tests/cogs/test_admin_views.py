@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import discord
 import pytest
 
+from bot.app.paging import pager_or_none
 from bot.config import TopicSettings
 from bot.core.routing import Route
 from bot.core.types import Feed, FeedOrigin
 from bot.services.subscriptions import SubscribeResult
 from cogs.feeds._commands import added_message, choice_label
-from cogs.feeds._listing import PER_PAGE, Pager, feed_field, page_embeds, paginate
+from cogs.feeds._listing import PER_PAGE, feed_field, page_embeds, paginate
 from cogs.topics import topics_embed
 
 T0 = 1_800_000_000.0
@@ -98,37 +100,23 @@ class Click:
     response: Response = field(default_factory=Response)
 
 
-async def test_the_pager_turns_within_bounds_for_its_owner_only() -> None:
+async def test_feeds_list_pages_with_the_one_pager_for_its_owner_only() -> None:
     pages = page_embeds([feed(n) for n in range(25)])
-    pager = Pager(pages, owner_id=42)
-    assert pager.previous_page.disabled and not pager.next_page.disabled
+
+    async def page(number: int) -> discord.Embed:
+        return pages[number]
+
+    pager = pager_or_none(42, "/feeds list", len(pages), 0, page)
+    assert pager is not None and pager.pages == len(pages) == 3
+    assert pager.previous.disabled and not pager.next.disabled
 
     stranger = Click(User(7))
     assert await pager.interaction_check(stranger) is False  # type: ignore[arg-type]
     content, kw = stranger.response.sent[0]
-    assert content == "Only the member who ran /feeds list can turn its pages."
+    assert content.startswith("Only the member who ran /feeds list can use these buttons")
     assert kw["ephemeral"] is True
-
-    owner = Click(User(42))
-    assert await pager.interaction_check(owner) is True  # type: ignore[arg-type]
-    for _ in range(3):
-        await pager._turn(owner, 1)  # type: ignore[arg-type]
-    assert pager.index == 2 and pager.next_page.disabled and not pager.previous_page.disabled
-    assert owner.response.edits[-1]["embed"] is pages[2]
+    assert pager_or_none(42, "/feeds list", 1, 0, page) is None, "one page: no buttons"
     pager.stop()
-
-
-async def test_the_pager_takes_its_buttons_away_on_timeout() -> None:
-    edits: list[dict[str, Any]] = []
-
-    class Origin:
-        async def edit_original_response(self, **kw: Any) -> None:
-            edits.append(kw)
-
-    pager = Pager(page_embeds([feed(n) for n in range(12)]), owner_id=1)
-    pager.origin = Origin()  # type: ignore[assignment]
-    await pager.on_timeout()
-    assert edits == [{"view": None}]
 
 
 def test_topics_list_shows_keywords_and_routes() -> None:
