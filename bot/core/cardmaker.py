@@ -57,7 +57,7 @@ def make_card(
     lead = sources[0]
     return Card(
         story_id=story_id,
-        headline=cut(lead.title or "(untitled)", TITLE_LIMIT),
+        headline=cut(lead.title, TITLE_LIMIT) or "(untitled)",  # a blank title too
         url=lead.url,
         source=lead.source,
         published_at=lead.published_at,

@@ -10,11 +10,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.core.chars import JOINERS, LETTER, NOT_AFTER_WORD, WORD_CHAR
 from bot.core.nlp import STOPWORDS, normalize_number, split_sentences
 
 # Numbers however written: "40", "1,200", "3.5", "40M", "$2bn", "12%". The unit is not compared.
-_NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9'’\-]*")
+_NUMBER = re.compile(rf"{NOT_AFTER_WORD}(?<!\.)\d+(?:[.,]\d+)*")
+# Words of any script, starting with a letter: "Señorío", "Dubœuf", "GPT-5", "O’Brien's".
+_WORD = re.compile(rf"{NOT_AFTER_WORD}{LETTER}(?:{WORD_CHAR}|['’\-{JOINERS}])*")
 _MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
@@ -41,15 +43,17 @@ class SourceFacts:
     def __init__(self, texts: Iterable[str]) -> None:
         corpus = " ".join(texts)
         self._numbers = {normalize_number(n) for n in _NUMBER.findall(corpus)}
-        self._words = {w.casefold().rstrip("'’") for w in _WORD.findall(corpus)}
+        words = _WORD.findall(corpus)
+        self._words = {w.casefold().rstrip("'’") for w in words}
         self._words |= {w.removesuffix("'s").removesuffix("’s") for w in self._words}
+        self._words |= {_bare(w).casefold() for w in words}  # as `unsupported` reads words: its own are found
 
     def unsupported(self, sentence: str) -> list[str]:
         """The claims of `sentence` found in no source."""
         missing = [n for n in _NUMBER.findall(sentence) if normalize_number(n) not in self._numbers]
         words = _WORD.findall(sentence)
         for i, word in enumerate(words):
-            bare = word.removesuffix("'s").removesuffix("’s").rstrip("'’")
+            bare = _bare(word)
             folded = bare.casefold()
             if folded in self._words or folded in _COMMON:
                 continue
@@ -57,6 +61,11 @@ class SourceFacts:
             if (folded in _MONTHS and bare[:1].isupper()) or _is_name(bare, first=(i == 0)):
                 missing.append(bare)
         return missing
+
+
+def _bare(word: str) -> str:
+    """A word without its possessive or trailing apostrophes: "Helix's" and "Helix’" are "Helix"."""
+    return word.removesuffix("'s").removesuffix("’s").rstrip("'’")
 
 
 def _is_name(word: str, *, first: bool) -> bool:

@@ -52,7 +52,8 @@ def normalize_link(url: str | None) -> str | None:
         host = f"{host}:{port}"
     path = parts.path.rstrip("/")
     query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
-    return urlunsplit(("https", host, path, urlencode(query), ""))
+    # surrogatepass: a lone surrogate (broken feed text) is kept as bytes instead of raising
+    return urlunsplit(("https", host, path, urlencode(query, errors="surrogatepass"), ""))
 
 
 def entry_key(entry: ParsedEntry) -> str:
@@ -64,7 +65,7 @@ def entry_key(entry: ParsedEntry) -> str:
     if link:
         return f"link:{link}"
     stamp = "" if entry.published is None else f"{entry.published:.0f}"
-    digest = hashlib.sha256(f"{entry.title.strip()}\x00{stamp}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{entry.title.strip()}\x00{stamp}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"hash:{digest}"
 
 

@@ -1,9 +1,12 @@
-"""Small, fast text tools for news: sentences, word tokens, numbers. Pure and stdlib-only."""
+"""Small, fast text tools for news in any script: sentences, word tokens, numbers. Pure and stdlib-only."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
+
+from bot.core.chars import ALNUM, JOINERS, LETTER, NOT_AFTER_WORD, NOT_BEFORE_WORD, WORD_CHAR
 
 # Abbreviations after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -13,9 +16,17 @@ _ABBREVIATIONS = frozenset(
         "no", "fig", "approx", "dept", "est", "gen", "gov", "sen", "rep", "u.s", "u.k", "e.g", "i.e",
     }
 )  # fmt: skip
-_SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_NUMBER = re.compile(r"(?<![A-Za-z0-9])\d+(?:[.,]\d+)*(?![A-Za-z0-9])|(?<=[$€£¥])\d+(?:[.,]\d+)*")
+_ENDS = ".!?…؟।"  # full stop, question and exclamation marks, ellipsis; Arabic "؟", Devanagari "।"
+_CLOSERS = "\"'”’»›)]"  # quotes and brackets that close with the sentence
+# A sentence end, then white space and the next sentence's first letter or digit (group 2), which
+# must not be lower case: a capital of any script, a digit, or a letter of a script without case.
+_SENTENCE_END = re.compile(rf"([{_ENDS}]+[{re.escape(_CLOSERS)}]*)\s+(?=[\"'“‘«‹„¿¡(\[]?({ALNUM}))")
+# A word of any script; apostrophes, hyphens, periods and zero-width joiners inside it.
+_WORD = re.compile(rf"{ALNUM}(?:(?:{WORD_CHAR}|['’.\-{JOINERS}])*{WORD_CHAR})?")
+_NUMBER = re.compile(
+    rf"{NOT_AFTER_WORD}\d+(?:[.,]\d+)*{NOT_BEFORE_WORD}|(?<=[$€£¥₹₩₽₺₪₫₴₦₱])\d+(?:[.,]\d+)*"
+)
+_INITIALS = re.compile(rf"(?:{LETTER}\.)+{LETTER}")
 
 STOPWORDS = frozenset(
     """
@@ -41,12 +52,14 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
+        if match.group(2).islower():
+            continue
         end = match.end(1)
-        candidate = text[start:end]
-        last_word = candidate.rstrip(".!?…\"'”’)]").rsplit(" ", 1)[-1].lower()
+        # the last word, found from the end: rescanning the whole candidate would be quadratic
+        last_word = text[max(start, text.rfind(" ", start, end) + 1) : end].rstrip(_ENDS + _CLOSERS).lower()
         if match.group(1).startswith(".") and (last_word in _ABBREVIATIONS or _is_initial(last_word)):
             continue
-        out.append(candidate.strip())
+        out.append(text[start:end].strip())
         start = match.end()
     tail = text[start:].strip()
     if tail:
@@ -56,7 +69,7 @@ def split_sentences(text: str) -> list[str]:
 
 def _is_initial(word: str) -> bool:
     """"J." in "J. Smith", or the last part of "U.S." style acronyms."""
-    return (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
+    return (len(word) == 1 and word.isalpha()) or bool(_INITIALS.fullmatch(word))
 
 
 def words(text: str) -> list[str]:
@@ -91,7 +104,10 @@ def numbers(text: str) -> set[str]:
 
 
 def normalize_number(raw: str) -> str:
-    """Canonical text of a number: thousands separators dropped, trailing decimal zeros dropped."""
+    """Canonical text of a number: thousands separators dropped, trailing decimal zeros dropped,
+    digits of any script written as ASCII digits ("٣" is "3")."""
+    if not raw.isascii():
+        raw = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in raw)
     value = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", raw) else raw.replace(",", ".")
     if "." in value:
         value = value.rstrip("0").rstrip(".")

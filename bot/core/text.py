@@ -52,6 +52,9 @@ _HIDDEN_HINT = re.compile(r"<(?:script|style|template|head)\b", re.IGNORECASE)
 # Control characters (other than whitespace) and invisible format characters (soft hyphen,
 # zero-width space, word joiner, BOM); the zero-width joiners that emoji need are kept.
 _JUNK = re.compile("[\x00-\x08\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
+# The same without the break sentinels (\x00, \x01) and the controls that are white space (\x1c-\x1f):
+# what `html_to_text` removes before collapsing white space, so no double space or blank line is left.
+_JUNK_BETWEEN_BREAKS = re.compile("[\x02-\x08\x0e-\x1b\x7f\u00ad\u200b\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -72,11 +75,13 @@ def html_to_text(html: str) -> str:
             html = _HIDDEN.sub("", html)
         html = _MARKUP.sub(_markup, html)
     if "&" in html:  # after the tags are gone, so an escaped "&lt;b&gt;" stays text
-        html = unescape(html)
+        html = unescape(html)  # it never makes a sentinel: "&#1;" decodes to nothing
+    if _JUNK_BETWEEN_BREAKS.search(html):
+        html = _JUNK_BETWEEN_BREAKS.sub("", html)
     text = " ".join(html.split())
     if _PARA in text or _LINE in text:
         text = _breaks(text)
-    return _JUNK.sub("", text) if _JUNK.search(text) else text
+    return text
 
 
 def clean_title(text: str) -> str:

@@ -14,8 +14,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.core.chars import ALNUM, JOINERS, WORD_CHAR
+
 MIN_SCORE = 2
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.&/+][A-Za-z0-9]+)*")  # "lab's" is "lab" + "s", as in \b
+# Words of any script joined by "-", ".", "&", "/", "+": "señorío", "AT&T", "x86-64".
+# "lab's" is "lab" + "s", as in \b.
+_TOKEN = re.compile(rf"{ALNUM}{WORD_CHAR}*(?:[-.&/+{JOINERS}]{ALNUM}{WORD_CHAR}*)*")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ The timeouts are "did not hang" bounds, never expectations of speed.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from collections import Counter
@@ -499,3 +500,60 @@ async def test_a_dropped_gateway_is_resumed_and_posting_goes_on(
     wire.publish(after)
     await wait_for_cards(fake_discord, [(news, {after.link})])
     assert_once_each(fake_discord, {"news": news}, {"news": {before.link, after.link}})
+
+
+def mixed_script_text(rng: random.Random, words: int) -> str:
+    """Words from many scripts, capitalised or not, with combining, zero-width and bidi marks and
+    sentence punctuation mixed in: the kind of text any feed anywhere may carry (XML-safe)."""
+    alphabets = ("abcdeñóüßøœ", "ÀÉÎÕÜÇÅŒ", "абвгдежзи", "ΑΒΓαβγδε", "العربية", "עברית", "中文新闻报道",
+                 "ニュース記事", "한국어기사", "हिन्दीसमाचार", "ข่าวไทย", "🚀📰✨")  # fmt: skip
+    marks = ("\u0301", "\u0308", "\u200b", "\u200d", "\u202e", "\u2067", "")
+    out = []
+    for _ in range(words):
+        letters = rng.choice(alphabets)
+        word = "".join(rng.choice(letters) + rng.choice(marks) for _ in range(rng.randint(1, 8)))
+        if rng.random() < 0.4:
+            word = word[:1].upper() + word[1:]
+        if rng.random() < 0.15:
+            word = rng.choice(("de", "la", "of", "the", "von", "Le", "La", "Del"))
+        out.append(word + rng.choice(("", "", "", ".", ",", "!", "?", ". ", "…")))
+    return " ".join(out).strip() or "x"
+
+
+async def test_news_in_any_language_is_posted_and_no_item_stops_the_others(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, channels: dict[str, FakeChannel], feeds: FeedServer,
+    start_bot: StartBot,
+) -> None:  # fmt: skip
+    """Issue 11: a Spanish item once crashed the entity extractor, and with it every post of every
+    server, for good. Spanish, French and random mixed-script items, then an ordinary one: all posted."""
+    wire = feeds.add_feed("noticias", title="Noticias Locales")
+    routes = [("*", channels["news"])]
+    await start_and_subscribe(start_bot, fake_discord, feeds,
+                              bot_config(fake_guild, [wire], routes, max_new_per_poll=100), wire)  # fmt: skip
+
+    spanish = story(wire, "panaderia", "La panadería Señorío de Ávila abre 20 tiendas en Cataluña",
+                    "Señorío de Ávila abrirá 20 tiendas en Cataluña este año, con una inversión de 12 millones"
+                    " de euros. La cadena ya tiene 85 locales en Castilla.")  # fmt: skip
+    french = story(wire, "patisseries", "Pâtisseries Léon nomme Hélène Dubœuf à sa direction",
+                   "Pâtisseries Léon nomme Hélène Dubœuf directrice générale. Elle arrive de Lyon, où elle"
+                   " dirigeait une chaîne de boulangeries.")  # fmt: skip
+    rng = random.Random(11)
+    mixed = [story(wire, f"mixed-{n}", mixed_script_text(rng, rng.randint(2, 10)), mixed_script_text(rng, 40))
+             for n in range(30)]  # fmt: skip
+    wire.publish(spanish, french, *mixed)
+    await feeds.wait_fetched(wire, times=2)
+
+    ordinary = story(wire, "harbour", "Harbour authority opens a new ferry terminal",
+                     "The harbour authority opened a new ferry terminal on Monday. Crossings start soon.")  # fmt: skip
+    wire.publish(ordinary)
+    await wait_for_cards(fake_discord, [(channels["news"], {spanish.link, french.link, ordinary.link})])
+
+    posted = {embed_of(m)["url"]: embed_of(m) for m in fake_discord.messages(channels["news"])}
+    assert posted[spanish.link]["title"] == spanish.title
+    assert "Señorío de Ávila" in fields_of(posted[spanish.link])[WHAT_CHANGED]
+    assert posted[french.link]["title"] == french.title
+    # every mixed-script item reached the channel too: as a card of its own or under another's Related updates
+    shown = " ".join([*posted, *(v for e in posted.values() for v in fields_of(e).values())])
+    missing = [item.title for item in mixed if item.link not in shown]
+    assert missing == [], f"{len(missing)} mixed-script items never reached the channel"
+    assert_all_mention_nobody(fake_discord)
