@@ -54,7 +54,7 @@ def make_card(
     now: float,
 ) -> Card:
     """The card, every text cut to its limit at a word boundary (escaping happens at render)."""
-    lead = sources[0]
+    lead = sources[0] if sources else SourceText("", "", "", "", now)
     return Card(
         story_id=story_id,
         headline=cut(lead.title, TITLE_LIMIT) or "(untitled)",  # a blank title too

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.core.cards import MAX_TAKEAWAYS, Draft, StoryInput
+from bot.core.cards import MAX_TAKEAWAYS, Draft, SourceText, StoryInput
 from bot.core.limits import cut
 from bot.core.nlp import content_terms, numbers, split_sentences
 
@@ -76,8 +76,9 @@ def rank_sentences(candidates: Sequence[str], story_terms: Counter[str]) -> list
 
 
 def offline_draft(story: StoryInput, topic_texts: Mapping[str, TopicTexts]) -> Draft:
-    """An extractive Draft of `story`; every sentence in it is a sentence of a source."""
-    lead = story.sources[0]
+    """An extractive Draft of `story`; every sentence in it is a sentence of a source (a story with no
+    source left gets only its topic's texts)."""
+    lead = story.sources[0] if story.sources else SourceText("", "", "", "", 0.0)
     lead_sentences = split_sentences(lead.text) or [lead.title]
     changed = _lead(lead_sentences)
     seen = [set(content_terms(s)) for s in changed]
