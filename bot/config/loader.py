@@ -10,13 +10,12 @@ import dataclasses
 import re
 import tomllib
 import typing
-import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from bot.config import settings as s
+from bot.core.checks import url_has_scheme, valid_timezone
 from bot.core.recap import normalize_time, parse_time
 from bot.errors import ConfigError
 
@@ -157,15 +156,6 @@ def _build(cls: type[T], table: Mapping[str, Any], where: str, problems: list[st
 
 
 # --- value checks, each returning its problems -------------------------------------------
-
-
-def url_has_scheme(url: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
-    """True for an absolute URL with one of `schemes`, a host and a sane port."""
-    try:
-        parts = urlsplit(url)
-        return parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a bad port or a broken IPv6 literal
-        return False
 
 
 def _url_problem(where: str, url: str, schemes: tuple[str, ...]) -> list[str]:
@@ -347,17 +337,6 @@ def _check_recaps(cfg: s.Settings) -> list[str]:
             if getattr(r, key) <= 0
         ]
     return out
-
-
-def valid_timezone(name: str) -> bool:
-    """True when zoneinfo knows `name`."""
-    if not name or name.startswith(("/", ".")) or ".." in name:
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
 
 
 _CHECKS: tuple[Callable[[s.Settings], list[str]], ...] = (

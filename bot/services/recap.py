@@ -19,7 +19,8 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import RecapSettings
-from bot.config.loader import valid_timezone
+from bot.core.checks import valid_timezone
+from bot.core.choices import rank
 from bot.core.limits import safe
 from bot.core.quarantine import Stage
 from bot.core.recap import (
@@ -43,7 +44,6 @@ from bot.errors import UserError
 from bot.services.isolation import Isolation
 from bot.services.ports import RecapStore
 from bot.services.supervisor import wait_any
-from bot.services.topic_routes import rank
 from bot.services.visibility import Visibility
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from bot.config import Settings
 from bot.core.cards import Card
+from bot.core.choices import rank
 from bot.core.dedup import KnownIndex, decide
 from bot.core.identity import entry_key, normalize_link
 from bot.core.limits import safe
@@ -30,7 +30,7 @@ from bot.core.types import Feed, FeedOrigin, FetchResult, ParsedEntry, ParsedFee
 from bot.errors import BlockedAddressError, FetchError, ParseError, UserError
 from bot.services.ingest import FeedFetcher, FeedParser
 from bot.services.ports import FeedStore, PollStore
-from bot.services.topic_routes import check_topic, rank
+from bot.services.topic_routes import check_topic
 
 MAX_URL_LENGTH = 2000
 PRIVATE_ADDRESS = "That address points inside a private network; I can only fetch public feeds."
@@ -54,24 +54,6 @@ class SubscribeResult:
     feed: Feed
     title: str
     entry_count: int  # entries in the feed now, all stored as seen
-
-
-class FeedState(StrEnum):
-    OK = "ok"
-    PAUSED = "paused"
-    BACKING_OFF = "backing off"
-    DISABLED = "disabled"
-
-
-def feed_state(feed: Feed) -> FeedState:
-    """How a feed is doing, as /feeds list shows it."""
-    if feed.disabled_at is not None:
-        return FeedState.DISABLED
-    if feed.paused:
-        return FeedState.PAUSED
-    if feed.failures > 0:
-        return FeedState.BACKING_OFF
-    return FeedState.OK
 
 
 def check_url(text: str) -> str:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.core.feedstate import FeedState, feed_state
 from bot.core.limits import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, safe
 from bot.core.types import Feed
-from bot.services.subscriptions import FeedState, feed_state
 
 PER_PAGE = 10
 PAGE_BUDGET = EMBED_TOTAL_LIMIT - 500  # room for the title and the footer

@@ -24,11 +24,12 @@ from aiohttp import web
 from bot.adapters.feeds import FeedParser, Fetcher, parse_document
 from bot.adapters.store import SQLiteStore
 from bot.config import PollingSettings, Settings, TopicSettings
+from bot.core.feedstate import FeedState, feed_state
 from bot.core.types import FeedOrigin, ParsedFeed
 from bot.errors import UserError
 from bot.services.enrich import EnrichService
 from bot.services.ingest import IngestService
-from bot.services.subscriptions import PRIVATE_ADDRESS, FeedState, Subscriptions, check_url, feed_state
+from bot.services.subscriptions import PRIVATE_ADDRESS, Subscriptions, check_url
 
 GUILD, OTHER_GUILD = 1001, 2002
 HOUR = 3600.0

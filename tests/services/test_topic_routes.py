@@ -10,9 +10,10 @@ import pytest
 
 from bot.adapters.store import SQLiteStore
 from bot.config import Settings, TopicSettings
+from bot.core.choices import rank
 from bot.core.routing import Route, RouteOrigin
 from bot.errors import UserError
-from bot.services.topic_routes import TopicRoutes, check_topic, rank
+from bot.services.topic_routes import TopicRoutes, check_topic
 
 GUILD, OTHER_GUILD = 1001, 2002
 SETTINGS = Settings(topics=(TopicSettings("security", keywords=("breach",)), TopicSettings("models", ("model",))))

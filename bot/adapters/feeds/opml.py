@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from bot.config.loader import url_has_scheme
+from bot.core.checks import url_has_scheme
 from bot.errors import UserError
 
 MAX_OPML_BYTES = 10 * 1024 * 1024
