@@ -102,6 +102,13 @@ class WirebriefBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d slash commands to guild %d", len(synced), guild_id)
 
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: its waiting posts are dropped now, its data after a grace period."""
+        await self.services.guilds.left(guild.id)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.services.guilds.joined(guild.id)
+
     async def on_ready(self) -> None:
         user = self.user
         log.info("connected as %s (id %s) to %d servers", user, user and user.id, len(self.guilds))

@@ -13,12 +13,15 @@ from bot.services.ports import FeedStore
 
 log = logging.getLogger(__name__)
 
+LEFT_THE_CONFIG = "removed from the config"
+
 
 async def sync_config_feeds(store: FeedStore, feeds: Sequence[FeedSettings], now: float) -> int:
     """Subscribe to every feed of the config (idempotent); return how many were new.
 
-    The config is the source of truth for names and forced topics of its feeds. A feed that
-    left the config stays subscribed (its history is kept); the log says so.
+    The config is the source of truth for its feeds: their names and forced topics, and whether
+    they are polled at all. A feed that left the config is no longer polled (its history is kept);
+    one that comes back is polled again.
     """
     known = {f.url: f for f in await store.list_feeds()}
     added = 0
@@ -27,12 +30,17 @@ async def sync_config_feeds(store: FeedStore, feeds: Sequence[FeedSettings], now
         if existing is None:
             await store.add_feed(spec.url, now=now, name=spec.name, forced_topics=spec.topics)
             added += 1
-        elif existing.name != spec.name or existing.forced_topics != spec.topics:
+            continue
+        if existing.name != spec.name or existing.forced_topics != spec.topics:
             await store.update_feed_meta(existing.id, name=spec.name, forced_topics=spec.topics)
+        if existing.origin is FeedOrigin.CONFIG and existing.disabled_reason == LEFT_THE_CONFIG:
+            await store.enable_feed(existing.id, now)
+            log.info("feed %s is back in the config; polling it again", spec.url)
     configured = {spec.url for spec in feeds}
     for url, feed in known.items():
-        if feed.origin is FeedOrigin.CONFIG and url not in configured:
-            log.info("feed %s is no longer in the config; it stays subscribed with its history", url)
+        if feed.origin is FeedOrigin.CONFIG and url not in configured and feed.disabled_at is None:
+            await store.retire_feed(feed.id, LEFT_THE_CONFIG, now)
+            log.info("feed %s is no longer in the config: no longer polled (its history is kept)", url)
     return added
 
 

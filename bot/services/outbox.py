@@ -21,7 +21,7 @@ from bot.core.cards import Card
 from bot.core.limits import safe
 from bot.core.quarantine import INTERRUPTED, Stage, describe
 from bot.core.recap import Recap
-from bot.core.routing import Route, destinations
+from bot.core.routing import Route, destinations, open_to
 from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
@@ -155,6 +155,8 @@ class Outbox:
         text = " ".join((card.headline, card.what_changed, *card.takeaways))
         # a feed one server added from Discord posts to that server only
         audience = await self.store.story_audience(change.story_id)
+        arrived = await self.store.story_created_at(change.story_id)
+        routes = open_to(routes, card.carded_at if arrived is None else arrived)
         allowed = [r for r in routes if audience is None or r.guild_id in audience]
         return await self.store.enqueue("card", change.story_id, "", destinations(allowed, card.topics, text), now)
 

@@ -24,8 +24,8 @@ from bot.core.timeline import EntityEvent, NameRow
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 __all__ = [
-    "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "LLMStore", "PollStore", "RecapStore", "StatusStore",
-    "Store", "StoryStore", "TimelineStore", "VisibilityStore",
+    "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore", "RecapStore",
+    "StatusStore", "Store", "StoryStore", "TimelineStore", "VisibilityStore",
 ]  # fmt: skip
 
 
@@ -58,6 +58,9 @@ class FeedStore(Protocol):
 
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         """Pause or resume polling. False when there was no such feed."""
+
+    async def retire_feed(self, feed_id: int, reason: str, now: float) -> bool:
+        """Stop polling a feed for good (its history stays); False when it was not active."""
 
     async def update_feed_meta(self, feed_id: int, *, name: str, forced_topics: Sequence[str]) -> None:
         """Set the display name and forced topics."""
@@ -135,6 +138,9 @@ class CardStore(Protocol):
 
     async def get_card(self, story_id: int) -> Card | None:
         """The card of a story, if written."""
+
+    async def story_created_at(self, story_id: int) -> float | None:
+        """When the story arrived (was first planned), if it exists."""
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Servers that may receive the story: None for all, else those whose own feeds carried it."""
@@ -341,9 +347,26 @@ class RecapStore(VisibilityStore, FailureStore, Protocol):
     ) -> int: ...
 
 
+class GuildStore(Protocol):
+    """A server's lifecycle: the bot removed from it (its waiting posts dropped), back, or gone long
+    enough for what it set up to be purged."""
+
+    async def mark_guild_left(self, guild_id: int, now: float) -> int:
+        """Remember the departure and drop the server's waiting deliveries; returns how many."""
+
+    async def mark_guild_back(self, guild_id: int) -> bool:
+        """The bot is in the server again; False when it had not left."""
+
+    async def guilds_left_before(self, before: float) -> list[int]:
+        """Servers the bot left before `before` and never came back to."""
+
+    async def purge_guild(self, guild_id: int) -> int:
+        """Remove what the server set up from Discord; returns how many feeds went."""
+
+
 class Store(
     FeedStore, PollStore, StoryStore, CardStore, DeliveryStore, StatusStore, RecapStore, TimelineStore,
-    FailureStore, LLMStore, Protocol,
+    FailureStore, GuildStore, LLMStore, Protocol,
 ):  # fmt: skip
     """Everything Wirebrief keeps: every area at once (what the wiring opens and hands out)."""
 

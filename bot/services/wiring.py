@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.core.routing import Route, RouteOrigin
 from bot.services.enrich import EnrichService, StoryChange
 from bot.services.feeds import sync_config_feeds
+from bot.services.guilds import GuildLifecycle
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, Publisher
 from bot.services.ports import Store
@@ -39,6 +40,7 @@ class Services:
     timeline: TimelineService  # /timeline and its autocomplete
     routes: TopicRoutes  # /topics, and the topic names every command autocompletes
     subscriptions: Subscriptions  # /feeds
+    guilds: GuildLifecycle  # the bot removed from a server, or added back
     summarizer: LLMSummarizer | None = None
 
     @classmethod
@@ -65,6 +67,7 @@ class Services:
             timeline=TimelineService(store, settings, visibility=visibility),
             routes=TopicRoutes(settings, store),
             subscriptions=Subscriptions(settings, store, fetcher, parser, enrich, wake=ingest.wake),
+            guilds=GuildLifecycle(store),
             summarizer=summarizer,
         )  # fmt: skip
 
@@ -81,6 +84,7 @@ class Services:
         self.supervisor.start("enrich", self.enrich.run_forever)
         self.supervisor.start("outbox", self.outbox.run_forever)
         self.supervisor.start("recap", self.recaps.run_forever)
+        self.supervisor.start("guilds", self.guilds.run_forever)
 
     async def close(self) -> None:
         """Stop the loops (each finishes its current write), then the network and the pool."""

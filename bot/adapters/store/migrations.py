@@ -315,6 +315,19 @@ async def _to_7_item_failures(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_8_guild_departures(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- servers the bot was removed from: their data goes after a grace period, unless they return
+        CREATE TABLE guild_departures (
+            guild_id INTEGER PRIMARY KEY,
+            left_at REAL NOT NULL
+        );
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -324,5 +337,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_5_timeline_and_recap_indexes,
     _to_6_broken_recap_schedules,
     _to_7_item_failures,
+    _to_8_guild_departures,
 )
 LATEST_VERSION = len(MIGRATIONS)

@@ -1,4 +1,4 @@
--- The whole schema of Wirebrief's SQLite store, as it is now (schema version 7).
+-- The whole schema of Wirebrief's SQLite store, as it is now (schema version 8).
 --
 -- A new database is created from this file in one transaction; an older one is brought here by the
 -- steps of migrations.py, one per version. tests/adapters/store/test_migrations.py proves that both
@@ -196,6 +196,12 @@ CREATE TABLE recap_schedules (
     updated_at REAL NOT NULL,
     broken_at REAL,                            -- its channel refused the recap: paused until set again
     broken_reason TEXT
+);
+
+-- servers the bot was removed from: their data goes after a grace period, unless they return
+CREATE TABLE guild_departures (
+    guild_id INTEGER PRIMARY KEY,
+    left_at REAL NOT NULL
 );
 
 -- --- the model's answers and spending ------------------------------------------------------------

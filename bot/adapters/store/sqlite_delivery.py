@@ -36,13 +36,13 @@ class DeliveryRows(SQLiteBase):
 
     async def list_routes(self, guild_id: int | None = None) -> list[Route]:
         sql = (
-            "SELECT guild_id, topic, channel_id, include_keywords, exclude_keywords, origin, broken_reason"
+            "SELECT guild_id, topic, channel_id, include_keywords, exclude_keywords, origin, broken_reason, created_at"
             " FROM routes"
         )
         rows = await self._fetchall(sql + (" WHERE guild_id = ?" if guild_id else "") + " ORDER BY id",
                                     (guild_id,) if guild_id else ())  # fmt: skip
         return [
-            Route(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), RouteOrigin(r[5]), r[6])
+            Route(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), RouteOrigin(r[5]), r[6], r[7])
             for r in rows
         ]
 

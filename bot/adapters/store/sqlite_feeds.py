@@ -152,6 +152,16 @@ class FeedRows(SQLiteBase):
             )
             return cur.rowcount > 0
 
+    async def retire_feed(self, feed_id: int, reason: str, now: float) -> bool:
+        """Stop polling a feed for good (its history stays); False when it was not active."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE feeds SET disabled_at = ?, disabled_reason = ?, lease_until = 0 WHERE id = ?"
+                " AND disabled_at IS NULL",
+                (now, reason, feed_id),
+            )
+            return cur.rowcount > 0
+
     async def update_feed_meta(self, feed_id: int, *, name: str, forced_topics: Sequence[str]) -> None:
         """Set the display name and forced topics (the config file is their source of truth)."""
         async with self.transaction() as db:

@@ -174,6 +174,11 @@ class StoryRows(SQLiteBase):
         )
         return [r[0] for r in rows]
 
+    async def story_created_at(self, story_id: int) -> float | None:
+        """When the story arrived (was first planned), if it exists."""
+        rows = await self._fetchall("SELECT created_at FROM stories WHERE id = ?", (story_id,))
+        return float(rows[0][0]) if rows else None
+
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Which servers may receive the story: None for all (a source is a config or OPML feed),
         else the servers whose own feeds carried it."""
