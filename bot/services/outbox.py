@@ -26,7 +26,7 @@ from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
 from bot.services.isolation import Isolation
-from bot.services.ports import CardStore, DeliveryStore, FailureStore, FeedStore, RecapStore
+from bot.services.ports import CardStore, DeliveryStore, FailureStore, FeedStore, GuildStore, RecapStore
 from bot.services.recap import scheduled_recap
 from bot.services.supervisor import wait_any
 
@@ -37,7 +37,7 @@ RECOVERY_WINDOW_SECONDS = 3 * 24 * 3600.0  # older unrouted stories are news no 
 MAX_BACKOFF_SECONDS = 900.0
 
 
-class OutboxStore(DeliveryStore, CardStore, FeedStore, RecapStore, FailureStore, Protocol):
+class OutboxStore(DeliveryStore, CardStore, FeedStore, RecapStore, FailureStore, GuildStore, Protocol):
     """What the outbox reads and writes (recaps are rendered when they are sent)."""
 
 
@@ -131,7 +131,8 @@ class Outbox:
     async def route_changes(self, changes: Sequence[StoryChange]) -> int:
         """New stories are queued for every channel their topics route to; grown ones are edited.
         A story that cannot be routed is retried later, then quarantined; the others go on."""
-        routes = await self.store.list_routes()
+        departed = await self.store.departed_guilds()  # nothing more goes to a server that removed the bot
+        routes = [r for r in await self.store.list_routes() if r.guild_id not in departed]
         queued = 0
 
         async def route(change: StoryChange) -> None:

@@ -316,6 +316,9 @@ class TimelineStore(VisibilityStore, Protocol):
 class RecapStore(VisibilityStore, FailureStore, Protocol):
     """What recaps read and write (the SQLite store's RecapRows and the outbox's enqueue)."""
 
+    async def departed_guilds(self) -> frozenset[int]:
+        """Servers the bot was removed from and is not back in (their grace period running)."""
+
     async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]: ...
 
     async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]: ...
@@ -356,6 +359,9 @@ class GuildStore(Protocol):
 
     async def mark_guild_back(self, guild_id: int) -> bool:
         """The bot is in the server again; False when it had not left."""
+
+    async def departed_guilds(self) -> frozenset[int]:
+        """Servers the bot was removed from and is not back in (their grace period running)."""
 
     async def guilds_left_before(self, before: float) -> list[int]:
         """Servers the bot left before `before` and never came back to."""

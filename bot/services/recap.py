@@ -243,7 +243,8 @@ class RecapScheduler:
         with backoff, then quarantined (`bot.services.isolation`); the other servers' recaps go on."""
         now = self.clock()
         # a broken schedule's channel refused the last recap: not again until the schedule is set again
-        working = [s for s in await self.store.recap_schedules() if not s.broken]
+        departed = await self.store.departed_guilds()  # the bot was removed from these servers
+        working = [s for s in await self.store.recap_schedules() if not s.broken and s.guild_id not in departed]
         wakes = await self.isolation.one_by_one(working, _guild_of, lambda s: self._look_at(s, now))
         return min([now + self.max_sleep, *(wake for _, wake in wakes)])
 

@@ -33,6 +33,10 @@ class GuildRows(SQLiteBase):
             cur = await db.execute("DELETE FROM guild_departures WHERE guild_id = ?", (guild_id,))
             return cur.rowcount > 0
 
+    async def departed_guilds(self) -> frozenset[int]:
+        """Servers the bot was removed from and is not back in (their grace period running)."""
+        return frozenset(int(r[0]) for r in await self._fetchall("SELECT guild_id FROM guild_departures"))
+
     async def guilds_left_before(self, before: float) -> list[int]:
         """Servers the bot left before `before` and never came back to."""
         rows = await self._fetchall(
