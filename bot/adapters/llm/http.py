@@ -29,9 +29,23 @@ MAX_WAIT_SECONDS = 60.0
 BACKOFF_SECONDS = 2.0  # first wait without Retry-After; doubles each retry
 CONNECT_TIMEOUT_SECONDS = 10.0  # connecting is quick even when generating is slow
 MAX_DETAIL_CHARS = 300
+MAX_REDIRECTS = 3
+# credentials a model server gets: never sent on to another origin a redirect points at
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+
+
+def _redirected(url: str, location: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """Where a 307/308 sends the request, and the headers it may carry there: a redirect to another
+    origin (scheme, host or port) loses the credentials, so a model key never reaches a third party."""
+    here = URL(url)
+    there = here.join(URL(location))
+    if there.origin() == here.origin():
+        return str(there), dict(headers)
+    log.warning("the model server redirected to another origin (%s); not sending the API key there", there.origin())
+    return str(there), {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
@@ -132,10 +146,21 @@ class JSONPoster:
         self, url: str, headers: Mapping[str, str], payload: Mapping[str, Any], where: str
     ) -> tuple[int, float | None, str]:
         session = self._session_now()
+        sent = dict(headers)
         try:
-            async with session.post(url, json=payload, headers=dict(headers), timeout=self._timeout) as resp:
-                body = (await resp.read()).decode("utf-8", errors="replace")
-                return resp.status, retry_after_seconds(resp.headers.get("Retry-After"), self._clock()), body
+            for _ in range(MAX_REDIRECTS + 1):
+                async with session.post(url, json=payload, headers=sent, timeout=self._timeout,
+                                        allow_redirects=False) as resp:  # fmt: skip
+                    location = resp.headers.get("Location")
+                    if resp.status in (307, 308) and location:  # method and body kept: follow it ourselves
+                        url, sent = _redirected(url, location, sent)
+                        continue
+                    if 300 <= resp.status < 400:
+                        raise LLMError(f"{where} redirected the request (HTTP {resp.status}); set summarizer.base_url"
+                                       " to the address that answers", status=resp.status)  # fmt: skip
+                    body = (await resp.read()).decode("utf-8", errors="replace")
+                    return resp.status, retry_after_seconds(resp.headers.get("Retry-After"), self._clock()), body
+            raise LLMError(f"{where} redirected more than {MAX_REDIRECTS} times")
         except TimeoutError as exc:
             raise LLMError(
                 f"{where} did not answer within {self._timeout_seconds:g} s"
