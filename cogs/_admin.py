@@ -47,8 +47,17 @@ async def reply(
         await interaction.response.send_message(ephemeral=True, allowed_mentions=NOBODY, **extra)
 
 
-def check_can_post(channel: discord.abc.GuildChannel) -> None:
-    """UserError naming what is missing when the bot cannot post cards in `channel`."""
+def check_can_post(channel: discord.abc.GuildChannel, caller: discord.abc.User | None = None) -> None:
+    """UserError naming what is missing when the bot cannot post cards in `channel` — or when the
+    member who asks could not see it and post there themselves: an admin command never sends the
+    bot's posts where the person setting it up may not write (a private channel of other staff)."""
+    if isinstance(caller, discord.Member):
+        theirs = channel.permissions_for(caller)
+        lacking = [name for name, granted in (("View Channel", theirs.view_channel),
+                                              ("Send Messages", theirs.send_messages)) if not granted]  # fmt: skip
+        if lacking:
+            raise UserError(f"You cannot use {channel.mention} yourself (you need {', '.join(lacking)} there),"
+                            " so I will not post there for you.")  # fmt: skip
     me = channel.guild.me
     perms = channel.permissions_for(me)
     needed = {"View Channel": perms.view_channel, "Send Messages": perms.send_messages,

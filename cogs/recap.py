@@ -84,7 +84,7 @@ class Recaps(commands.Cog):
         timezone: str | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
-        check_can_post(channel)
+        check_can_post(channel, interaction.user)
         saved = await self.scheduler.set(guild_id, channel.id, weekday.value, at, timezone)
         await reply(interaction, schedule_text(saved, self.scheduler.next_post(saved)))
 

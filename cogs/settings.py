@@ -31,7 +31,7 @@ class ServerSettings(commands.GroupCog, group_name="settings", group_description
     ) -> None:
         guild_id = guild_id_of(interaction)
         if channel is not None:
-            check_can_post(channel)
+            check_can_post(channel, interaction.user)
         await self.bot.store.set_alerts_channel(guild_id, channel.id if channel else None, time.time())
         if channel is None:
             await reply(

@@ -79,7 +79,7 @@ class Topics(commands.GroupCog, group_name="topics", group_description="Which ch
     async def route(self, interaction: discord.Interaction[Any], topic: str, channel: discord.TextChannel) -> None:
         guild_id = guild_id_of(interaction)
         name = self.routes.check_topic(topic, allow_all=True)
-        check_can_post(channel)
+        check_can_post(channel, interaction.user)
         if await self.routes.add_route(guild_id, name, channel.id):
             await reply(interaction, f"Stories about **{safe(name, 100)}** will be posted in {channel.mention}.")
         else:

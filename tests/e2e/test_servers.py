@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_discord import FakeDiscord, FakeGuild, Fault
+from fake_discord import EPHEMERAL, VIEW_CHANNEL, FakeDiscord, FakeGuild, Fault, resolved, shown, sub
 from feed_server import FeedServer, Item
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +95,30 @@ async def test_a_server_that_removes_the_bot_gets_no_post_it_was_still_waiting_f
     assert read_db(db, "SELECT count(*) FROM stories") == [(2,)], "the stories themselves stay"
     departed = read_db(db, "SELECT guild_id FROM guild_departures")
     assert departed == [(fake_guild.id,)]
+
+
+async def test_an_admin_cannot_route_posts_into_a_channel_they_cannot_see_themselves(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, admin: Any, start_bot: Any
+) -> None:
+    """Manage Server is not a key to every channel: /topics route, /settings alerts-channel and
+    /recap-schedule set refuse a channel the caller cannot see or post in (the bot could)."""
+    staff = fake_guild.add_channel("staff")
+    staff.permission_overwrites = [  # hidden from @everyone, open to the bot's role
+        {"id": str(fake_guild.id), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)},
+        {"id": str(fake_guild.bot_role_id), "type": 0, "allow": str(VIEW_CHANNEL), "deny": "0"},
+    ]
+    await start_bot(extra_config='[[topics]]\nname = "security"\nkeywords = ["breach"]\n')
+    await fake_discord.wait_for_ready(TIMEOUT)
+    general = fake_guild.channel("general")
+    refusal = (f"You cannot use <#{staff.id}> yourself (you need View Channel, Send Messages there),"
+               " so I will not post there for you.")  # fmt: skip
+    for command, options in (
+        ("topics", sub("route", topic="*", channel=staff)),
+        ("settings", sub("alerts-channel", channel=staff)),
+        ("recap-schedule", sub("set", channel=staff, weekday=0, time="09:00")),
+    ):
+        data = await shown(await fake_discord.invoke(command, user=admin, channel=general, options=options,
+                                                     resolved=resolved(staff)))  # fmt: skip
+        assert data["content"] == refusal, command
+        assert data["flags"] & EPHEMERAL
+    assert fake_discord.messages(staff) == []
