@@ -49,6 +49,8 @@ class ButtonStore(Protocol):
 
     async def get_card(self, story_id: int) -> Card | None: ...
 
+    async def story_audience(self, story_id: int) -> frozenset[int] | None: ...
+
     async def story_entities(self, story_id: int) -> list[str]: ...
 
     async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]: ...
@@ -115,14 +117,23 @@ async def timeline_text(store: ButtonStore, story_id: int) -> str:
 
 
 async def answer(
-    interaction: discord.Interaction[Any], custom_id: str, build: Callable[[ButtonStore], Awaitable[str]]
+    interaction: discord.Interaction[Any],
+    custom_id: str,
+    build: Callable[[ButtonStore], Awaitable[str]],
+    story_id: int | None = None,
 ) -> None:
-    """Reply ephemerally with `build(store)`, mentioning nobody; a failure gets one sentence."""
+    """Reply ephemerally with `build(store)`, mentioning nobody; a failure gets one sentence. A story
+    the clicking server may not see (told only by other servers' feeds) is answered as not stored:
+    a custom id names a story, and whoever clicks must be one of its audience."""
     store = getattr(interaction.client, "store", None)
     try:
         if store is None:
             raise LookupError("the client has no store to answer buttons from")
-        text = await build(store)
+        audience = await store.story_audience(story_id) if story_id is not None else None
+        if audience is not None and interaction.guild_id not in audience:
+            text = NOT_STORED
+        else:
+            text = await build(store)
     except Exception:
         log.exception("the button %s failed", custom_id)
         text = FAILED
@@ -153,7 +164,7 @@ class DeepInsightButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         story_id = self.story_id
-        await answer(interaction, self.custom_id, lambda store: deep_insight_text(store, story_id))
+        await answer(interaction, self.custom_id, lambda store: deep_insight_text(store, story_id), story_id)
 
 
 class TimelineButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TIMELINE_TEMPLATE):
@@ -176,7 +187,7 @@ class TimelineButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         story_id = self.story_id
-        await answer(interaction, self.custom_id, lambda store: timeline_text(store, story_id))
+        await answer(interaction, self.custom_id, lambda store: timeline_text(store, story_id), story_id)
 
 
 def register_views(bot: WirebriefBot) -> None:

@@ -7,7 +7,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import discord
@@ -151,13 +150,6 @@ def test_timeline_reply_is_safe_and_within_a_message() -> None:
 # --- the store behind the buttons --------------------------------------------------------------
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
-
-
 async def add_story(store: SQLiteStore, headline: str, when: float, entities: tuple[str, ...]) -> int:
     features = Features({}, frozenset(), frozenset(), when)
     item = StoryPlanItem(0, -1, True, headline, when, features, (), entities)
@@ -227,6 +219,10 @@ async def test_a_story_that_is_gone(store: SQLiteStore) -> None:
 class MemoryStore:
     cards: dict[int, Card] = field(default_factory=dict)
     fail: bool = False
+    audiences: dict[int, frozenset[int]] = field(default_factory=dict)  # absent: every server
+
+    async def story_audience(self, story_id: int) -> frozenset[int] | None:
+        return self.audiences.get(story_id)
 
     async def get_card(self, story_id: int) -> Card | None:
         if self.fail:
@@ -337,6 +333,17 @@ async def test_a_failing_store_gets_one_sentence_and_a_logged_trace(
         body = await click(client, make_card(), "wb:deep:42", adapter)
     assert body["data"]["content"] == FAILED
     assert "wb:deep:42" in caplog.text and "disk on fire" in caplog.text
+
+
+async def test_a_button_of_a_story_the_clicking_server_may_not_see_answers_not_stored(
+    client: discord.Client, adapter: RecordingAdapter
+) -> None:
+    client.store = MemoryStore({42: make_card()}, audiences={42: frozenset({5})})  # type: ignore[attr-defined]
+    for custom_id in ("wb:deep:42", "wb:tl:42"):
+        body = await click(client, make_card(), custom_id, adapter)
+        assert body["data"]["content"] == NOT_STORED, custom_id
+    client.store = MemoryStore({42: make_card()})  # type: ignore[attr-defined]
+    assert (await click(client, make_card(), "wb:deep:42", adapter))["data"]["content"] != NOT_STORED
 
 
 async def test_a_client_without_a_store_gets_one_sentence(client: discord.Client, adapter: RecordingAdapter) -> None:

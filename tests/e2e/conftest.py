@@ -19,9 +19,6 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test modules `import fake_discord`
-
 from fake_discord import (
     EVERYONE_PERMISSIONS,
     MANAGE_GUILD,

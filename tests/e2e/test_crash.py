@@ -54,6 +54,7 @@ pytestmark = pytest.mark.e2e
 SEED = int(os.environ.get("WIREBRIEF_CRASH_SEED", "20261127"))
 STORIES = 20  # x 3 channels: the backlog
 RECOVERY_STORIES = 10
+KILL_ATTEMPTS = 5  # the clustering-to-queueing kill is started over when it lands too late
 TIMEOUT = 40.0  # "did not hang"
 STOP_TIMEOUT = 20.0
 CREATE = re.compile(r"/channels/(?P<channel>\d+)/messages")
@@ -284,30 +285,45 @@ async def test_a_crash_between_clustering_and_queueing_loses_no_story(
     start_bot: StartBot, tmp_path: Path,
 ) -> None:  # fmt: skip
     """The stories of a poll are clustered (committed), then carded one by one, then queued: a crash in
-    between must not lose them — the restart writes the missing cards and queues what was not."""
-    wire = feeds.add_feed("wire", title="Wire Service")
-    config = crash_config(fake_guild, wire, channels)
+    between must not lose them — the restart writes the missing cards and queues what was not.
+
+    Should the kill land after the first story was queued, that run shows nothing: it is started over
+    on a fresh database, feed and channels, up to KILL_ATTEMPTS times."""
     db = database(tmp_path)
+    late: list[int] = []  # per attempt that missed: how many deliveries were queued at the kill
+    for attempt in range(KILL_ATTEMPTS):
+        if attempt:  # a fresh start: the missed run's bot is dead; its database, feed and channels are left behind
+            for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                path.unlink(missing_ok=True)
+            channels = [fake_guild.add_channel(f"{name}-{attempt}") for name in ("general", "news", "briefs")]
+        wire = feeds.add_feed(f"wire-{attempt}" if attempt else "wire", title="Wire Service")
+        config = crash_config(fake_guild, wire, channels)
 
-    bot = await start_bot(extra_config=config)
-    await fake_discord.wait_for_ready(TIMEOUT)
-    await feeds.wait_fetched(wire, times=2, timeout=TIMEOUT)
-    items = stories(wire, TOWNS[:RECOVERY_STORIES])
-    wire.publish(*items)
+        bot = await start_bot(extra_config=config)
+        await fake_discord.wait_for_ready(TIMEOUT)
+        await feeds.wait_fetched(wire, times=2, timeout=TIMEOUT)
+        items = stories(wire, TOWNS[:RECOVERY_STORIES])
+        wire.publish(*items)
 
-    # SIGKILL as soon as the stories exist (the plan is committed) and none is queued yet: the
-    # bot is then writing the cards, which takes far longer than this loop's turn
-    def clustered_not_queued() -> bool:
-        return bool(read_db(
-            db, "SELECT 1 FROM entries WHERE story_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries)"
-        ))  # fmt: skip
+        # SIGKILL as soon as the stories exist (the plan is committed), then look whether any was
+        # queued yet: the bot is normally still writing the cards, which takes far longer than this
+        # loop's turn
+        def clustered() -> bool:
+            return bool(read_db(db, "SELECT 1 FROM entries WHERE story_id IS NOT NULL"))
 
-    await wait_polling(clustered_not_queued, bot, TIMEOUT)
-    bot.stopping = True
-    os.killpg(bot.pid, signal.SIGKILL)
-    await bot.wait(STOP_TIMEOUT)
-    if read_db(db, "SELECT 1 FROM deliveries"):
-        pytest.skip("the kill came after the first story was queued: this run shows nothing")
+        await wait_polling(clustered, bot, TIMEOUT)
+        bot.stopping = True
+        os.killpg(bot.pid, signal.SIGKILL)
+        await bot.wait(STOP_TIMEOUT)
+        [(queued,)] = read_db(db, "SELECT count(*) FROM deliveries")
+        if not queued:
+            break
+        late.append(int(queued))
+    else:
+        pytest.fail(
+            f"in {KILL_ATTEMPTS} attempts the kill never came between clustering and queueing: "
+            f"deliveries already queued at each kill: {late}"
+        )
 
     bot = await start_bot(extra_config=config)
     await feeds.wait_fetched(wire, times=2, timeout=TIMEOUT)  # restarted, recovered, polling again

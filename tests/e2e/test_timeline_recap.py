@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,22 +33,12 @@ from fake_discord import (
     shown,
     sub,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
-
 from news_store import Seed, seed_store
 
 from bot.adapters.store import SQLiteStore
 from bot.core.recap import IsoWeek, RecapSchedule, covered_week, week_window
-from bot.services import wiring
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        "recaps" not in getattr(wiring.Services, "__dataclass_fields__", {}) or not hasattr(SQLiteStore, "week_heads"),
-        reason="not wired yet: Services needs the recap scheduler, SQLiteStore the RecapRows mixin",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0

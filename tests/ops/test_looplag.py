@@ -9,20 +9,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from fake_clock import Clock
 
 from bot.adapters.store import SQLiteStore
 from bot.config import parse_settings
 from bot.ops.health import HealthServer
 from bot.ops.looplag import LoopLagMonitor, lag_between, percentile, share_over
 from bot.services.status import StatusReport, gather_status
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_percentile_is_the_nearest_rank() -> None:
@@ -35,7 +28,7 @@ def test_percentile_is_the_nearest_rank() -> None:
 
 
 def test_window_percentiles_forget_old_samples_and_the_histogram_does_not() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     monitor = LoopLagMonitor(window=60.0, clock=clock)
     for _ in range(99):
         monitor.record(0.001)  # 1 ms
@@ -55,7 +48,7 @@ def test_window_percentiles_forget_old_samples_and_the_histogram_does_not() -> N
 
 
 def test_negative_lag_counts_as_zero_and_huge_lag_goes_over_the_last_bound() -> None:
-    monitor = LoopLagMonitor(clock=Clock())
+    monitor = LoopLagMonitor(clock=Clock(1000.0))
     monitor.record(-0.0005)
     monitor.record(60.0)
     snap = monitor.snapshot()
@@ -64,7 +57,7 @@ def test_negative_lag_counts_as_zero_and_huge_lag_goes_over_the_last_bound() -> 
 
 
 def test_lag_between_two_snapshots_covers_only_the_samples_in_between() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     monitor = LoopLagMonitor(clock=clock)
     for _ in range(50):
         monitor.record(0.400)  # a bad warm-up
@@ -86,10 +79,10 @@ def test_lag_between_two_snapshots_covers_only_the_samples_in_between() -> None:
 
 
 def test_a_percentile_above_the_last_bound_is_infinite() -> None:
-    monitor = LoopLagMonitor(clock=Clock(), bounds_ms=(1, 10))
+    monitor = LoopLagMonitor(clock=Clock(1000.0), bounds_ms=(1, 10))
     monitor.record(0.5)
     assert math.isinf(lag_between(None, monitor.snapshot())["p99_ms"])
-    assert lag_between(None, LoopLagMonitor(clock=Clock()).snapshot())["samples"] == 0
+    assert lag_between(None, LoopLagMonitor(clock=Clock(1000.0)).snapshot())["samples"] == 0
 
 
 def test_bad_settings_are_refused() -> None:

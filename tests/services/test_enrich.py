@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.adapters.store import SQLiteStore
 from bot.config import parse_settings
 from bot.core.cards import Draft, StoryInput
@@ -42,13 +37,6 @@ UNRELATED = ParsedEntry(
     "b2", "https://beta.example/rules", "Regulator opens review of chip exports",
     summary="A trade regulator opened a review of chip exports on Wednesday.",
 )  # fmt: skip
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 async def release(store: SQLiteStore, feed_url: str, name: str, *entries: tuple[ParsedEntry, float]) -> None:

@@ -3,14 +3,9 @@ the enrichment service — the grounding check removes what the model invented."
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
-
 from fake_llm import HALLUCINATED_NAME, INJECTION_STORY, INJECTION_TEXT, SAMPLE_STORY, FakeLLM, Mode
 
 from bot.adapters.llm import AnthropicClient, OpenAIClient, build_summarizer
@@ -34,13 +29,6 @@ def _fresh() -> None:
 async def fake() -> AsyncIterator[FakeLLM]:
     async with FakeLLM() as server:
         yield server
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 def settings(fake: FakeLLM, backend: str = "openai", timeout: float = 5.0):

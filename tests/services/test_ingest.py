@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pytest
+from fake_clock import Clock
 
 from bot.adapters.store import SQLiteStore
 from bot.config import PollingSettings
@@ -22,14 +21,6 @@ from bot.services.ingest import IngestService, PollStatus
 URL = "https://news.example/feed.xml"
 HOUR = 3600.0
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def body(*entries: ParsedEntry, ttl: float | None = None) -> bytes:
@@ -80,18 +71,6 @@ def item(n: int, age_hours: float = 1.0, **kw: object) -> ParsedEntry:
                                  "summary": f"Body {n}", "published": T0 - age_hours * HOUR}  # fmt: skip
     fields.update(kw)
     return ParsedEntry(**fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from fake_clock import Clock
 
 from bot.adapters.feeds import FeedParser, Fetcher
 from bot.adapters.store import SQLiteStore
@@ -17,14 +18,6 @@ from bot.config import PollingSettings
 from bot.services.ingest import IngestService, PollStatus
 
 HOUR = 3600.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def rss(items: list[tuple[str, str, float]], *, ttl: int | None = None) -> bytes:

@@ -6,13 +6,13 @@ never retried in a loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fake_clock import Clock
 
 from bot.adapters.store import SQLiteStore
 from bot.config import parse_settings
@@ -38,24 +38,6 @@ HOUR = 3600.0
 
 class ProcessKilledError(BaseException):
     """Stands for the process dying at that point (SIGKILL, OOM): nothing after it runs."""
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 TITLES = (

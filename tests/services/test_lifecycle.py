@@ -4,10 +4,7 @@ waiting posts at once and what it set up after a grace period, unless it invites
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
+from fake_clock import Clock
 
 from bot.adapters.store import SQLiteStore
 from bot.config import FeedSettings
@@ -22,17 +19,6 @@ from bot.services.outbox import ChannelPacer, Outbox
 
 T0 = 1_800_000_000.0
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Publisher:
@@ -54,13 +40,6 @@ class Publisher:
 
     async def send_recap(self, channel_id: int, recap: object, *, nonce: str) -> int:
         return 2
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 async def story(store: SQLiteStore, headline: str, created_at: float) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pytest
+from fake_clock import Clock
 
 from bot.adapters.store import SQLiteStore
 from bot.config import RecapSettings
@@ -22,17 +21,6 @@ T0 = 1_800_000_000.0
 
 class ProcessKilledError(BaseException):
     """Stands for a SIGKILL at that point: nothing after it runs."""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -79,13 +67,6 @@ class FakePublisher:
         self._maybe_fail(channel_id)
         self.recaps.append((channel_id, recap.week.key))
         return 2
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 async def story(store: SQLiteStore, n: int, topics: tuple[str, ...], related: int = 0) -> int:

@@ -4,17 +4,12 @@ missed this week or long ago), admin mistakes, and the outbox posting the recap.
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
-
+from fake_clock import Clock
 from news_store import Seed, seed_store
 
 from bot.adapters.store import SQLiteStore
@@ -26,29 +21,10 @@ from bot.errors import UserError
 from bot.services import outbox as outbox_module
 from bot.services.recap import RecapScheduler, RecapService, scheduled_recap, zone_choices
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(SQLiteStore, "week_heads"), reason="not wired yet: SQLiteStore must include RecapRows"
-)
-
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_9 = datetime(2026, 3, 2, 9, 0, tzinfo=BERLIN).timestamp()  # week 10; its recap is about week 9
 WEEK_9 = IsoWeek(2026, 9)
 HOUR = 3600.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 async def week_nine(store: SQLiteStore) -> list[int]:
@@ -264,9 +240,6 @@ class RecapPublisher:
         return 4242
 
 
-@pytest.mark.skipif(
-    "send_recap" not in outbox_module.Publisher.__dict__, reason="not wired yet: the outbox must send recaps"
-)
 async def test_the_outbox_posts_the_queued_recap_once(store: SQLiteStore) -> None:
     await week_nine(store)
     clock = Clock(MONDAY_9)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,13 +16,6 @@ from bot.services.status import STALE_LOOP_SECONDS, StatusReport, gather_status
 from cogs.status import status_embed
 
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 async def test_status_counts_feeds_cycles_outbox_and_model_use(store: SQLiteStore) -> None:

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
-
 from news_store import Seed, seed_store
 
 from bot.adapters.store import SQLiteStore
@@ -19,20 +12,9 @@ from bot.errors import UserError
 from bot.services import timeline as timeline_module
 from bot.services.timeline import TimelineService, unknown_entity
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(SQLiteStore, "week_heads"), reason="not wired yet: SQLiteStore must include RecapRows"
-)
-
 T0 = 1_800_000_000.0
 DAY = 86_400.0
 SETTINGS = Settings(topics=(TopicSettings("chips"), TopicSettings("cloud")))
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 @pytest.fixture

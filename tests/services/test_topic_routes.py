@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -17,13 +15,6 @@ from bot.services.topic_routes import TopicRoutes, check_topic
 
 GUILD, OTHER_GUILD = 1001, 2002
 SETTINGS = Settings(topics=(TopicSettings("security", keywords=("breach",)), TopicSettings("models", ("model",))))
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -1,19 +1,14 @@
 """Fixtures for the LLM backends: the fake LLM server, a store with the LLM rows, a clean process state.
 
-tests/fakes is put on sys.path so that test modules here can `from fake_llm import …`
-(pytest runs with --import-mode=importlib, so tests are not packages).
+`fake_llm` is importable by name: tests/fakes is on pytest's `pythonpath` (pyproject.toml).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fakes"))
-
 from fake_llm import FakeLLM
 
 from bot.adapters.llm import AnthropicClient, OpenAIClient

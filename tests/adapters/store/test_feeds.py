@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.adapters.store import SQLiteStore
 from bot.core.types import FeedOrigin
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 async def test_add_feed_is_idempotent_and_keeps_the_first_values(store: SQLiteStore) -> None:

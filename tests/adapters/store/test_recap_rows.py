@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fakes"))
-
 from news_store import Seed, seed_store
 
 from bot.adapters.store import SQLiteStore
 from bot.core.recap import RecapSchedule
 from bot.core.routing import Route
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(SQLiteStore, "week_heads"), reason="not wired yet: SQLiteStore must include RecapRows"
-)
-
 T0 = 1_800_000_000.0  # 2027-01-15, a Friday
 DAY = 86_400.0
 ACME_DAYS = range(23)  # Acme: a story a day, 0 to 22 days before T0
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await SQLiteStore.open(tmp_path / "w.db")
-    yield s
-    await s.close()
 
 
 @pytest.fixture
