@@ -1,9 +1,11 @@
 """The feed parser: golden feeds for every format and encoding, safety against entity bombs and
-hostile bodies, and the process pool's time limit, memory cap and recovery from dead workers."""
+hostile bodies, and the worker pool's time limit, memory cap and recovery from dead workers: a
+parse that hangs or dies fails alone, and costs only its own worker."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import io
@@ -337,14 +339,29 @@ def test_entity_declarations_the_guard_cannot_cut_are_refused(prolog: str, messa
         parse_document(_rss("<item><title>&x;</title></item>", prolog=prolog), URL)
 
 
-# --- the process pool ---------------------------------------------------------------------------
+# --- the worker pool ----------------------------------------------------------------------------
 
 
 @pytest.fixture
 def workers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The stand-in workers, importable by name in this process and in pool processes started after this."""
+    """The stand-in workers, importable by name in this process and in worker processes started after this."""
     monkeypatch.syspath_prepend(str(HERE))
     return importlib.import_module("pool_workers")
+
+
+@pytest.fixture
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pid of every worker process the parsers start, in order."""
+    started: list[int] = []
+    real = pool_module._spawn
+
+    def counting(*args: Any) -> Any:
+        process = real(*args)
+        started.append(process.pid)
+        return process
+
+    monkeypatch.setattr(pool_module, "_spawn", counting)
+    return started
 
 
 async def _pids(path: Path, count: int) -> list[int]:
@@ -363,6 +380,23 @@ def _gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+async def _until_gone(pid: int, *, or_a_zombie: bool = False) -> None:
+    """Wait until process `pid` is gone (killed and reaped); or, if `or_a_zombie`, dead but not yet reaped."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(3000):
+        if _gone(pid):
+            return
+        with contextlib.suppress(OSError):
+            if or_a_zombie and stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} is still there")
+
+
+def _lines(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text(encoding="ascii").split()]
 
 
 async def test_parse_in_the_pool_matches_parse_document() -> None:
@@ -401,49 +435,89 @@ async def test_time_waiting_for_a_free_worker_does_not_count_against_the_limit(w
     assert [feed.title for feed in naps] == ["rested"] * 5  # 2 s of work in all, no single parse over 0.4 s
 
 
-async def test_parses_in_flight_when_the_pool_is_killed_are_retried_once(workers: ModuleType, tmp_path: Path) -> None:
-    async with FeedParser(workers=2, timeout_seconds=2, worker=workers.scripted) as parser:
-        stuck = asyncio.create_task(parser.parse(b"hang", url=str(tmp_path / "a.pid")))
-        await _pids(tmp_path / "a.pid", 1)
-        await asyncio.sleep(1)  # so the bystander's own time limit ends well after the stuck parse's
-        bystander = asyncio.create_task(parser.parse(b"hang-once", url=str(tmp_path / "b.pid")))
-        await _pids(tmp_path / "b.pid", 1)
-        with pytest.raises(ParseError, match="took longer"):
-            await asyncio.wait_for(stuck, 60)
-        assert (await asyncio.wait_for(bystander, 60)).title == "retried"
-
-
-async def test_a_parse_whose_work_item_the_pool_cancels_is_retried_not_cancelled(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_a_parse_that_times_out_fails_only_its_own_feed_the_other_parses_in_flight_finish_with_their_results(
+    workers: ModuleType, tmp_path: Path, starts: list[int]
 ) -> None:
-    # A pool shut down with cancel_futures (another parse's timeout) cancels work items not yet
-    # running; the parse waiting on one must be retried on a fresh pool, not end as if cancelled.
-    loop = asyncio.get_running_loop()
-    real = loop.run_in_executor
-    calls = 0
-
-    def cancelled_once(*args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        future = real(*args)
-        if calls == 2:  # the first call after the start-up pings of the pool's one worker
-            future.cancel()
-        return future
-
-    monkeypatch.setattr(loop, "run_in_executor", cancelled_once)
-    async with FeedParser(workers=1, timeout_seconds=30) as parser:
-        feed = await asyncio.wait_for(parser.parse(_rss("<item><title>ok</title></item>"), url=URL), 60)
-    assert feed.entries[0].title == "ok"
-    assert calls >= 4  # ping, the cancelled parse, a fresh pool's ping, the retry
+    hang_file, ok_file = tmp_path / "hang.pid", tmp_path / "ok.pid"
+    async with FeedParser(workers=4, timeout_seconds=2, worker=workers.scripted) as parser:
+        stuck = asyncio.create_task(parser.parse(b"hang", url=str(hang_file)))
+        (hung,) = await _pids(hang_file, 1)
+        await asyncio.sleep(1)  # so the others' time limits end well after the stuck parse's
+        # Each of these runs until the stuck parse's worker is gone: all three are in flight when it times out.
+        others = [asyncio.create_task(parser.parse(b"outlive", url=f"{ok_file}#{hang_file}")) for _ in range(3)]
+        with pytest.raises(ParseError, match=r"^parse took longer than 2 s$"):
+            await asyncio.wait_for(stuck, 60)
+        feeds = await asyncio.wait_for(asyncio.gather(*others), 60)
+        ran = _lines(ok_file)
+        assert sorted(int(feed.title) for feed in feeds) == sorted(ran)  # each returned its own feed...
+        assert len(ran) == len(set(ran)) == 3 and hung not in ran  # ...run once (no retry), in a worker of its own
+        assert _gone(hung) and not any(_gone(pid) for pid in ran)  # only the stuck parse's worker was killed
+    assert len(starts) == 5  # four workers and one replacement: no other worker was restarted
 
 
-async def test_cancelling_a_parse_still_cancels_it(workers: ModuleType, tmp_path: Path) -> None:
+async def test_a_hung_worker_is_replaced_the_next_parses_still_use_n_workers(
+    workers: ModuleType, tmp_path: Path, starts: list[int]
+) -> None:
+    async def three_at_once(name: str) -> set[int]:
+        # "together": each parse waits until all three are running, so three workers must be free at once.
+        rendezvous = f"{tmp_path / name}#3"
+        feeds = await asyncio.wait_for(
+            asyncio.gather(*(parser.parse(b"together", url=rendezvous) for _ in range(3))), 60
+        )
+        return {int(feed.title) for feed in feeds}
+
+    async with FeedParser(workers=3, timeout_seconds=2, worker=workers.scripted) as parser:
+        before = await three_at_once("before")
+        with pytest.raises(ParseError, match="took longer"):
+            await asyncio.wait_for(parser.parse(b"hang", url=str(tmp_path / "hang.pid")), 60)
+        (hung,) = _lines(tmp_path / "hang.pid")
+        after = await three_at_once("after")
+    assert len(before) == len(after) == 3
+    assert hung in before and hung not in after and _gone(hung)
+    assert len(after - before) == 1  # the hung worker's replacement; the other two are the same processes
+    assert len(starts) == 4
+
+
+async def test_a_dying_worker_fails_only_its_parse(workers: ModuleType, tmp_path: Path, starts: list[int]) -> None:
+    ok_file, die_file = tmp_path / "ok.pid", tmp_path / "die.pid"
+    async with FeedParser(workers=2, timeout_seconds=30, worker=workers.scripted) as parser:
+        # Runs until the dying parse's first worker is gone: it is in flight when that worker dies.
+        bystander = asyncio.create_task(parser.parse(b"outlive", url=f"{ok_file}#{die_file}"))
+        (survivor,) = await _pids(ok_file, 1)
+        with pytest.raises(ParseError, match=r"^parser worker died \(killed, or out of memory\)$"):
+            await asyncio.wait_for(parser.parse(b"die", url=str(die_file)), 60)
+        assert (await asyncio.wait_for(bystander, 60)).title == str(survivor)
+        dead = _lines(die_file)
+        assert len(dead) == 2 and survivor not in dead  # retried once, in another (fresh) worker
+        assert _lines(ok_file) == [survivor] and not _gone(survivor)
+        assert all(_gone(pid) for pid in dead)
+        assert (await asyncio.wait_for(parser.parse(_rss(""), url=URL), 60)).kind == "rss20"
+    assert len(starts) == 4  # two workers, and one replacement per death
+
+
+async def test_an_idle_worker_that_died_is_replaced_before_the_next_parse(
+    workers: ModuleType, starts: list[int]
+) -> None:
+    async with FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted) as parser:
+        first = int((await asyncio.wait_for(parser.parse(b"pid", url=URL), 60)).title)
+        os.kill(first, signal.SIGKILL)
+        await _until_gone(first, or_a_zombie=True)  # a zombie when our own child (spawn), until the pool reaps it
+        second = int((await asyncio.wait_for(parser.parse(b"pid", url=URL), 60)).title)
+    assert second != first and starts == [first, second]
+
+
+async def test_cancelling_a_parse_still_cancels_it_and_does_not_leave_its_worker_busy(
+    workers: ModuleType, tmp_path: Path
+) -> None:
     async with FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted) as parser:
         parse = asyncio.create_task(parser.parse(b"hang", url=str(tmp_path / "c.pid")))
-        await _pids(tmp_path / "c.pid", 1)
+        (stuck,) = await _pids(tmp_path / "c.pid", 1)
         parse.cancel()
         with pytest.raises(asyncio.CancelledError):
             await parse
+        await _until_gone(stuck)  # killed: the parse it was running might never end
+        feed = await asyncio.wait_for(parser.parse(_rss("<item><title>ok</title></item>"), url=URL), 60)
+    assert feed.entries[0].title == "ok"  # the only slot is free again, with a fresh worker
 
 
 async def test_a_worker_that_dies_gives_a_parse_error_and_a_fresh_pool(workers: ModuleType) -> None:
@@ -475,6 +549,34 @@ async def test_a_parse_that_blows_the_memory_cap_fails_in_its_worker(workers: Mo
         with pytest.raises(ParseError, match=r"^parse ran out of memory$"):
             await asyncio.wait_for(parser.parse(b"hog", url=URL), 60)
         assert (await parser.parse(_rss(""), url=URL)).kind == "rss20"
+
+
+async def test_closing_ends_idle_and_busy_workers_and_the_parses_running_fail(
+    workers: ModuleType, tmp_path: Path
+) -> None:
+    parser = FeedParser(workers=3, timeout_seconds=30, worker=workers.scripted)
+    rendezvous = f"{tmp_path / 'all'}#3"
+    feeds = await asyncio.wait_for(asyncio.gather(*(parser.parse(b"together", url=rendezvous) for _ in range(3))), 60)
+    started = {int(feed.title) for feed in feeds}
+    stuck = [asyncio.create_task(parser.parse(b"hang", url=str(tmp_path / "hang.pid"))) for _ in range(2)]
+    hung = await _pids(tmp_path / "hang.pid", 2)
+    await asyncio.wait_for(parser.close(), 60)
+    for task in stuck:
+        with pytest.raises(ParseError, match=r"^the feed parser is closed$"):
+            await asyncio.wait_for(task, 60)
+    assert set(hung) < started and all(_gone(pid) for pid in started)  # two busy, one idle: all gone
+
+
+async def test_a_parse_waiting_for_a_worker_when_the_parser_closes_fails(workers: ModuleType, tmp_path: Path) -> None:
+    parser = FeedParser(workers=1, timeout_seconds=30, worker=workers.scripted)
+    stuck = asyncio.create_task(parser.parse(b"hang", url=str(tmp_path / "hang.pid")))
+    await _pids(tmp_path / "hang.pid", 1)
+    waiting = [asyncio.create_task(parser.parse(b"pid", url=URL)) for _ in range(2)]
+    await asyncio.sleep(0.1)  # they wait for the one worker
+    await asyncio.wait_for(parser.close(), 60)
+    for task in [stuck, *waiting]:
+        with pytest.raises(ParseError, match=r"^the feed parser is closed$"):
+            await asyncio.wait_for(task, 60)
 
 
 async def test_a_closed_parser_refuses_work() -> None:
