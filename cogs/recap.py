@@ -50,7 +50,8 @@ class Recaps(commands.Cog):
     ) -> None:
         guild_id = guild_id_of(interaction)
         name = self.topics.check_topic(topic) if topic else None
-        recap = await within_deadline(interaction, self.service.weekly(guild_id, weeks_ago=weeks_ago, topic=name))
+        with self.bot.cooldowns.reading(interaction, "/recap"):
+            recap = await within_deadline(interaction, self.service.weekly(guild_id, weeks_ago=weeks_ago, topic=name))
         pages = recap_embeds(recap)
 
         async def render(page: int) -> discord.Embed:

@@ -46,7 +46,8 @@ class Timeline(commands.Cog):
             query = await self.service.open(guild_id, entity, days, topic)
             return await first_answer(owner, query, self.service.page, self.service.whole_history)
 
-        embed, view = await within_deadline(interaction, build())
+        with self.bot.cooldowns.reading(interaction, "/timeline"):  # a mistyped name costs no cooldown
+            embed, view = await within_deadline(interaction, build())
         if view is not None:
             view.attach(interaction)
         await show(interaction, embed=embed, view=view)

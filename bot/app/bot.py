@@ -12,6 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
+from bot.app.cooldowns import CommandCooldowns
 from bot.app.mentions import NOBODY
 from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
@@ -60,6 +61,7 @@ class WirebriefBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.services = services or Services.build(settings, store, DiscordPublisher(self, store, settings))
+        self.cooldowns = CommandCooldowns(settings.limits)  # one for every cog, kept across cog reloads
         self.started_at = time.time()
         self.version = __version__
 

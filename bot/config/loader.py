@@ -7,6 +7,7 @@ Each problem reads `section.key: what is wrong (got X)`; array-of-table entries 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import typing
@@ -29,6 +30,7 @@ _TABLES: dict[str, type[Any]] = {
     "storage": s.StorageSettings,
     "polling": s.PollingSettings,
     "summarizer": s.SummarizerSettings,
+    "limits": s.LimitsSettings,
 }
 _ARRAYS: dict[str, type[Any]] = {
     "topics": s.TopicSettings,
@@ -235,6 +237,28 @@ def _check_summarizer(cfg: s.Settings) -> list[str]:
     return out
 
 
+_LIMITS_MINIMUMS: dict[str, float] = {
+    "feeds_per_server": 1,
+    "routes_per_server": 1,
+    "model_input_chars": 100,  # fewer leaves a model too little to write from
+}
+
+
+def _check_limits(cfg: s.Settings) -> list[str]:
+    lim = cfg.limits
+    out = [
+        f"limits.{key}: must be at least {minimum:g} (got {getattr(lim, key)})"
+        for key, minimum in _LIMITS_MINIMUMS.items()
+        if getattr(lim, key) < minimum
+    ]
+    out += [
+        f"limits.{key}: must be a positive number of seconds (got {getattr(lim, key):g})"
+        for key in ("fetch_cooldown_seconds", "read_cooldown_seconds")
+        if not 0 < getattr(lim, key) < math.inf  # NaN too
+    ]
+    return out
+
+
 def _duplicates(where: str, key: str, values: list[str]) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
@@ -344,6 +368,7 @@ _CHECKS: tuple[Callable[[s.Settings], list[str]], ...] = (
     _check_storage,
     _check_polling,
     _check_summarizer,
+    _check_limits,
     _check_topics,
     _check_feeds,
     _check_entities,

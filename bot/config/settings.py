@@ -55,6 +55,17 @@ class SummarizerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    """What one server (or one member) may ask of a bot shared by many servers."""
+
+    feeds_per_server: int = 100  # feeds a server adds from Discord; the config's feeds do not count
+    routes_per_server: int = 50  # routes a server sets from Discord; the config's routes do not count
+    fetch_cooldown_seconds: float = 30.0  # per server, between two commands that fetch (/feeds add, /feeds test)
+    read_cooldown_seconds: float = 3.0  # per member, between two public reads (/timeline, /recap)
+    model_input_chars: int = 3000  # a source's text, at most, in what a language model is sent
+
+
+@dataclass(frozen=True, slots=True)
 class TopicSettings:
     name: str
     keywords: tuple[str, ...] = ()
@@ -102,6 +113,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     polling: PollingSettings = field(default_factory=PollingSettings)
     summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     topics: tuple[TopicSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()
     entities: tuple[EntitySettings, ...] = ()

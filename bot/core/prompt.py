@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.cards import MAX_DEEP_DIVE, MAX_IMPLICATIONS, MAX_TAKEAWAYS, SourceText, StoryInput
+from bot.core.limits import cut
 
 # Bump whenever the prompt or the schema changes: it is part of the LLM cache key, so a new
 # prompt never serves answers written for the old one.
@@ -23,9 +24,12 @@ TEXT_FIELDS = ("hook", "what_changed", "why_it_matters", "what_to_do_next", "who
 LIST_LIMITS = {"takeaways": MAX_TAKEAWAYS, "deep_dive": MAX_DEEP_DIVE, "implications": MAX_IMPLICATIONS}
 
 # CPU-only local models have small context windows and read slowly: the lead source and a few
-# others, each cut to a readable length, carry the story.
+# others, each cut to a readable length, carry the story. Each field is cut on its own, so one
+# oversized feed item cannot crowd out the rest or blow the token budget. The text's cut is the
+# default of `limits.model_input_chars`.
 MAX_SOURCES = 6
 MAX_SOURCE_CHARS = 3000
+MAX_TITLE_CHARS = 300
 MAX_PREVIOUS_ANSWER_CHARS = 4000
 
 SYSTEM_PROMPT = """\
@@ -75,14 +79,11 @@ def _attribute(value: str) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary and marked as cut."""
+    """At most `limit` characters (and the mark), cut at a word boundary and marked as cut; a cut
+    never splits a letter from its accents nor an emoji (`limits.cut`)."""
     if len(text) <= limit:
         return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    if space > limit // 2:  # a word boundary near the end; a text without spaces is cut anywhere
-        cut = cut[:space]
-    return f"{cut.rstrip()} […]"
+    return f"{cut(text, limit).removesuffix('…').rstrip()} […]"
 
 
 def _when(published_at: float) -> str:
@@ -91,10 +92,10 @@ def _when(published_at: float) -> str:
     return datetime.fromtimestamp(published_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _source_block(n: int, source: SourceText) -> str:
+def _source_block(n: int, source: SourceText, text_chars: int, title_chars: int) -> str:
     head = f'<source n="{n}" name="{_attribute(source.source)}" published="{_when(source.published_at)}">'
-    title = " ".join(neutralise(source.title).split())
-    text = _clip(neutralise(source.text).strip(), MAX_SOURCE_CHARS)
+    title = cut(" ".join(neutralise(source.title).split()), title_chars)
+    text = _clip(neutralise(source.text).strip(), text_chars)
     return f"{head}\nTitle: {title}\n\n{text}\n</source>"
 
 
@@ -102,9 +103,16 @@ def _listing(values: Sequence[str]) -> str:
     return ", ".join(f'"{_attribute(v)}"' for v in values) if values else "(none)"
 
 
-def build_messages(story: StoryInput) -> tuple[str, str]:
-    """The system prompt and the user message for one story. The system prompt never holds feed text."""
-    blocks = "\n\n".join(_source_block(n, s) for n, s in enumerate(story.sources[:MAX_SOURCES], 1))
+def build_messages(
+    story: StoryInput, *, text_chars: int = MAX_SOURCE_CHARS, title_chars: int = MAX_TITLE_CHARS
+) -> tuple[str, str]:
+    """The system prompt and the user message for one story. The system prompt never holds feed text.
+
+    Each source's title is cut to `title_chars` characters and its text to `text_chars`.
+    """
+    blocks = "\n\n".join(
+        _source_block(n, s, text_chars, title_chars) for n, s in enumerate(story.sources[:MAX_SOURCES], 1)
+    )
     user = (
         "Write the briefing for the news story told by the sources below.\n\n"
         f"Allowed topics (choose none, one or several; no others): {_listing(story.allowed_topics)}\n"

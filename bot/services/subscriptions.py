@@ -130,14 +130,24 @@ class Subscriptions:
 
     # --- adding and testing -----------------------------------------------------------------
 
-    async def subscribe(self, url: str, guild_id: int, topic: str | None = None) -> SubscribeResult:
-        """Fetch and parse `url` now, then subscribe the server to it with its entries stored as seen."""
+    async def subscribe(
+        self, url: str, guild_id: int, topic: str | None = None, *, before_fetch: Callable[[], None] | None = None
+    ) -> SubscribeResult:
+        """Fetch and parse `url` now, then subscribe the server to it with its entries stored as seen.
+
+        `before_fetch` runs once every check that needs no network has passed, just before the fetch
+        (the cogs' cooldown: it raises UserError to refuse, so a mistyped address costs no cooldown).
+        """
         url = check_url(url)
         forced = (check_topic(self.settings, topic),) if topic else ()
         await self._refuse_duplicate(guild_id, url)
+        await self._refuse_over_limit(guild_id)
+        if before_fetch is not None:
+            before_fetch()
         result, parsed = await self._fetch_and_parse(url)
         async with self._adding:
             await self._refuse_duplicate(guild_id, url, result.url)
+            await self._refuse_over_limit(guild_id)  # another add may have finished during the fetch
             now = self.clock()
             feed = await self.store.add_feed(
                 url, now=now, origin=FeedOrigin.DISCORD, forced_topics=forced, guild_id=guild_id
@@ -146,10 +156,14 @@ class Subscriptions:
         stored = await self.store.get_feed(feed.id)
         return SubscribeResult(stored or feed, parsed.title or url, len(parsed.entries))
 
-    async def test_feed(self, url: str, topic: str | None = None) -> Card:
-        """The card the feed's newest entry would get; nothing is stored."""
+    async def test_feed(
+        self, url: str, topic: str | None = None, *, before_fetch: Callable[[], None] | None = None
+    ) -> Card:
+        """The card the feed's newest entry would get; nothing is stored. `before_fetch` as in `subscribe`."""
         url = check_url(url)
         forced = (check_topic(self.settings, topic),) if topic else ()
+        if before_fetch is not None:
+            before_fetch()
         _result, parsed = await self._fetch_and_parse(url)
         entry = newest_entry(parsed)
         if entry is None:
@@ -180,6 +194,16 @@ class Subscriptions:
                     "Wirebrief follows that feed already (for another server or in its config), "
                     "so its stories reach this server's routes anyway."
                 )
+
+    async def _refuse_over_limit(self, guild_id: int) -> None:
+        """UserError when the server follows as many feeds as `limits.feeds_per_server` allows."""
+        most = self.settings.limits.feeds_per_server
+        count = len(await self.feeds_of(guild_id))
+        if count >= most:
+            raise UserError(
+                f"This server follows {count} {'feed' if count == 1 else 'feeds'}, the most it may; "
+                "remove one with /feeds remove first."
+            )
 
     async def _first_poll(self, feed: Feed, result: FetchResult, parsed: ParsedFeed, now: float) -> PollRecord:
         """The poll record of the subscribing fetch: every entry new to the store is stored as seen."""

@@ -6,6 +6,7 @@ mistake a person can fix is one `UserError` sentence.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -34,6 +35,7 @@ class TopicRoutes:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self._adding = asyncio.Lock()  # the count and the insert happen as one step
 
     @property
     def topic_names(self) -> list[str]:
@@ -49,9 +51,23 @@ class TopicRoutes:
         return rank(query, ((n, (n,)) for n in names))
 
     async def add_route(self, guild_id: int, topic: str, channel_id: int) -> bool:
-        """Route `topic` to a channel of the server; False when that route exists already."""
+        """Route `topic` to a channel of the server; False when that route exists already.
+
+        UserError when the server has as many routes as `limits.routes_per_server` allows; a route
+        that exists already (or a broken one set again, which mends it) is not a new one.
+        """
         route = Route(guild_id, self.check_topic(topic, allow_all=True), channel_id, origin=RouteOrigin.DISCORD)
-        return await self.store.add_route(route, self.clock())
+        async with self._adding:
+            routes = await self.store.list_routes(guild_id)
+            exists = any(r.topic == route.topic and r.channel_id == channel_id for r in routes)
+            count = sum(r.guild_id == guild_id and r.origin is RouteOrigin.DISCORD for r in routes)
+            most = self.settings.limits.routes_per_server
+            if not exists and count >= most:
+                raise UserError(
+                    f"This server has {count} {'route' if count == 1 else 'routes'}, the most it may; "
+                    "remove one with /topics unroute first."
+                )
+            return await self.store.add_route(route, self.clock())
 
     async def remove_route(self, guild_id: int, topic: str, channel_id: int) -> None:
         """Remove a route this server set; UserError when there is none or the config owns it."""

@@ -47,7 +47,9 @@ class Services:
     def build(cls, settings: Settings, store: Store, publisher: Publisher) -> Services:
         fetcher = Fetcher.from_settings(settings.polling)
         parser = FeedParser()
-        summarizer = build_summarizer(settings.summarizer, store)  # its own session: model servers may be local
+        summarizer = build_summarizer(  # its own session: model servers may be local
+            settings.summarizer, store, input_chars=settings.limits.model_input_chars
+        )
         enrich = EnrichService(store, settings, summarizer=summarizer)
         outbox = Outbox(store, publisher)
 

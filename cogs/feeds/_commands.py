@@ -54,7 +54,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
     async def add(self, interaction: discord.Interaction[Any], url: str, topic: str | None = None) -> None:
         guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)  # the fetch may take a while
-        result = await self.subs.subscribe(url, guild_id, topic)
+        result = await self.subs.subscribe(
+            url, guild_id, topic, before_fetch=lambda: self.bot.cooldowns.check_fetch(interaction, "/feeds add")
+        )
         routed = bool(await self.bot.store.list_routes(guild_id))
         await reply(interaction, added_message(result, routed))
 
@@ -64,7 +66,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
     async def test(self, interaction: discord.Interaction[Any], url: str, topic: str | None = None) -> None:
         guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        card = await self.subs.test_feed(url, topic)
+        card = await self.subs.test_feed(
+            url, topic, before_fetch=lambda: self.bot.cooldowns.check_fetch(interaction, "/feeds test")
+        )
         await reply(interaction, "The newest entry would get this card (nothing was stored):", embed=card_embed(card))
 
     @app_commands.command(name="list", description="The feeds this server follows and how each is doing")

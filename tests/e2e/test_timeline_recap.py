@@ -158,7 +158,8 @@ async def test_recap_of_a_week_and_of_an_empty_week(
 ) -> None:
     now = time.time()
     await seed(tmp_path / "wirebrief.db", now)
-    await start_bot(extra_config=TOPICS)
+    quick_reads = "\n[limits]\nread_cooldown_seconds = 1e-6\n"  # one member asks for several recaps at once
+    await start_bot(extra_config=TOPICS + quick_reads)
     sync = await fake_discord.wait_for_request(
         "PUT", rf"/applications/{fake_discord.application_id}/guilds/{fake_guild.id}/commands", TIMEOUT)  # fmt: skip
     synced = {command["name"]: command for command in sync.json}

@@ -1,8 +1,9 @@
 """The LLM summarizer: at most one paid answer per story, cached, budgeted, rate limited, re-asked once.
 
-Order of a `summarize()`: the cache (a hit costs no HTTP call), the daily token budget, the
-requests-per-minute limiter, the call, the parse ladder; on an unusable answer one re-ask that
-shows the model its answer and what was wrong. Usage is recorded for every answered call, paid
+Order of a `summarize()`: the cache (a hit costs no HTTP call), the daily token budget (a request
+is refused when the tokens used today plus its estimated size, its characters / 4, would pass the
+budget), the requests-per-minute limiter, the call, the parse ladder; on an unusable answer one
+re-ask that shows the model its answer and what was wrong. Usage is recorded for every answered call, paid
 whether usable or not; only a validated answer is cached. Every failure is an LLMError, on which
 the enrichment service falls back to the offline summarizer.
 """
@@ -30,12 +31,18 @@ from bot.adapters.llm.openai import OpenAIClient
 from bot.config.settings import SummarizerSettings
 from bot.core.cards import Draft, StoryInput
 from bot.core.llm_parse import AnswerError, answer_json, parse_answer
-from bot.core.prompt import PROMPT_VERSION, answer_schema, build_messages, build_reask
+from bot.core.prompt import MAX_SOURCE_CHARS, PROMPT_VERSION, answer_schema, build_messages, build_reask
 
 log = logging.getLogger(__name__)
 
 MAX_OUTPUT_TOKENS = 2048  # room for a reasoning model's thinking before the answer
 WINDOW_SECONDS = 60.0
+CHARS_PER_TOKEN = 4  # a rough, tokenizer-free estimate of a request's size
+
+
+def estimate_tokens(*texts: str) -> int:
+    """The prompt tokens `texts` will likely cost: their characters / CHARS_PER_TOKEN, rounded up."""
+    return -(-sum(len(t) for t in texts) // CHARS_PER_TOKEN)
 
 
 class LLMStore(Protocol):
@@ -108,11 +115,13 @@ class LLMSummarizer:
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
         max_tokens: int = MAX_OUTPUT_TOKENS,
+        input_chars: int = MAX_SOURCE_CHARS,
     ) -> None:
         self.model = model
         self._client = client
         self._store = store
         self._budget = daily_token_budget
+        self._input_chars = input_chars  # each source's text, at most (`limits.model_input_chars`)
         self._clock = clock
         self._max_tokens = max_tokens
         self._limiter = RateLimiter(requests_per_minute, clock=clock, sleep=sleep)
@@ -152,7 +161,7 @@ class LLMSummarizer:
             return None
 
     async def _ask(self, key: str, story: StoryInput) -> Draft:
-        system, user = build_messages(story)
+        system, user = build_messages(story, text_chars=self._input_chars)
         schema = answer_schema(story.allowed_topics)
         calls = [await self._call(story, system, user, schema)]
         try:
@@ -174,7 +183,7 @@ class LLMSummarizer:
         return draft
 
     async def _call(self, story: StoryInput, system: str, user: str, schema: dict[str, Any]) -> Completion:
-        await self._check_budget()
+        await self._check_budget(estimate_tokens(system, user))
         await self._limiter.acquire()
         started = time.monotonic()
         completion = await self._client.complete(system, user, schema, max_tokens=self._max_tokens)
@@ -185,7 +194,9 @@ class LLMSummarizer:
         )  # fmt: skip
         return completion
 
-    async def _check_budget(self) -> None:
+    async def _check_budget(self, estimate: int) -> None:
+        """LLMError when the budget is used up, or when a request of about `estimate` prompt tokens
+        would pass what is left of it: an oversized request is never sent to overshoot the budget."""
         if self._budget <= 0:
             return
         _, input_tokens, output_tokens = await self._store.llm_usage_get(utc_day(self._clock()))
@@ -195,6 +206,11 @@ class LLMSummarizer:
                 f"daily token budget used up ({used} of {self._budget} tokens today, UTC);"
                 " cards are written offline until midnight UTC"
             )
+        if used + estimate > self._budget:
+            raise LLMError(
+                f"a request of about {estimate} tokens would pass the daily token budget ({used} of"
+                f" {self._budget} tokens used today, UTC); this card is written offline"
+            )
 
     async def close(self) -> None:
         """Release the client's HTTP session."""
@@ -202,9 +218,14 @@ class LLMSummarizer:
 
 
 def build_summarizer(
-    settings: SummarizerSettings, store: LLMStore, session: aiohttp.ClientSession | None = None
+    settings: SummarizerSettings,
+    store: LLMStore,
+    session: aiohttp.ClientSession | None = None,
+    *,
+    input_chars: int = MAX_SOURCE_CHARS,
 ) -> LLMSummarizer | None:
-    """The summarizer that `settings` asks for; None for the offline backend.
+    """The summarizer that `settings` asks for; None for the offline backend. `input_chars` caps
+    each source's text in the prompt (`limits.model_input_chars`).
 
     The API key is read from the environment variable named by `api_key_env`; unset or empty
     means no key (local servers). Pass a plain session, not the feed fetcher's guarded one:
@@ -228,5 +249,5 @@ def build_summarizer(
         raise LLMError(f"unknown summarizer backend {settings.backend!r}")
     return LLMSummarizer(
         client, store, model=settings.model, requests_per_minute=settings.requests_per_minute,
-        daily_token_budget=settings.daily_token_budget,
+        daily_token_budget=settings.daily_token_budget, input_chars=input_chars,
     )  # fmt: skip

@@ -154,9 +154,10 @@ async def test_an_unreadable_cache_entry_is_ignored(fake_llm: FakeLLM, llm_store
 
 async def test_the_daily_token_budget(fake_llm: FakeLLM, llm_store: LLMRows) -> None:
     time_ = FakeTime()
-    summarizer = summarizer_for(fake_llm, llm_store, budget=150, time_=time_)
-    await summarizer.summarize(story(1))  # 0 used before: allowed, and uses 200
-    with pytest.raises(LLMError, match=r"daily token budget used up \(200 of 150 tokens today, UTC\)"):
+    fake_llm.input_tokens = 1100  # the request is estimated at about 600 tokens: within the budget
+    summarizer = summarizer_for(fake_llm, llm_store, budget=1000, time_=time_)
+    await summarizer.summarize(story(1))  # 0 used before: allowed, and uses 1180
+    with pytest.raises(LLMError, match=r"daily token budget used up \(1180 of 1000 tokens today, UTC\)"):
         await summarizer.summarize(story(2))
     assert len(fake_llm.requests) == 1
     await summarizer.summarize(story(1))  # cached: free, even over the budget
