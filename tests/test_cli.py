@@ -77,8 +77,19 @@ def test_run_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("run",), ("demo",), ("preview",), ("check-config",), ("opml",), ("opml", "import"), ("opml", "export"),
-     ("quarantine",), ("quarantine", "list"), ("quarantine", "retry")],
+    [
+        (),
+        ("run",),
+        ("demo",),
+        ("preview",),
+        ("check-config",),
+        ("opml",),
+        ("opml", "import"),
+        ("opml", "export"),
+        ("quarantine",),
+        ("quarantine", "list"),
+        ("quarantine", "retry"),
+    ],
 )
 def test_every_command_has_help(args: tuple[str, ...]) -> None:
     result = wirebrief(*args, "--help")

@@ -105,14 +105,26 @@ OFFLINE = ("bot.offline",)
 
 # (the modules a rule is about, what they must not import, why)
 FORBIDDEN: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
-    (("bot.config",), ("bot.adapters", "bot.services", "bot.render", "bot.ops", *OFFLINE, *DISCORD_FACE, "bot.cli"),
-     "config imports core only"),
-    (("bot.adapters",), ("bot.services", "bot.render", "bot.ops", *OFFLINE, *DISCORD_FACE, "bot.cli"),
-     "adapters never import services, the Discord face, the offline tools or discord"),
-    (("bot.services",), (*OFFLINE, "bot.render", *DISCORD_FACE, "bot.cli"),
-     "services never import the Discord face, the offline tools or discord"),
-    (("bot.render", "bot.ops", *OFFLINE), (*DISCORD_FACE, "bot.cli"),
-     "rendering without discord, operations and the offline tools never import discord or the Discord face"),
+    (
+        ("bot.config",),
+        ("bot.adapters", "bot.services", "bot.render", "bot.ops", *OFFLINE, *DISCORD_FACE, "bot.cli"),
+        "config imports core only",
+    ),
+    (
+        ("bot.adapters",),
+        ("bot.services", "bot.render", "bot.ops", *OFFLINE, *DISCORD_FACE, "bot.cli"),
+        "adapters never import services, the Discord face, the offline tools or discord",
+    ),
+    (
+        ("bot.services",),
+        (*OFFLINE, "bot.render", *DISCORD_FACE, "bot.cli"),
+        "services never import the Discord face, the offline tools or discord",
+    ),
+    (
+        ("bot.render", "bot.ops", *OFFLINE),
+        (*DISCORD_FACE, "bot.cli"),
+        "rendering without discord, operations and the offline tools never import discord or the Discord face",
+    ),
     (("bot.app",), ("cogs", "bot.cli"), "the Bot loads cogs by name and never imports the CLI"),
     (("cogs",), ("bot.cli",), "cogs never import the CLI"),
     (("bot.errors", "bot.logs", "bot.progress"), ("bot", "cogs", "discord"), "cross-cutting: standard library only"),

@@ -128,8 +128,6 @@ def link_text(text: str, limit: int) -> str:
     return safe(text.replace("[", "(").replace("]", ")"), limit)
 
 
-
-
 def timeline_line(event: TimelineEvent) -> str:
     """`<date> — [text](url)`: a Discord timestamp (shown in each reader's own time zone)."""
     text = link_text(event.text, LINE_TEXT_LIMIT) or "(untitled)"
@@ -167,16 +165,10 @@ def fit_lines(lines: Sequence[str], room: int) -> str:
 # --- the parts of the embed --------------------------------------------------------------------
 
 
-
-
-
-
 def configured_color(card: Card, settings: Settings) -> int | None:
     """The configured colour of the card's first topic, if it has one (for `card_embed(color=…)`)."""
     topic = settings.topic(card.topics[0]) if card.topics else None
     return parse_color(topic.color) if topic else None
-
-
 
 
 def footer_text(card: Card) -> str:

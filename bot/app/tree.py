@@ -52,12 +52,8 @@ class WirebriefTree(app_commands.CommandTree[discord.Client]):
             log.info("/%s refused: %s", command, message)
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(
-                    message, ephemeral=True, allowed_mentions=NOBODY
-                )
+                await interaction.followup.send(message, ephemeral=True, allowed_mentions=NOBODY)
             else:
-                await interaction.response.send_message(
-                    message, ephemeral=True, allowed_mentions=NOBODY
-                )
+                await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NOBODY)
         except discord.HTTPException:
             log.warning("could not tell the user about the error in /%s", command)

@@ -171,17 +171,13 @@ def _check_discord(cfg: s.Settings) -> list[str]:
     d = cfg.discord
     out: list[str] = []
     if not _ENV_NAME.match(d.token_env):
-        out.append(
-            f"discord.token_env: must name an environment variable (got {_show(d.token_env)})"
-        )
+        out.append(f"discord.token_env: must name an environment variable (got {_show(d.token_env)})")
     if d.api_base:
         out += _url_problem("discord.api_base", d.api_base, ("http", "https"))
     if d.gateway_url:
         out += _url_problem("discord.gateway_url", d.gateway_url, ("ws", "wss"))
     out += [
-        f"discord.dev_guild_ids: must be Discord ids, positive integers (got {g})"
-        for g in d.dev_guild_ids
-        if g <= 0
+        f"discord.dev_guild_ids: must be Discord ids, positive integers (got {g})" for g in d.dev_guild_ids if g <= 0
     ]
     return out
 
@@ -228,9 +224,7 @@ def _check_summarizer(cfg: s.Settings) -> list[str]:
     if m.backend in ("openai", "anthropic") and not m.model.strip():
         out.append(f"summarizer.model: required when backend is {m.backend!r} (got '')")
     if not _ENV_NAME.match(m.api_key_env):
-        out.append(
-            f"summarizer.api_key_env: must name an environment variable (got {_show(m.api_key_env)})"
-        )
+        out.append(f"summarizer.api_key_env: must name an environment variable (got {_show(m.api_key_env)})")
     for key in ("timeout_seconds", "requests_per_minute", "daily_token_budget"):
         if getattr(m, key) <= 0:
             out.append(f"summarizer.{key}: must be positive (got {getattr(m, key)})")
@@ -274,16 +268,12 @@ def _check_topics(cfg: s.Settings) -> list[str]:
     out = _duplicates("topics", "name", [t.name for t in cfg.topics])
     for i, t in enumerate(cfg.topics):
         if not t.name.strip() or t.name == "*":
-            out.append(
-                f"topics[{i}].name: must be a non-empty name other than '*' (got {_show(t.name)})"
-            )
+            out.append(f"topics[{i}].name: must be a non-empty name other than '*' (got {_show(t.name)})")
         for pattern in t.regex:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                out.append(
-                    f"topics[{i}].regex: not a valid regular expression: {exc} (got {_show(pattern)})"
-                )
+                out.append(f"topics[{i}].regex: not a valid regular expression: {exc} (got {_show(pattern)})")
         if t.color and not _COLOR.match(t.color):
             out.append(f"topics[{i}].color: must look like '#1f8b4c' (got {_show(t.color)})")
         if not t.keywords and not t.regex:
@@ -313,9 +303,7 @@ def _check_entities(cfg: s.Settings) -> list[str]:
         for alias in (e.name, *e.aliases):
             folded = alias.casefold()
             if folded in owner and owner[folded] != e.name:
-                out.append(
-                    f"entities[{i}].aliases: {alias!r} already names {owner[folded]!r} (got {_show(alias)})"
-                )
+                out.append(f"entities[{i}].aliases: {alias!r} already names {owner[folded]!r} (got {_show(alias)})")
             owner.setdefault(folded, e.name)
     return out
 
@@ -341,17 +329,13 @@ def _check_recaps(cfg: s.Settings) -> list[str]:
     guilds: set[int] = set()
     for i, r in enumerate(cfg.recaps):
         if r.weekday.lower() not in s.WEEKDAYS:
-            out.append(
-                f"recaps[{i}].weekday: must be a day name such as 'monday' (got {_show(r.weekday)})"
-            )
+            out.append(f"recaps[{i}].weekday: must be a day name such as 'monday' (got {_show(r.weekday)})")
         try:
             parse_time(r.time)  # the parser /recap-schedule set uses
         except ValueError as exc:
             out.append(f"recaps[{i}].time: {exc} (got {_show(r.time)})")
         if not valid_timezone(r.timezone):
-            out.append(
-                f"recaps[{i}].timezone: not a known IANA time zone (got {_show(r.timezone)})"
-            )
+            out.append(f"recaps[{i}].timezone: not a known IANA time zone (got {_show(r.timezone)})")
         if r.guild_id in guilds:
             out.append(f"recaps[{i}].guild_id: a server has one recap schedule (got {r.guild_id})")
         guilds.add(r.guild_id)

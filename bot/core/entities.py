@@ -76,7 +76,7 @@ def _is_capitalised(word: str) -> bool:
 
 
 def _is_acronym(word: str) -> bool:
-    """"BAAI", "AT&T", "LLMs": two to eight capitals, digits or "&" (a capital first), maybe a plural "s"."""
+    """ "BAAI", "AT&T", "LLMs": two to eight capitals, digits or "&" (a capital first), maybe a plural "s"."""
     core = word.removesuffix("s")
     return 2 <= len(core) <= 8 and is_capital(core[0]) and all(is_capital(c) or c.isdecimal() or c == "&" for c in core)
 
@@ -225,7 +225,7 @@ class EntityExtractor:
         return not first and word.lower() not in STOPWORDS
 
     def _fold_short_forms(self, found: dict[str, list[int]]) -> dict[str, list[int]]:
-        """"Ruiz" after "Ana Ruiz", "Helix" after "Helix Labs": the short form joins the long one."""
+        """ "Ruiz" after "Ana Ruiz", "Helix" after "Helix Labs": the short form joins the long one."""
         out: dict[str, list[int]] = {}
         # the first kept name that each shorter run of words begins or ends: one look-up per
         # name, not a scan of every longer name (a huge text has thousands of them)

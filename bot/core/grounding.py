@@ -17,9 +17,7 @@ from bot.core.nlp import STOPWORDS, normalize_number, split_sentences
 _NUMBER = re.compile(rf"{NOT_AFTER_WORD}(?<!\.)\d+(?:[.,]\d+)*")
 # Words of any script, starting with a letter: "Señorío", "Dubœuf", "GPT-5", "O’Brien's".
 _WORD = re.compile(rf"{NOT_AFTER_WORD}{LETTER}(?:{WORD_CHAR}|['’\-{JOINERS}])*")
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december".split()
-)
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
 # Capitalised words that are not claims in themselves.
 _COMMON = frozenset(
     """

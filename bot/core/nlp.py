@@ -23,9 +23,7 @@ _CLOSERS = "\"'”’»›)]"  # quotes and brackets that close with the sentenc
 _SENTENCE_END = re.compile(rf"([{_ENDS}]+[{re.escape(_CLOSERS)}]*)\s+(?=[\"'“‘«‹„¿¡(\[]?({ALNUM}))")
 # A word of any script; apostrophes, hyphens, periods and zero-width joiners inside it.
 _WORD = re.compile(rf"{ALNUM}(?:(?:{WORD_CHAR}|['’.\-{JOINERS}])*{WORD_CHAR})?")
-_NUMBER = re.compile(
-    rf"{NOT_AFTER_WORD}\d+(?:[.,]\d+)*{NOT_BEFORE_WORD}|(?<=[$€£¥₹₩₽₺₪₫₴₦₱])\d+(?:[.,]\d+)*"
-)
+_NUMBER = re.compile(rf"{NOT_AFTER_WORD}\d+(?:[.,]\d+)*{NOT_BEFORE_WORD}|(?<=[$€£¥₹₩₽₺₪₫₴₦₱])\d+(?:[.,]\d+)*")
 _INITIALS = re.compile(rf"(?:{LETTER}\.)+{LETTER}")
 
 STOPWORDS = frozenset(
@@ -68,7 +66,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _is_initial(word: str) -> bool:
-    """"J." in "J. Smith", or the last part of "U.S." style acronyms."""
+    """ "J." in "J. Smith", or the last part of "U.S." style acronyms."""
     return (len(word) == 1 and word.isalpha()) or bool(_INITIALS.fullmatch(word))
 
 

@@ -37,4 +37,3 @@ class FailureRecord:
     failures: int
     next_poll_at: float
     disable: bool
-

@@ -84,4 +84,4 @@ def describe(exc: BaseException, *, limit: int = 2000) -> str:
     if len(text) <= limit:
         return text.rstrip()
     head = f"{type(exc).__name__}: {exc}"[: limit // 2]
-    return f"{head}\n…\n{text[-(limit - len(head) - 3):]}".rstrip()
+    return f"{head}\n…\n{text[-(limit - len(head) - 3) :]}".rstrip()

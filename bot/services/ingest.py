@@ -244,4 +244,3 @@ class IngestService:
             if delay > 0:
                 self._wake.clear()
                 await wait_any(stop, self._wake, timeout=delay)
-

@@ -69,7 +69,6 @@ class FeedStore(Protocol):
         """Re-enable a disabled feed and poll it at once. False when there was no such feed."""
 
 
-
 class PollStore(Protocol):
     """Polling: due feeds and their leases, what a poll found, its failures, the cycles."""
 
@@ -96,7 +95,6 @@ class PollStore(Protocol):
 
     async def pending_count(self, feed_id: int) -> int:
         """Entries of the feed waiting for release."""
-
 
 
 class StoryStore(Protocol):
@@ -132,7 +130,6 @@ class StoryStore(Protocol):
         """Keep the card of a story (its topics replace the story's topics)."""
 
 
-
 class CardStore(Protocol):
     """A story's card and who may receive it, as routing, the outbox and the buttons read them."""
 
@@ -147,7 +144,6 @@ class CardStore(Protocol):
 
     async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
         """Newest stories mentioning an entity: (published_at, headline, url, story_id) each."""
-
 
 
 class DeliveryStore(Protocol):
@@ -229,7 +225,6 @@ class DeliveryStore(Protocol):
         """Stories that grew after their cards were posted, with no edit pending."""
 
 
-
 class StatusStore(Protocol):
     """The figures behind /status and the health endpoint."""
 
@@ -247,7 +242,6 @@ class StatusStore(Protocol):
 
     async def quarantine_counts(self) -> dict[str, int]:
         """Quarantined items per stage."""
-
 
 
 class FailureStore(Protocol):

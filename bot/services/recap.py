@@ -54,8 +54,6 @@ MIN_SLEEP = 0.05
 UTC = ZoneInfo("UTC")
 
 
-
-
 def zone_named(name: str | None) -> ZoneInfo:
     """The zone called `name`, else UTC (a name this machine's tz database lacks included)."""
     if name and valid_timezone(name):

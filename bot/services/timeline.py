@@ -35,8 +35,6 @@ DIRECTORY_SIZE = 20_000  # the most mentioned entities offered while typing
 DIRECTORY_TTL = 60.0
 
 
-
-
 def unknown_entity(name: str, suggestions: Sequence[str]) -> str:
     """The answer to an unknown name: "No entity named X — did you mean A, B or C?", or a hint."""
     shown = safe(name, 100) or "that"

@@ -242,9 +242,7 @@ async def test_feeds_add_then_test_in_the_same_server_is_refused_without_a_fetch
     assert len(fetcher.fetches) == 2
 
 
-async def test_a_mistake_caught_before_the_fetch_costs_no_cooldown(
-    feeds_cog: Feeds, fetcher: CountingFetcher
-) -> None:
+async def test_a_mistake_caught_before_the_fetch_costs_no_cooldown(feeds_cog: Feeds, fetcher: CountingFetcher) -> None:
     with pytest.raises(UserError, match="starting with http"):
         await feeds_cog.add.callback(feeds_cog, ask(Interaction(name="feeds add")), "  ")
     with pytest.raises(UserError, match="Only http:// and https://"):

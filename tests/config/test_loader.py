@@ -27,12 +27,20 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     assert settings.topic("policy") is not None
     raw = tomllib.loads((ROOT / "config.example.toml").read_text())
     # every key of every table section appears in the example
-    for section, obj in (("discord", settings.discord), ("storage", settings.storage),
-                         ("polling", settings.polling), ("summarizer", settings.summarizer)):
+    for section, obj in (
+        ("discord", settings.discord),
+        ("storage", settings.storage),
+        ("polling", settings.polling),
+        ("summarizer", settings.summarizer),
+    ):
         assert set(raw[section]) == set(obj.__dataclass_fields__), section
-    for section, obj in (("topics", settings.topics[0]), ("feeds", settings.feeds[0]),
-                         ("entities", settings.entities[0]), ("routes", settings.routes[0]),
-                         ("recaps", settings.recaps[0])):
+    for section, obj in (
+        ("topics", settings.topics[0]),
+        ("feeds", settings.feeds[0]),
+        ("entities", settings.entities[0]),
+        ("routes", settings.routes[0]),
+        ("recaps", settings.recaps[0]),
+    ):
         assert set(raw[section][0]) == set(obj.__dataclass_fields__), section
 
 
@@ -58,9 +66,7 @@ def test_settings_are_frozen() -> None:
 def test_int_where_float_expected_is_accepted_but_bool_is_not_an_int() -> None:
     settings = parse_settings({"polling": {"timeout_seconds": 5}})
     assert settings.polling.timeout_seconds == 5.0
-    assert problems_of({"polling": {"concurrency": True}}) == [
-        "polling.concurrency: must be an integer (got True)"
-    ]
+    assert problems_of({"polling": {"concurrency": True}}) == ["polling.concurrency: must be an integer (got True)"]
 
 
 @pytest.mark.parametrize(
@@ -92,22 +98,28 @@ def test_int_where_float_expected_is_accepted_but_bool_is_not_an_int() -> None:
         ({"topics": [{"name": "*", "keywords": ["x"]}]}, "topics[0].name: must be a non-empty name other than '*'"),
         ({"feeds": [{"url": "https://a.example/f"}, {"url": "https://a.example/f"}]}, "feeds[1].url: duplicate"),
         ({"feeds": [{"url": "https://a.example/f", "topics": ["ghost"]}]}, "feeds[0].topics: no topic named 'ghost'"),
-        ({"entities": [{"name": "A", "aliases": ["x"]}, {"name": "B", "aliases": ["X"]}]},
-         "entities[1].aliases: 'X' already names 'A'"),
+        (
+            {"entities": [{"name": "A", "aliases": ["x"]}, {"name": "B", "aliases": ["X"]}]},
+            "entities[1].aliases: 'X' already names 'A'",
+        ),
         ({"routes": [{"guild_id": 1, "topic": "ghost", "channel_id": 2}]}, "routes[0].topic: no topic named 'ghost'"),
         ({"routes": [{"guild_id": 0, "topic": "*", "channel_id": 2}]}, "routes[0].guild_id: must be a Discord id"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "weekday": "funday"}]}, "recaps[0].weekday: must be a day"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9am"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "24:00"}]}, "recaps[0].time: must be HH:MM"),
-        ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "25:00"}]},
-         "recaps[0].time: must be HH:MM on a 24-hour clock, such as 09:05 or 17:30 (got '25:00')"),
+        (
+            {"recaps": [{"guild_id": 1, "channel_id": 2, "time": "25:00"}]},
+            "recaps[0].time: must be HH:MM on a 24-hour clock, such as 09:05 or 17:30 (got '25:00')",
+        ),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9:5"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "0905"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9h05"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "timezone": "Mars/Base"}]}, "recaps[0].timezone: not a known"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "timezone": "../../etc/passwd"}]}, "recaps[0].timezone"),
-        ({"recaps": [{"guild_id": 1, "channel_id": 2}, {"guild_id": 1, "channel_id": 3}]},
-         "recaps[1].guild_id: a server has one recap schedule"),
+        (
+            {"recaps": [{"guild_id": 1, "channel_id": 2}, {"guild_id": 1, "channel_id": 3}]},
+            "recaps[1].guild_id: a server has one recap schedule",
+        ),
     ],
 )
 def test_each_mistake_is_named(data: dict[str, object], expected: str) -> None:

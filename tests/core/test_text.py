@@ -39,7 +39,7 @@ def test_blocks_become_paragraphs_and_whitespace_collapses(html: str, text: str)
         ("&lt;b&gt;escaped tags stay text&lt;/b&gt;", "<b>escaped tags stay text</b>"),
         ("R&D &amp Q&A &unknown; &", "R&D & Q&A &unknown; &"),
         ("soft&shy;hyphen, zero&#8203;width", "softhyphen, zerowidth"),
-        ("emoji \U0001F469\u200D\U0001F4BB stays", "emoji \U0001F469\u200D\U0001F4BB stays"),
+        ("emoji \U0001f469\u200d\U0001f4bb stays", "emoji \U0001f469\u200d\U0001f4bb stays"),
     ],
 )
 def test_entities_are_decoded(html: str, text: str) -> None:
@@ -70,7 +70,7 @@ def test_hidden_content_and_markup_are_dropped(html: str, text: str) -> None:
     [
         ("x < y and y > z", "x < y and y > z"),
         ("I <3 robots", "I <3 robots"),
-        ('<a title="a > b" href=\'q\'>link</a> text', "link text"),
+        ("<a title=\"a > b\" href='q'>link</a> text", "link text"),
         ("broken <b unterminated", "broken <b unterminated"),
         ('<a title="unterminated>rest of text', "rest of text"),
         ("<p>unclosed <i>tags <b>everywhere", "unclosed tags everywhere"),
@@ -107,8 +107,34 @@ def test_normalize_text_keeps_paragraphs_of_plain_text() -> None:
 
 
 def test_random_markup_never_raises_and_never_leaks_markers_or_scripts() -> None:
-    pieces = ["<p>", "</p>", "<br>", "<li>", "<a href='", '"', "'", ">", "<", "&", "&amp;", "&#", "<!--", "-->",
-              "<script>", "</script>", "<![CDATA[", "]]>", "<head>", "<body>", "text", " ", "\n", "\x00", "é", "🤖"]
+    pieces = [
+        "<p>",
+        "</p>",
+        "<br>",
+        "<li>",
+        "<a href='",
+        '"',
+        "'",
+        ">",
+        "<",
+        "&",
+        "&amp;",
+        "&#",
+        "<!--",
+        "-->",
+        "<script>",
+        "</script>",
+        "<![CDATA[",
+        "]]>",
+        "<head>",
+        "<body>",
+        "text",
+        " ",
+        "\n",
+        "\x00",
+        "é",
+        "🤖",
+    ]
     rng = random.Random(20250305)
     for _ in range(2000):
         html = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
@@ -131,8 +157,17 @@ def test_random_markup_never_raises_and_never_leaks_markers_or_scripts() -> None
         "<" + "a" * 1_000_000,
         "<head>" + "<p>x</p>" * 100_000,
     ],
-    ids=["open-tags", "open-quotes", "one-long-quote", "comments", "scripts", "paragraphs", "mixed-quotes",
-         "endless-tag", "head"],
+    ids=[
+        "open-tags",
+        "open-quotes",
+        "one-long-quote",
+        "comments",
+        "scripts",
+        "paragraphs",
+        "mixed-quotes",
+        "endless-tag",
+        "head",
+    ],
 )
 def test_hostile_markup_stays_linear(html: str) -> None:
     started = time.monotonic()

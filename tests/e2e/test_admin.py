@@ -76,8 +76,6 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     await runner.cleanup()
 
 
-
-
 def assert_private(data: JSON) -> None:
     assert data["flags"] & EPHEMERAL
     assert data["allowed_mentions"] == {"parse": []}

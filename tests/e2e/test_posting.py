@@ -68,7 +68,6 @@ async def feeds() -> AsyncIterator[FeedServer]:
         yield server
 
 
-
 @pytest.fixture
 def channels(fake_guild: FakeGuild) -> dict[str, FakeChannel]:
     """The guild's #general and #news, plus #security and #models (added before the bot connects,

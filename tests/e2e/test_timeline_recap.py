@@ -65,8 +65,6 @@ async def seed(db_path: Path, now: float) -> list[int]:
         await store.close()
 
 
-
-
 def buttons(message: FakeMessage) -> list[JSON]:
     return [c for row in message.payload.get("components", []) for c in row.get("components", [])]
 

@@ -54,7 +54,12 @@ async def release(store: SQLiteStore, story: StoryInput) -> None:
 
 
 async def cards_with(
-    fake: FakeLLM, store: SQLiteStore, mode: Mode, *, story: StoryInput = SAMPLE_STORY, backend: str = "openai",
+    fake: FakeLLM,
+    store: SQLiteStore,
+    mode: Mode,
+    *,
+    story: StoryInput = SAMPLE_STORY,
+    backend: str = "openai",
     timeout: float = 5.0,
 ) -> list[Card]:
     fake.mode = mode

@@ -17,6 +17,7 @@ from bot.errors import SchemaTooNewError, StorageError
 
 log = logging.getLogger(__name__)
 
+
 class SQLiteBase:
     """One aiosqlite connection; writes are serialised by an asyncio lock."""
 
@@ -112,4 +113,3 @@ class SQLiteBase:
     async def close(self) -> None:
         async with self._write_lock:  # let an in-flight write finish first
             await self._db.close()
-

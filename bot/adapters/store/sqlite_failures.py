@@ -86,7 +86,8 @@ class FailureRows(SQLiteBase):
         or is quarantined when it has no attempt left. Returns the row as it now is."""
         async with self.transaction() as db:
             rows = await db.execute_fetchall(
-                f"SELECT {_COLUMNS} FROM item_failures WHERE stage = ? AND item_id = ?", (stage, item_id)  # noqa: S608
+                f"SELECT {_COLUMNS} FROM item_failures WHERE stage = ? AND item_id = ?",  # noqa: S608
+                (stage, item_id),
             )
             before = _failure(next(iter(rows))) if rows else None
             attempts = before.attempts if before is not None else 1

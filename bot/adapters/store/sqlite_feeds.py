@@ -51,9 +51,7 @@ def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
     )
 
 
-
 class FeedRows(SQLiteBase):
-
     async def add_feed(
         self,
         url: str,
@@ -93,9 +91,7 @@ class FeedRows(SQLiteBase):
 
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         async with self.transaction() as db:
-            cur = await db.execute(
-                "UPDATE feeds SET paused = ? WHERE id = ?", (int(paused), feed_id)
-            )
+            cur = await db.execute("UPDATE feeds SET paused = ? WHERE id = ?", (int(paused), feed_id))
             return cur.rowcount > 0
 
     # --- the poll schedule -------------------------------------------------------------------

@@ -15,8 +15,7 @@ class GuildRows(SQLiteBase):
         (posts and edits that can no longer land). Returns how many deliveries were dropped."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO guild_departures (guild_id, left_at) VALUES (?, ?)"
-                " ON CONFLICT (guild_id) DO NOTHING",
+                "INSERT INTO guild_departures (guild_id, left_at) VALUES (?, ?) ON CONFLICT (guild_id) DO NOTHING",
                 (guild_id, now),
             )
             cur = await db.execute(
@@ -49,9 +48,7 @@ class GuildRows(SQLiteBase):
         routes, recap schedule and settings; the operator's config routes and recaps stay (the
         config owns them). Returns how many feeds went."""
         async with self.transaction() as db:
-            cur = await db.execute(
-                "DELETE FROM feeds WHERE origin = 'discord' AND added_by_guild_id = ?", (guild_id,)
-            )
+            cur = await db.execute("DELETE FROM feeds WHERE origin = 'discord' AND added_by_guild_id = ?", (guild_id,))
             feeds = cur.rowcount
             await db.execute("DELETE FROM routes WHERE guild_id = ? AND origin = 'discord'", (guild_id,))
             await db.execute("DELETE FROM recap_schedules WHERE guild_id = ? AND origin = 'discord'", (guild_id,))

@@ -53,9 +53,7 @@ class LLMRows(SQLiteBase):
 
     async def llm_usage_get(self, day: str) -> tuple[int, int, int]:
         """Calls, input tokens and output tokens of `day` (YYYY-MM-DD, UTC); zeros when none."""
-        rows = await self._fetchall(
-            "SELECT calls, input_tokens, output_tokens FROM llm_usage WHERE day = ?", (day,)
-        )
+        rows = await self._fetchall("SELECT calls, input_tokens, output_tokens FROM llm_usage WHERE day = ?", (day,))
         if not rows:
             return (0, 0, 0)
         calls, input_tokens, output_tokens = rows[0]

@@ -158,8 +158,19 @@ _RSS_ITEM_LEAVES: dict[str, frozenset[str]] = {
 }
 _RSS_CHANNEL_LEAVES: dict[str, frozenset[str]] = dict.fromkeys(
     (
-        "description", "language", "copyright", "managingEditor", "webMaster", "pubDate", "lastBuildDate",
-        "generator", "docs", "rating", _SY + "updatePeriod", _SY + "updateFrequency", _SY + "updateBase",
+        "description",
+        "language",
+        "copyright",
+        "managingEditor",
+        "webMaster",
+        "pubDate",
+        "lastBuildDate",
+        "generator",
+        "docs",
+        "rating",
+        _SY + "updatePeriod",
+        _SY + "updateFrequency",
+        _SY + "updateBase",
     ),
     _NONE,
 ) | {"category": frozenset({"domain"})}

@@ -23,6 +23,7 @@ from bot.errors import ParseError
 
 __all__ = ["parse_with_feedparser"]
 
+
 def parse_with_feedparser(body: bytes, data: bytes, charset: str, url: str, repaired: str | None) -> ParsedFeed:
     """Run feedparser on `data` (the prepared `body`), check what it found, convert it."""
     result = _run_feedparser(data, charset)
@@ -136,7 +137,6 @@ def _timestamp(parsed: Any) -> float | None:
     return float(calendar.timegm(parsed))
 
 
-
 def _bozo_message(result: Mapping[str, Any], line_shift: int) -> str | None:
     """A short description of what feedparser flagged, or None."""
     if not result.get("bozo"):
@@ -164,4 +164,3 @@ def _not_a_feed(body: bytes, problem: str | None) -> str:
     if problem:
         return f"not a feed: {problem}"
     return "not a feed: no RSS, Atom or JSON Feed document found"
-

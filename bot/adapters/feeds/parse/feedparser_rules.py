@@ -20,8 +20,16 @@ from bot.adapters.feeds.parse.feedparser_private import ACCEPTABLE_URI_SCHEMES, 
 from bot.core.text import clean_title, normalize_text
 
 __all__ = [
-    "author_text", "escape", "fix_text", "join_uri", "looks_like_html", "name_in", "one_line", "safe_absolute",
-    "timestamp", "unreference",
+    "author_text",
+    "escape",
+    "fix_text",
+    "join_uri",
+    "looks_like_html",
+    "name_in",
+    "one_line",
+    "safe_absolute",
+    "timestamp",
+    "unreference",
 ]
 
 
@@ -83,7 +91,6 @@ def timestamp(text: str) -> float | None:
     return float(calendar.timegm(parsed)) if isinstance(parsed, time.struct_time) else None
 
 
-
 _REFERENCE = re.compile("&([A-Za-z0-9_]+);")
 
 
@@ -92,10 +99,8 @@ def unreference(link: str) -> str:
     return _REFERENCE.sub(r"&\1", link) if "&" in link else link
 
 
-
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
-
 
 
 # --- authors ----------------------------------------------------------------------------------------

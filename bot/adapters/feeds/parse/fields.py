@@ -27,7 +27,6 @@ def entry_id(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-
 def ttl_seconds(ttl: Any) -> float | None:
     """RSS <ttl> is in minutes; anything but a positive number is ignored."""
     try:
@@ -35,4 +34,3 @@ def ttl_seconds(ttl: Any) -> float | None:
     except ValueError:
         return None
     return minutes * 60.0 if 0 < minutes < float("inf") else None
-

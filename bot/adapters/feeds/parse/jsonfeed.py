@@ -83,7 +83,6 @@ def _json_authors(item: Mapping[str, Any]) -> str:
     return clean_title(", ".join(name for name in names if isinstance(name, str) and name.strip()))
 
 
-
 def _iso_timestamp(value: Any) -> float | None:
     """An RFC 3339 date (or, leniently, an RFC 822 one) as UNIX seconds; a naive time is taken as UTC."""
     if not isinstance(value, str) or not value.strip():

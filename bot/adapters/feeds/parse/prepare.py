@@ -38,8 +38,12 @@ _UNICODE_SIGNATURES = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_BOMLESS = ((re.compile(rb"<\0\0\0"), "utf-32-le"), (re.compile(rb"\0\0\0<"), "utf-32-be"),
-            (re.compile(rb"<\0[^\0]\0"), "utf-16-le"), (re.compile(rb"\0<\0[^\0]"), "utf-16-be"))
+_BOMLESS = (
+    (re.compile(rb"<\0\0\0"), "utf-32-le"),
+    (re.compile(rb"\0\0\0<"), "utf-32-be"),
+    (re.compile(rb"<\0[^\0]\0"), "utf-16-le"),
+    (re.compile(rb"\0<\0[^\0]"), "utf-16-be"),
+)
 _XML_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 
 

@@ -35,7 +35,10 @@ def both(body: bytes, url: str = URL, content_type: str = "") -> tuple[ParsedFee
 def assert_same(fast: ParsedFeed, slow: ParsedFeed, body: bytes) -> None:
     context = body.decode("utf-8", "replace")[:3000]
     assert (fast.title, fast.site_url, fast.ttl_seconds, fast.kind) == (
-        slow.title, slow.site_url, slow.ttl_seconds, slow.kind,
+        slow.title,
+        slow.site_url,
+        slow.ttl_seconds,
+        slow.kind,
     ), context
     assert len(fast.entries) == len(slow.entries), context
     for mine, theirs in zip(fast.entries, slow.entries, strict=True):
@@ -67,26 +70,72 @@ def test_other_versions_and_entity_tricks_go_to_feedparser(name: str) -> None:
 # --- generated documents ------------------------------------------------------------------------
 
 TITLES = [
-    "Helix ships Orca-7", "AT&amp;T and R&amp;D", "Caf&#233; robots", "&lt;b&gt;Bold&lt;/b&gt; claim",
-    "Synthetic &amp;amp; minds", "Q3 results: &#8220;strong&#8221;", "  padded   title  ", "",
-    "Ã©tude mojibake", "euro &#128; sign", "<![CDATA[Raw <em>HTML</em> & more]]>", "x &lt;3 y",
-    "Tags &lt;unknowntag&gt;x&lt;/unknowntag&gt;", "&lt;p&gt;para&lt;/p&gt;", "100% &amp; &#x41;",
-    "Line\nbreak title", "Straße &amp; Ω", "a <!-- hidden --> b",
+    "Helix ships Orca-7",
+    "AT&amp;T and R&amp;D",
+    "Caf&#233; robots",
+    "&lt;b&gt;Bold&lt;/b&gt; claim",
+    "Synthetic &amp;amp; minds",
+    "Q3 results: &#8220;strong&#8221;",
+    "  padded   title  ",
+    "",
+    "Ã©tude mojibake",
+    "euro &#128; sign",
+    "<![CDATA[Raw <em>HTML</em> & more]]>",
+    "x &lt;3 y",
+    "Tags &lt;unknowntag&gt;x&lt;/unknowntag&gt;",
+    "&lt;p&gt;para&lt;/p&gt;",
+    "100% &amp; &#x41;",
+    "Line\nbreak title",
+    "Straße &amp; Ω",
+    "a <!-- hidden --> b",
 ]
 BODIES = [
     "&lt;p&gt;Helix released &lt;a href='/x'&gt;Orca&lt;/a&gt;.&lt;/p&gt;&lt;p&gt;Second.&lt;/p&gt;",
     "<![CDATA[<h2>Head</h2><p>Body<br><br>more</p><script>x()</script><ul><li>a</li><li>b</li></ul>]]>",
-    "Plain text with &amp; ampersand\n\nand a second paragraph.", "", "   ",
-    "<![CDATA[Ã© mojibake and \u0080 control]]>", "Caf&#233; &amp;amp; cr&#232;me",
+    "Plain text with &amp; ampersand\n\nand a second paragraph.",
+    "",
+    "   ",
+    "<![CDATA[Ã© mojibake and \u0080 control]]>",
+    "Caf&#233; &amp;amp; cr&#232;me",
 ]
-LINKS = ["/news/a", "https://quanta.example/r?id=7&amp;lang=en", "javascript:alert(1)", "", "news/b",
-         "http:///triple.example/x", "https://wire.example/c#frag", "  https://wire.example/spaced  "]
-DATES_822 = ["Mon, 03 Mar 2025 14:30:00 +0100", "Tue, 04 Mar 2025 09:00:00 GMT", "4 Mar 2025 09:00 EST",
-             "Wed, 05 Mar 2025 10:00:00 PST", "not a date", "", "2025-03-06T10:00:00Z"]
-DATES_ISO = ["2025-03-02T09:00:00Z", "2025-03-02T09:00:00.250+02:00", "2025-03-02", "2025-03-02T09:00:00",
-             "garbage", "", "Mon, 03 Mar 2025 14:30:00 +0100"]
-AUTHORS = ["press@helix.example (Mara Lind)", "Ivo Brandt", "ivo@quanta.example", "Ivo <ivo@quanta.example>",
-           "", "Ana &amp; Bo", "&lt;b&gt;Bold&lt;/b&gt; Writer", "mail@long.example.museum (Long TLD)"]
+LINKS = [
+    "/news/a",
+    "https://quanta.example/r?id=7&amp;lang=en",
+    "javascript:alert(1)",
+    "",
+    "news/b",
+    "http:///triple.example/x",
+    "https://wire.example/c#frag",
+    "  https://wire.example/spaced  ",
+]
+DATES_822 = [
+    "Mon, 03 Mar 2025 14:30:00 +0100",
+    "Tue, 04 Mar 2025 09:00:00 GMT",
+    "4 Mar 2025 09:00 EST",
+    "Wed, 05 Mar 2025 10:00:00 PST",
+    "not a date",
+    "",
+    "2025-03-06T10:00:00Z",
+]
+DATES_ISO = [
+    "2025-03-02T09:00:00Z",
+    "2025-03-02T09:00:00.250+02:00",
+    "2025-03-02",
+    "2025-03-02T09:00:00",
+    "garbage",
+    "",
+    "Mon, 03 Mar 2025 14:30:00 +0100",
+]
+AUTHORS = [
+    "press@helix.example (Mara Lind)",
+    "Ivo Brandt",
+    "ivo@quanta.example",
+    "Ivo <ivo@quanta.example>",
+    "",
+    "Ana &amp; Bo",
+    "&lt;b&gt;Bold&lt;/b&gt; Writer",
+    "mail@long.example.museum (Long TLD)",
+]
 
 
 def _pick(rng: random.Random, options: list[str]) -> str:
@@ -126,8 +175,11 @@ def rss_document(rng: random.Random) -> bytes:
             parts.append("<comments>https://wire.example/c</comments>")
         rng.shuffle(parts)
         items.append("<item>" + "".join(parts) + "</item>")
-    channel = [f"<title>{_pick(rng, TITLES)}</title>", f"<link>{_pick(rng, LINKS)}</link>",
-               "<description>About</description>"]
+    channel = [
+        f"<title>{_pick(rng, TITLES)}</title>",
+        f"<link>{_pick(rng, LINKS)}</link>",
+        "<description>About</description>",
+    ]
     if rng.random() < 0.3:
         channel.append(f"<ttl>{rng.choice(['45', '0', 'x', ' 30 '])}</ttl>")
     if rng.random() < 0.4:
@@ -149,13 +201,15 @@ def rss_document(rng: random.Random) -> bytes:
 def _atom_text(rng: random.Random, tag: str, *, xhtml: bool = True) -> str:
     kind = rng.choice(["", "text", "html"] + (["xhtml"] if xhtml else []))
     if kind == "xhtml":
-        inner = rng.choice([
-            "<div xmlns='http://www.w3.org/1999/xhtml'><p>One &amp; <b>two</b></p><p>Three<br/>four</p></div>",
-            "<xhtml:div><xhtml:p>Prefixed</xhtml:p></xhtml:div>",
-            "  <div xmlns='http://www.w3.org/1999/xhtml'>only</div>  ",
-            "<div xmlns='http://www.w3.org/1999/xhtml'><div>a</div><div>b</div></div>",
-            "<div xmlns='http://www.w3.org/1999/xhtml' class='c'>Caf&#233; <a href='/x'>link</a></div>",
-        ])
+        inner = rng.choice(
+            [
+                "<div xmlns='http://www.w3.org/1999/xhtml'><p>One &amp; <b>two</b></p><p>Three<br/>four</p></div>",
+                "<xhtml:div><xhtml:p>Prefixed</xhtml:p></xhtml:div>",
+                "  <div xmlns='http://www.w3.org/1999/xhtml'>only</div>  ",
+                "<div xmlns='http://www.w3.org/1999/xhtml'><div>a</div><div>b</div></div>",
+                "<div xmlns='http://www.w3.org/1999/xhtml' class='c'>Caf&#233; <a href='/x'>link</a></div>",
+            ]
+        )
         return f'<{tag} type="xhtml">{inner}</{tag}>'
     attr = f' type="{kind}"' if kind else ""
     return f"<{tag}{attr}>{_pick(rng, TITLES if tag == 'title' else BODIES)}</{tag}>"
@@ -195,9 +249,13 @@ def atom_document(rng: random.Random) -> bytes:
             parts.append('<category term="ai" label="AI"/>')
         rng.shuffle(parts)
         entries.append("<entry>" + "".join(parts) + "</entry>")
-    feed = [_atom_text(rng, "title", xhtml=False), f'<link href="{_pick(rng, LINKS) or "/"}"/>',
-            '<link rel="self" href="/feed.xml"/>', f"<id>{rng.choice(['urn:feed', 'https://wire.example/'])}</id>",
-            "<updated>2025-03-02T09:00:00Z</updated>"]
+    feed = [
+        _atom_text(rng, "title", xhtml=False),
+        f'<link href="{_pick(rng, LINKS) or "/"}"/>',
+        '<link rel="self" href="/feed.xml"/>',
+        f"<id>{rng.choice(['urn:feed', 'https://wire.example/'])}</id>",
+        "<updated>2025-03-02T09:00:00Z</updated>",
+    ]
     if rng.random() < 0.5:
         feed.append(_atom_author(rng))
     if rng.random() < 0.3:

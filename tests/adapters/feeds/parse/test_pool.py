@@ -180,8 +180,11 @@ def test_json_feed_with_invalid_utf8_is_repaired() -> None:
     [
         (b"", "", "empty body"),
         (b" \r\n\t ", "text/xml", "empty body"),
-        (b"<!DOCTYPE html>\n<html><head><title>Hi</title></head><body>Hello</body></html>", "text/html",
-         "not a feed: looks like an HTML page"),
+        (
+            b"<!DOCTYPE html>\n<html><head><title>Hi</title></head><body>Hello</body></html>",
+            "text/html",
+            "not a feed: looks like an HTML page",
+        ),
         (b"<html><body><p>Hello</p></body></html>", "", "not a feed: looks like an HTML page"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png", "not a feed: not well-formed (invalid token) at line 1"),
         (b"<config><option name='a'/></config>", "application/xml", "not a feed: no RSS, Atom or JSON Feed document"),
@@ -199,8 +202,28 @@ def test_not_a_feed(body: bytes, content_type: str, message: str) -> None:
 
 
 def test_mangled_feeds_give_a_feed_or_a_parse_error_and_nothing_else() -> None:
-    junk = [b"<", b">", b"&", b"]]>", b"<![CDATA[", b"<!DOCTYPE x [", b"<!ENTITY a 'b'>", b"\xff", b"\x00", b'"',
-            b"</item>", b"<item>", b"{", b"}", b"[", b",", b'"items"', b"null", b"<!--", b"encoding='\xe9'"]
+    junk = [
+        b"<",
+        b">",
+        b"&",
+        b"]]>",
+        b"<![CDATA[",
+        b"<!DOCTYPE x [",
+        b"<!ENTITY a 'b'>",
+        b"\xff",
+        b"\x00",
+        b'"',
+        b"</item>",
+        b"<item>",
+        b"{",
+        b"}",
+        b"[",
+        b",",
+        b'"items"',
+        b"null",
+        b"<!--",
+        b"encoding='\xe9'",
+    ]
     rng = random.Random(20250306)
     for document in sorted(p for p in FEEDS.iterdir() if not p.name.endswith(".expected.json")):
         original = document.read_bytes()
@@ -267,12 +290,11 @@ def test_a_str_body_is_refused() -> None:
 
 
 def _billion_laughs(levels: int = 10) -> bytes:
-    entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)
-    ]
+    entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)]
     prolog = "<!DOCTYPE rss [\n" + "\n".join(entities) + "\n]>\n"
-    return _rss(f"<item><title>a &lol{levels - 1};</title><description>&lol{levels - 1};</description></item>",
-                prolog=prolog)
+    return _rss(
+        f"<item><title>a &lol{levels - 1};</title><description>&lol{levels - 1};</description></item>", prolog=prolog
+    )
 
 
 def _quadratic_blowup(size: int = 100_000, refs: int = 20_000) -> bytes:
@@ -321,7 +343,7 @@ def test_doctype_variants_are_handled() -> None:
     assert "boom" not in parse_document(lower, URL).entries[0].title
     tricky = _rss(
         "<item><title>&x;</title></item>",
-        prolog="<!-- <b>a comment first</b> -->\n<!DOCTYPE rss [<!ENTITY x \"a ] > '\">\n<!-- ] -->]>\n",
+        prolog='<!-- <b>a comment first</b> -->\n<!DOCTYPE rss [<!ENTITY x "a ] > \'">\n<!-- ] -->]>\n',
     )
     assert parse_document(tricky, URL).entries[0].title == "&x;"
 
@@ -544,8 +566,9 @@ async def test_a_worker_killed_mid_parse_gives_a_parse_error_and_the_pool_recove
 
 
 async def test_a_parse_that_blows_the_memory_cap_fails_in_its_worker(workers: ModuleType) -> None:
-    async with FeedParser(workers=1, timeout_seconds=30, memory_limit_bytes=512 * 1024 * 1024,
-                          worker=workers.scripted) as parser:
+    async with FeedParser(
+        workers=1, timeout_seconds=30, memory_limit_bytes=512 * 1024 * 1024, worker=workers.scripted
+    ) as parser:
         with pytest.raises(ParseError, match=r"^parse ran out of memory$"):
             await asyncio.wait_for(parser.parse(b"hog", url=URL), 60)
         assert (await parser.parse(_rss(""), url=URL)).kind == "rss20"

@@ -62,8 +62,21 @@ def _note(declared: str) -> str:
 
 
 FORMATS = [pytest.param(_rss, "rss20", id="rss"), pytest.param(_atom, "atom10", id="atom")]
-WIDE_NAMES = ["utf-16", "UTF-16", "UTF-16LE", "utf-16be", "utf_16", "utf16", "utf-32", "UTF-32BE", "ucs-2",
-              "UCS-4", "iso-10646-ucs-2", "csUnicode", "unicode"]
+WIDE_NAMES = [
+    "utf-16",
+    "UTF-16",
+    "UTF-16LE",
+    "utf-16be",
+    "utf_16",
+    "utf16",
+    "utf-32",
+    "UTF-32BE",
+    "ucs-2",
+    "UCS-4",
+    "iso-10646-ucs-2",
+    "csUnicode",
+    "unicode",
+]
 
 
 # --- the bug, at both parities ----------------------------------------------------------------------
@@ -208,9 +221,20 @@ def test_utf8_with_a_bom_declaring_utf16_is_read_as_before() -> None:
 
 @pytest.mark.parametrize(
     ("charset", "wide"),
-    [("utf-16", True), ("UTF_32_BE", True), ("utf16le", True), ("UCS-2BE", True), ("iso-10646-ucs-4", True),
-     ("unicodeFFFE", True), ("utf-8", False), ("iso-8859-1", False), ("utf-7", False), ("", False),
-     ("nonsense", False), ("utf\0", False)],
+    [
+        ("utf-16", True),
+        ("UTF_32_BE", True),
+        ("utf16le", True),
+        ("UCS-2BE", True),
+        ("iso-10646-ucs-4", True),
+        ("unicodeFFFE", True),
+        ("utf-8", False),
+        ("iso-8859-1", False),
+        ("utf-7", False),
+        ("", False),
+        ("nonsense", False),
+        ("utf\0", False),
+    ],
 )
 def test_charset_names_of_the_utf16_and_utf32_family(charset: str, wide: bool) -> None:
     body = _rss(["x"], None).encode()
