@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
+
 from bot.adapters.store.sqlite_base import SQLiteBase
 from bot.core.polls import FailureRecord
 from bot.core.types import Feed, FeedOrigin
@@ -85,9 +87,11 @@ class FeedRows(SQLiteBase):
         return [_feed(r) for r in rows]
 
     async def remove_feed(self, feed_id: int) -> bool:
+        """Unsubscribe: the feed goes with its entries, and so do the stories only it told (a story
+        with no source left would otherwise count as nobody's, and so as everybody's)."""
         async with self.transaction() as db:
-            cur = await db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
-            return cur.rowcount > 0
+            removed = await delete_feeds(db, "id = ?", (feed_id,))
+            return removed > 0
 
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         async with self.transaction() as db:
@@ -165,3 +169,20 @@ class FeedRows(SQLiteBase):
                 "UPDATE feeds SET name = ?, forced_topics = ? WHERE id = ?",
                 (name, json.dumps(list(forced_topics)), feed_id),
             )
+
+
+async def delete_feeds(db: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> int:
+    """Delete the feeds matching `where` (inside the caller's transaction) with their entries, and
+    the stories left with no entry at all (their deliveries, topics and mentions go with them)."""
+    told = await db.execute_fetchall(
+        "SELECT DISTINCT e.story_id FROM entries e JOIN feeds f ON f.id = e.feed_id"  # noqa: S608
+        f" WHERE e.story_id IS NOT NULL AND f.{where}",
+        params,
+    )
+    cur = await db.execute(f"DELETE FROM feeds WHERE {where}", params)  # noqa: S608
+    removed = cur.rowcount
+    await db.executemany(
+        "DELETE FROM stories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM entries WHERE story_id = ?)",
+        [(int(r[0]), int(r[0])) for r in told],
+    )
+    return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.sqlite_feeds import delete_feeds
 
 LEFT = "the bot was removed from the server"
 
@@ -48,8 +49,7 @@ class GuildRows(SQLiteBase):
         routes, recap schedule and settings; the operator's config routes and recaps stay (the
         config owns them). Returns how many feeds went."""
         async with self.transaction() as db:
-            cur = await db.execute("DELETE FROM feeds WHERE origin = 'discord' AND added_by_guild_id = ?", (guild_id,))
-            feeds = cur.rowcount
+            feeds = await delete_feeds(db, "origin = 'discord' AND added_by_guild_id = ?", (guild_id,))
             await db.execute("DELETE FROM routes WHERE guild_id = ? AND origin = 'discord'", (guild_id,))
             await db.execute("DELETE FROM recap_schedules WHERE guild_id = ? AND origin = 'discord'", (guild_id,))
             await db.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))

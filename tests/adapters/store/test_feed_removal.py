@@ -1,0 +1,57 @@
+"""Removing a feed removes the stories only it told: a story with no source left must not live on
+as nobody's — and so, by the old rule, everybody's — story (posted after a restart to every
+server's routes, shown in everyone's /timeline and /recap)."""
+
+from __future__ import annotations
+
+from bot.adapters.store import SQLiteStore
+from bot.core.types import FeedOrigin
+from bot.services.guilds import GuildLifecycle
+
+T0 = 1_800_000_000.0
+
+
+async def told_by(store: SQLiteStore, headline: str, *feed_ids: int) -> int:
+    """A story with one entry in each of `feed_ids`, a card, a topic and a queued delivery."""
+    async with store.transaction() as db:
+        cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, card)"
+                               " VALUES (?, ?, ?, ?, '{}')", (headline, T0, T0, T0))  # fmt: skip
+        story = int(cur.lastrowid or 0)
+        for n, feed in enumerate(feed_ids):
+            await db.execute(
+                "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
+                " story_id) VALUES (?, ?, ?, ?, ?, 'h', 'released', ?)",
+                (feed, f"{headline}-{n}", headline, T0, T0, story),
+            )
+        await db.execute("INSERT INTO story_topics (story_id, topic) VALUES (?, 'news')", (story,))
+    await store.enqueue("card", story, "", [(1, 10)], T0)
+    return story
+
+
+async def headlines(store: SQLiteStore) -> list[str]:
+    return [str(r[0]) for r in await store._fetchall("SELECT headline FROM stories ORDER BY id")]
+
+
+async def test_removing_a_feed_removes_the_stories_only_it_told(store: SQLiteStore) -> None:
+    mine = await store.add_feed("https://a.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    wire = await store.add_feed("https://wire.example/feed", now=T0)
+    only = await told_by(store, "Told only by the server's feed", mine.id)
+    await told_by(store, "Told by both", mine.id, wire.id)
+    await told_by(store, "Told by the wire", wire.id)
+
+    assert await store.remove_feed(mine.id)
+    assert await headlines(store) == ["Told by both", "Told by the wire"]
+    rows = await store._fetchall("SELECT count(*) FROM deliveries WHERE story_id = ?", (only,))
+    assert rows[0][0] == 0, "its waiting post went with it"
+    assert await store.private_stories() == {}, "nothing left that only a removed feed told"
+
+
+async def test_purging_a_departed_server_removes_the_stories_only_its_feeds_told(store: SQLiteStore) -> None:
+    mine = await store.add_feed("https://a.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    theirs = await store.add_feed("https://b.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=2)
+    await told_by(store, "Server one's news", mine.id)
+    await told_by(store, "Server two's news", theirs.id)
+    guilds = GuildLifecycle(store, clock=lambda: T0 + 30 * 86400, grace_seconds=86400)
+    await store.mark_guild_left(1, T0)
+    assert await guilds.purge_due() == 1
+    assert await headlines(store) == ["Server two's news"]
