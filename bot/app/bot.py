@@ -19,7 +19,7 @@ from bot.app.tree import WirebriefTree
 from bot.app.views import register_views
 from bot.config import Settings
 from bot.services.ports import Store
-from bot.services.status import StatusReport, gather_status
+from bot.services.status import ServerStatus, StatusReport, gather_server_status, gather_status
 from bot.services.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -78,17 +78,28 @@ class WirebriefBot(commands.Bot):
         await self.services.close()
         await super().close()
 
-    async def status_report(self) -> StatusReport:
-        """The operator's facts: feeds, last ingest, outbox, model use, gateway, uptime."""
+    def _gateway(self) -> tuple[bool, float | None]:
         latency = self.latency
         connected = self.is_ready() and not self.is_closed() and latency == latency  # NaN before a heartbeat
+        return connected, latency if latency == latency and latency != float("inf") else None
+
+    async def status_report(self) -> StatusReport:
+        """The operator's facts (the health endpoint): feeds, last ingest, outbox, model use, gateway, uptime."""
+        connected, latency = self._gateway()
         return await gather_status(
             self.store,
             self.settings,
             started_at=self.started_at,
             gateway_connected=connected,
-            gateway_latency=latency if latency == latency and latency != float("inf") else None,
+            gateway_latency=latency,
             ingest_heartbeat=self.services.ingest.heartbeat,
+        )
+
+    async def server_status(self, guild_id: int) -> ServerStatus:
+        """What /status shows one server: its own feeds, routes and waiting posts."""
+        connected, latency = self._gateway()
+        return await gather_server_status(
+            self.store, guild_id, started_at=self.started_at, gateway_connected=connected, gateway_latency=latency
         )
 
     async def sync_commands(self) -> None:

@@ -228,13 +228,13 @@ class DeliveryStore(Protocol):
 class StatusStore(Protocol):
     """The figures behind /status and the health endpoint."""
 
-    async def feed_health(self) -> dict[str, int]:
+    async def feed_health(self, guild_id: int | None = None) -> dict[str, int]:
         """Feeds per state: ok, backing_off, paused, disabled."""
 
     async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
         """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""
 
-    async def outbox_depth(self) -> tuple[int, float | None]:
+    async def outbox_depth(self, guild_id: int | None = None) -> tuple[int, float | None]:
         """Deliveries waiting, and when the oldest was queued."""
 
     async def llm_usage_get(self, day: str) -> tuple[int, int, int]:
@@ -270,6 +270,9 @@ class FailureStore(Protocol):
 
     async def held_items(self, stage: str, now: float) -> set[int]:
         """Items of `stage` to leave alone now: quarantined or waiting out a backoff."""
+
+    async def quarantined_deliveries(self, guild_id: int) -> int:
+        """How many of the server's posts and edits were given up and quarantined."""
 
     async def quarantined_items(self, limit: int = 100) -> list[ItemFailure]:
         """The quarantined items, most recent first."""

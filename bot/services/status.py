@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bot import __version__
 from bot.config import Settings
+from bot.core.routing import Route
 from bot.services.ports import StatusStore
 
 # The ingest loop looks for due feeds at least once a minute; if it has not come round for this
@@ -88,4 +89,59 @@ async def gather_status(
         llm_token_budget=None if offline else settings.summarizer.daily_token_budget,
         healthy=not problems,
         problems=tuple(problems),
+    )
+
+
+class ServerStatusStore(StatusStore, Protocol):
+    """What a server's own /status reads."""
+
+    async def list_routes(self, guild_id: int | None = None) -> list[Route]: ...
+
+    async def quarantined_deliveries(self, guild_id: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """What /status shows a server: its own feeds, routes and waiting posts, and whether the bot is
+    connected. Figures about the whole bot (every server's feeds, model spending) stay on the health
+    endpoint and the CLI, for the operator."""
+
+    guild_id: int
+    version: str
+    uptime_seconds: float
+    gateway_connected: bool
+    gateway_latency_ms: float | None
+    feeds: dict[str, int]  # the feeds this server added, per state
+    routes: int
+    broken_routes: int
+    outbox_pending: int  # posts and edits waiting for this server's channels
+    outbox_oldest_at: float | None
+    quarantined: int = 0  # this server's posts given up after repeated errors
+
+
+async def gather_server_status(
+    store: ServerStatusStore,
+    guild_id: int,
+    *,
+    started_at: float,
+    gateway_connected: bool,
+    gateway_latency: float | None,
+    now: float | None = None,
+) -> ServerStatus:
+    """A server's own figures: nothing in them comes from another server's feeds or channels."""
+    now = time.time() if now is None else now
+    routes = await store.list_routes(guild_id)
+    pending, oldest = await store.outbox_depth(guild_id)
+    return ServerStatus(
+        guild_id=guild_id,
+        version=__version__,
+        uptime_seconds=now - started_at,
+        gateway_connected=gateway_connected,
+        gateway_latency_ms=None if gateway_latency is None else round(gateway_latency * 1000, 1),
+        feeds=await store.feed_health(guild_id),
+        routes=len(routes),
+        broken_routes=sum(r.broken_reason is not None for r in routes),
+        outbox_pending=pending,
+        outbox_oldest_at=oldest,
+        quarantined=await store.quarantined_deliveries(guild_id),
     )

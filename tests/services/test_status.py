@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import aiohttp
+import discord
 import pytest
 
 from bot.adapters.store import SQLiteStore
@@ -12,7 +13,7 @@ from bot.config import parse_settings
 from bot.core.polls import FailureRecord
 from bot.errors import WirebriefError
 from bot.ops.health import HealthServer
-from bot.services.status import STALE_LOOP_SECONDS, StatusReport, gather_status
+from bot.services.status import STALE_LOOP_SECONDS, ServerStatus, StatusReport, gather_server_status, gather_status
 from cogs.status import status_embed
 
 T0 = 1_800_000_000.0
@@ -88,22 +89,45 @@ async def test_a_busy_health_port_is_a_clear_error(store: SQLiteStore) -> None:
         await first.close()
 
 
-def test_status_embed_shows_every_fact() -> None:
-    report = StatusReport("1.2.3", 90061, True, 42.0, {"ok": 3, "backing_off": 1, "paused": 0, "disabled": 2},
-                          T0, 2.5, 4, 7, 1, 5, T0 - 60, 0, {}, "openai", 3, 1200, 5000, True, ())  # fmt: skip
+def test_status_embed_shows_the_servers_own_figures() -> None:
+    report = ServerStatus(7, "1.2.3", 90061, True, 42.0, {"ok": 3, "backing_off": 1, "paused": 0, "disabled": 0},
+                          routes=4, broken_routes=0, outbox_pending=5, outbox_oldest_at=T0 - 60)  # fmt: skip
     embed = status_embed(report, T0)
     fields = {f.name: f.value for f in embed.fields}
-    assert fields["Feeds"] == "3 ok · 1 backing off · 0 paused · 2 disabled"
-    assert "2.5 s, 4 feeds, 7 new entries, 1 errors" in (fields["Last ingest cycle"] or "")
-    assert fields["Outbox"] == f"5 waiting, oldest queued <t:{int(T0 - 60)}:R>"
-    assert fields["Model"] == "openai: 3 calls, 1,200 of 5,000 tokens today (UTC)"
+    assert fields["Your feeds"] == "3 ok · 1 backing off · 0 paused · 0 disabled"
+    assert fields["Routes"] == "4" and fields["Posts waiting"] == f"5, oldest queued <t:{int(T0 - 60)}:R>"
     assert fields["Gateway"] == "connected, 42 ms" and fields["Uptime"] == "1d 1h 1m" and fields["Version"] == "1.2.3"
-    sick = dataclasses.replace(report, healthy=False, problems=("not connected to the Discord gateway",))
-    assert "not connected" in ({f.name: f.value for f in status_embed(sick, T0).fields}["Problems"] or "")
-    assert "Quarantined" not in fields
-    held = dataclasses.replace(report, quarantined=3, quarantined_by_stage={"card": 1, "story": 2})
-    shown = {f.name: f.value for f in status_embed(held, T0).fields}["Quarantined"] or ""
-    assert shown.startswith("3 items") and "(card 1, story 2)" in shown and "wirebrief quarantine" in shown
+    assert not {"Model", "Last ingest cycle", "Feeds", "Quarantined"} & set(fields), "no bot-wide figures"
+    assert embed.colour == discord.Colour.green()
+    sick = dataclasses.replace(report, gateway_connected=False, broken_routes=1, quarantined=2)
+    shown = {f.name: f.value or "" for f in status_embed(sick, T0).fields}
+    assert shown["Routes"] == "4 (1 paused: I could not post there)" and shown["Gateway"].startswith("DISCONNECTED")
+    assert shown["Quarantined"].startswith("2 posts") and "wirebrief quarantine" in shown["Quarantined"]
+    assert status_embed(sick, T0).colour == discord.Colour.red()
+    empty = dataclasses.replace(report, feeds={"ok": 0, "backing_off": 0, "paused": 0, "disabled": 0})
+    assert "none added here" in ({f.name: f.value for f in status_embed(empty, T0).fields}["Your feeds"] or "")
+
+
+async def test_a_servers_status_counts_only_its_own_feeds_routes_and_posts(store: SQLiteStore) -> None:
+    from bot.core.routing import Route
+    from bot.core.types import FeedOrigin
+
+    await store.add_feed("https://mine.example/f", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    theirs = await store.add_feed("https://theirs.example/f", now=T0, origin=FeedOrigin.DISCORD, guild_id=2)
+    await store.add_feed("https://operator.example/f", now=T0)
+    await store.record_failure(theirs.id, FailureRecord(T0, "HTTP 410", 410, 1, T0 + 60, disable=True))
+    await store.add_route(Route(1, "*", 10), T0)
+    for route in (Route(2, "*", 20), Route(2, "news", 21)):
+        await store.add_route(route, T0)
+    await store.enqueue("card", None, "a", [(1, 10), (2, 20), (2, 21)], T0 + 1)
+    report = await gather_server_status(store, 1, started_at=T0, gateway_connected=True, gateway_latency=None,
+                                        now=T0 + 5)  # fmt: skip
+    assert report.feeds == {"ok": 1, "backing_off": 0, "paused": 0, "disabled": 0}
+    assert (report.routes, report.broken_routes, report.outbox_pending) == (1, 0, 1)
+    assert report.quarantined == 0
+    given_up = next(d for d in await store.due_deliveries(T0 + 5, 10) if d.guild_id == 2)
+    await store.quarantine_delivery(given_up.id, "ValueError: no", T0 + 6, 8)
+    assert await store.quarantined_deliveries(2) == 1 and await store.quarantined_deliveries(1) == 0
 
 
 async def test_status_and_health_count_quarantined_items_by_stage(store: SQLiteStore) -> None:

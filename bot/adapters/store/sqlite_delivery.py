@@ -195,10 +195,12 @@ class DeliveryRows(SQLiteBase):
                 (error, delivery_id),
             )
 
-    async def outbox_depth(self) -> tuple[int, float | None]:
-        """Deliveries waiting, and when the oldest of them was queued."""
+    async def outbox_depth(self, guild_id: int | None = None) -> tuple[int, float | None]:
+        """Deliveries waiting (all, or those of `guild_id`), and when the oldest of them was queued."""
+        mine = " AND guild_id = ?" if guild_id is not None else ""
         rows = await self._fetchall(
-            "SELECT count(*), min(created_at) FROM deliveries WHERE state IN ('pending', 'sending')"
+            f"SELECT count(*), min(created_at) FROM deliveries WHERE state IN ('pending', 'sending'){mine}",  # noqa: S608
+            (guild_id,) if guild_id is not None else (),
         )
         return int(rows[0][0]), rows[0][1]
 

@@ -124,6 +124,15 @@ class FailureRows(SQLiteBase):
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
+    async def quarantined_deliveries(self, guild_id: int) -> int:
+        """How many of the server's posts and edits were given up and quarantined."""
+        rows = await self._fetchall(
+            "SELECT count(*) FROM item_failures f JOIN deliveries d ON d.id = f.item_id"
+            " WHERE f.stage = 'deliver' AND f.quarantined_at IS NOT NULL AND d.guild_id = ?",
+            (guild_id,),
+        )
+        return int(rows[0][0])
+
     async def quarantined_items(self, limit: int = 100) -> list[ItemFailure]:
         """The quarantined items, most recent first."""
         rows = await self._fetchall(

@@ -147,11 +147,14 @@ class IngestRows(SQLiteBase):
                 (started_at, finished_at, feeds, new, errors),
             )
 
-    async def feed_health(self) -> dict[str, int]:
-        """How many feeds are ok, backing off (failing, not yet disabled), paused and disabled."""
+    async def feed_health(self, guild_id: int | None = None) -> dict[str, int]:
+        """How many feeds (all, or those `guild_id` added) are ok, backing off (failing, not yet
+        disabled), paused and disabled."""
+        mine = " WHERE origin = 'discord' AND added_by_guild_id = ?" if guild_id is not None else ""
         rows = await self._fetchall(
-            "SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused'"
-            " WHEN failures > 0 THEN 'backing_off' ELSE 'ok' END AS state, count(*) FROM feeds GROUP BY state"
+            "SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused'"  # noqa: S608
+            f" WHEN failures > 0 THEN 'backing_off' ELSE 'ok' END AS state, count(*) FROM feeds{mine} GROUP BY state",
+            (guild_id,) if guild_id is not None else (),
         )
         counts = {"ok": 0, "backing_off": 0, "paused": 0, "disabled": 0}
         counts.update({r[0]: int(r[1]) for r in rows})
