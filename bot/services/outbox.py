@@ -367,9 +367,12 @@ class Outbox:
             text = f"I disabled the feed **{name}** after repeated failures ({detail}). Fix it, then /feeds resume."
         else:
             text = f"The feed **{name}** moved permanently; I follow its new address ({detail})."
-        if event.guild_id is not None:
-            await self.alert(event.guild_id, text, key=f"event-{event.id}")
-        else:
+        # every server following the feed hears of it (the one that added it, if that is all we know)
+        followers = await self.store.feed_followers(feed.id) if feed is not None else []
+        servers = followers or ([event.guild_id] if event.guild_id is not None else [])
+        for guild_id in servers:
+            await self.alert(guild_id, text, key=f"event-{event.id}-{guild_id}")
+        if not servers:
             log.warning("%s: %s (%s)", event.kind.replace("_", " "), feed.url if feed else "?", event.detail)
         await self.store.mark_event_announced(event.id, self.clock())
 

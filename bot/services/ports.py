@@ -59,6 +59,21 @@ class FeedStore(Protocol):
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         """Pause or resume polling. False when there was no such feed."""
 
+    async def guild_feeds(self, guild_id: int) -> list[Feed]:
+        """The feeds a server follows, in the order it followed them; `paused` is the server's own."""
+
+    async def follow_feed(self, guild_id: int, feed_id: int, now: float) -> bool:
+        """The server follows the feed too (fetched once for all); False when it did already."""
+
+    async def unfollow_feed(self, guild_id: int, feed_id: int) -> int:
+        """The server no longer follows the feed; returns how many still do (none: the feed goes)."""
+
+    async def set_follow_paused(self, guild_id: int, feed_id: int, paused: bool) -> bool:
+        """Pause or resume one server's following; False when it does not follow the feed."""
+
+    async def feed_followers(self, feed_id: int) -> list[int]:
+        """The servers following a feed."""
+
     async def retire_feed(self, feed_id: int, reason: str, now: float) -> bool:
         """Stop polling a feed for good (its history stays); False when it was not active."""
 

@@ -140,14 +140,18 @@ class Subscriptions:
         """
         url = check_url(url)
         forced = (check_topic(self.settings, topic),) if topic else ()
-        await self._refuse_duplicate(guild_id, url)
         await self._refuse_over_limit(guild_id)
+        shared = await self._existing(guild_id, url)
+        if shared is not None:  # another server follows it: this one follows it too, fetched once for all
+            return await self._follow(guild_id, shared)
         if before_fetch is not None:
             before_fetch()
         result, parsed = await self._fetch_and_parse(url)
         async with self._adding:
-            await self._refuse_duplicate(guild_id, url, result.url)
             await self._refuse_over_limit(guild_id)  # another add may have finished during the fetch
+            shared = await self._existing(guild_id, url, result.url)
+            if shared is not None:
+                return await self._follow(guild_id, shared)
             now = self.clock()
             feed = await self.store.add_feed(
                 url, now=now, origin=FeedOrigin.DISCORD, forced_topics=forced, guild_id=guild_id
@@ -184,16 +188,28 @@ class Subscriptions:
             raise _parse_refusal(exc) from None
         return result, parsed
 
-    async def _refuse_duplicate(self, guild_id: int, *urls: str) -> None:
+    async def _existing(self, guild_id: int, *urls: str) -> Feed | None:
+        """The feed at one of `urls` that other servers follow (this one may follow it too), or None
+        when there is none. UserError when this server follows it already, or when it is one of the
+        operator's feeds (whose stories reach every server's routes anyway)."""
         wanted = {normalize_link(u) or u for u in urls}
         for feed in await self.store.list_feeds():
             if feed.url in urls or (normalize_link(feed.url) or feed.url) in wanted:
-                if feed.guild_id == guild_id:
+                if feed.origin is not FeedOrigin.DISCORD:
+                    raise UserError(
+                        "That feed is one of the bot's own (its operator set it up), so its stories reach"
+                        " this server's routes already."
+                    )
+                if guild_id in await self.store.feed_followers(feed.id):
                     raise UserError(f"This server follows that feed already, as “{safe(feed.display_name, 200)}”.")
-                raise UserError(
-                    "Wirebrief follows that feed already (for another server or in its config), "
-                    "so its stories reach this server's routes anyway."
-                )
+                return feed
+        return None
+
+    async def _follow(self, guild_id: int, feed: Feed) -> SubscribeResult:
+        """Follow a feed other servers follow: nothing is fetched or posted now (its items so far are
+        history), only what it publishes from now on reaches this server."""
+        await self.store.follow_feed(guild_id, feed.id, self.clock())
+        return SubscribeResult(feed, feed.title or feed.display_name, feed.entries_seen)
 
     async def _refuse_over_limit(self, guild_id: int) -> None:
         """UserError when the server follows as many feeds as `limits.feeds_per_server` allows."""
@@ -231,8 +247,8 @@ class Subscriptions:
     # --- the server's feeds -----------------------------------------------------------------
 
     async def feeds_of(self, guild_id: int) -> list[Feed]:
-        """The feeds this server added, in the order they were added."""
-        return [f for f in await self.store.list_feeds() if f.guild_id == guild_id and f.origin is FeedOrigin.DISCORD]
+        """The feeds this server follows, in the order it followed them (`paused`: paused here)."""
+        return await self.store.guild_feeds(guild_id)
 
     async def feed_choices(self, guild_id: int, query: str) -> list[Feed]:
         """The server's feeds matching `query` by name or address, best matches first (≤ 25)."""
@@ -251,9 +267,10 @@ class Subscriptions:
         return found
 
     async def remove(self, guild_id: int, value: str) -> Feed:
-        """Unsubscribe the server's feed; its stored entries go with it."""
+        """This server stops following the feed; when no server follows it any more, it goes with its
+        stored entries and the stories only it told."""
         feed = await self.find(guild_id, value)
-        await self.store.remove_feed(feed.id)
+        await self.store.unfollow_feed(guild_id, feed.id)
         return feed
 
     async def pause(self, guild_id: int, value: str) -> Feed:
@@ -261,7 +278,7 @@ class Subscriptions:
         feed = await self.find(guild_id, value)
         if feed.paused:
             raise UserError(f"“{safe(feed.display_name, 200)}” is paused already.")
-        await self.store.set_feed_paused(feed.id, True)
+        await self.store.set_follow_paused(guild_id, feed.id, True)
         return feed
 
     async def resume(self, guild_id: int, value: str) -> Feed:
@@ -269,8 +286,9 @@ class Subscriptions:
         feed = await self.find(guild_id, value)
         if feed.disabled_at is not None:
             await self.store.enable_feed(feed.id, self.clock())
+            await self.store.set_follow_paused(guild_id, feed.id, False)
         elif feed.paused:
-            await self.store.set_feed_paused(feed.id, False)
+            await self.store.set_follow_paused(guild_id, feed.id, False)
         else:
             raise UserError(f"“{safe(feed.display_name, 200)}” is not paused.")
         self.wake()

@@ -195,11 +195,51 @@ async def test_a_duplicate_in_the_same_server_is_refused_before_any_fetch(
         await subs.subscribe(server.url("/feed.xml"), GUILD)
     with pytest.raises(UserError, match="follows that feed already"):
         await subs.subscribe(server.url("/feed.xml#top") + " ", GUILD)  # the same feed, written differently
-    with pytest.raises(UserError, match=r"^Wirebrief follows that feed already \(for another server"):
-        await subs.subscribe(server.url("/feed.xml"), OTHER_GUILD)
-
     assert server.hits == hits
     assert len(await store.list_feeds()) == 1
+
+
+async def test_a_second_server_follows_the_same_feed_which_is_still_fetched_once(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    first = await subs.subscribe(server.url("/feed.xml"), GUILD)
+    hits = server.hits
+    second = await subs.subscribe(server.url("/feed.xml#top"), OTHER_GUILD)  # written differently
+    assert second.feed.id == first.feed.id and server.hits == hits, "followed, not fetched again"
+    assert len(await store.list_feeds()) == 1
+    assert await store.feed_followers(first.feed.id) == [GUILD, OTHER_GUILD]
+    assert [f.id for f in await subs.feeds_of(OTHER_GUILD)] == [first.feed.id]
+
+
+async def test_unfollowing_affects_only_that_server_and_the_last_one_takes_the_feed_away(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
+    await subs.subscribe(server.url("/feed.xml"), OTHER_GUILD)
+
+    await subs.pause(OTHER_GUILD, str(feed.id))
+    [mine] = await subs.feeds_of(GUILD)
+    [theirs] = await subs.feeds_of(OTHER_GUILD)
+    assert (mine.paused, theirs.paused) == (False, True), "a pause is the server's own"
+    stored = await store.get_feed(feed.id)
+    assert stored is not None and not stored.paused, "still polled: another server wants it"
+
+    await subs.remove(GUILD, str(feed.id))
+    assert await subs.feeds_of(GUILD) == [] and await store.get_feed(feed.id) is not None
+    stored = await store.get_feed(feed.id)
+    assert stored is not None and stored.paused, "its only follower left paused it: no longer polled"
+    await subs.remove(OTHER_GUILD, str(feed.id))
+    assert await store.list_feeds() == [], "the last follower gone, the feed goes"
+
+
+async def test_an_operator_feed_is_not_followed_twice_from_discord(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    await store.add_feed(server.url("/feed.xml"), now=1_800_000_000.0)
+    with pytest.raises(UserError, match="one of the bot's own"):
+        await subs.subscribe(server.url("/feed.xml"), GUILD)
 
 
 async def test_a_private_address_is_refused_when_private_addresses_are_not_allowed(

@@ -328,6 +328,26 @@ async def _to_8_guild_departures(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_9_subscriptions(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- a server following a feed it added from Discord: any number of servers may follow one feed
+        CREATE TABLE subscriptions (
+            guild_id INTEGER NOT NULL,
+            feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+            paused INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (guild_id, feed_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX subscriptions_feed ON subscriptions (feed_id, guild_id);
+        INSERT INTO subscriptions (guild_id, feed_id, paused, created_at)
+            SELECT added_by_guild_id, id, paused, created_at FROM feeds
+            WHERE origin = 'discord' AND added_by_guild_id IS NOT NULL;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -338,5 +358,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_6_broken_recap_schedules,
     _to_7_item_failures,
     _to_8_guild_departures,
+    _to_9_subscriptions,
 )
 LATEST_VERSION = len(MIGRATIONS)

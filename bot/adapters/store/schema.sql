@@ -1,4 +1,4 @@
--- The whole schema of Wirebrief's SQLite store, as it is now (schema version 8).
+-- The whole schema of Wirebrief's SQLite store, as it is now (schema version 9).
 --
 -- A new database is created from this file in one transaction; an older one is brought here by the
 -- steps of migrations.py, one per version. tests/adapters/store/test_migrations.py proves that both
@@ -36,6 +36,17 @@ CREATE TABLE feeds (
     created_at REAL NOT NULL
 );
 CREATE INDEX feeds_due ON feeds (next_poll_at) WHERE paused = 0 AND disabled_at IS NULL;
+
+-- a server following a feed it added from Discord: any number of servers may follow one feed, which
+-- is fetched once; a server's paused subscription takes its stories away from that server only
+CREATE TABLE subscriptions (
+    guild_id INTEGER NOT NULL,
+    feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+    paused INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (guild_id, feed_id)
+) WITHOUT ROWID;
+CREATE INDEX subscriptions_feed ON subscriptions (feed_id, guild_id);
 
 -- feed_disabled and feed_moved, announced once to the server that added the feed
 CREATE TABLE events (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiosqlite
@@ -18,6 +19,7 @@ _FEED_COLUMNS = (
     "last_modified, body_hash, last_fetch_at, last_status, last_error, failures, next_poll_at, "
     "entries_seen, subscribed, site_url, added_by_guild_id, moved_to, moved_count, ttl_seconds"
 )
+_FEED_COLUMNS_OF_FEEDS = ", ".join(f"feeds.{c.strip()}" for c in _FEED_COLUMNS.split(","))  # for joins
 
 
 def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
@@ -65,11 +67,16 @@ class FeedRows(SQLiteBase):
         guild_id: int | None = None,
     ) -> Feed:
         async with self.transaction() as db:
-            await db.execute(
+            cur = await db.execute(
                 "INSERT INTO feeds (url, name, origin, forced_topics, added_by_guild_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
                 (url, name, origin.value, json.dumps(list(forced_topics)), guild_id, now),
             )
+            if cur.rowcount and origin is FeedOrigin.DISCORD and guild_id is not None:  # its first follower
+                await db.execute(
+                    "INSERT INTO subscriptions (guild_id, feed_id, created_at) VALUES (?, ?, ?)",
+                    (guild_id, cur.lastrowid, now),
+                )
         feed = await self.get_feed_by_url(url)
         assert feed is not None  # noqa: S101 -- just inserted or already there
         return feed
@@ -90,8 +97,61 @@ class FeedRows(SQLiteBase):
         """Unsubscribe: the feed goes with its entries, and so do the stories only it told (a story
         with no source left would otherwise count as nobody's, and so as everybody's)."""
         async with self.transaction() as db:
-            removed = await delete_feeds(db, "id = ?", (feed_id,))
+            removed = await delete_feeds(db, [feed_id])
             return removed > 0
+
+    # --- servers following feeds ------------------------------------------------------------------
+
+    async def guild_feeds(self, guild_id: int) -> list[Feed]:
+        """The feeds a server follows, in the order it followed them; `paused` is the server's own."""
+        rows = await self._fetchall(
+            f"SELECT {_FEED_COLUMNS_OF_FEEDS}, s.paused FROM subscriptions s JOIN feeds ON feeds.id = s.feed_id"  # noqa: S608
+            " WHERE s.guild_id = ? ORDER BY s.created_at, feeds.id",
+            (guild_id,),
+        )
+        return [replace(_feed(r[:-1]), paused=bool(r[-1])) for r in rows]
+
+    async def follow_feed(self, guild_id: int, feed_id: int, now: float) -> bool:
+        """The server follows the feed too (it is fetched once for all); False when it did already."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO subscriptions (guild_id, feed_id, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (guild_id, feed_id) DO NOTHING",
+                (guild_id, feed_id, now),
+            )
+            await _sync_feed_paused(db, feed_id)
+            return cur.rowcount > 0
+
+    async def unfollow_feed(self, guild_id: int, feed_id: int) -> int:
+        """The server no longer follows the feed; returns how many servers still do. The last one
+        leaving takes the feed with it (its entries, and the stories only it told)."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM subscriptions WHERE guild_id = ? AND feed_id = ?", (guild_id, feed_id))
+            left = await db.execute_fetchall("SELECT count(*) FROM subscriptions WHERE feed_id = ?", (feed_id,))
+            remaining = int(next(iter(left))[0])
+            if remaining == 0:
+                await delete_feeds(db, [feed_id])
+            else:
+                await _sync_feed_paused(db, feed_id)
+            return remaining
+
+    async def set_follow_paused(self, guild_id: int, feed_id: int, paused: bool) -> bool:
+        """Pause or resume one server's following; the feed is polled while any follower is not paused.
+        False when the server does not follow the feed."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE subscriptions SET paused = ? WHERE guild_id = ? AND feed_id = ?",
+                (int(paused), guild_id, feed_id),
+            )
+            await _sync_feed_paused(db, feed_id)
+            return cur.rowcount > 0
+
+    async def feed_followers(self, feed_id: int) -> list[int]:
+        """The servers following a feed, in the order they followed it."""
+        rows = await self._fetchall(
+            "SELECT guild_id FROM subscriptions WHERE feed_id = ? ORDER BY created_at, guild_id", (feed_id,)
+        )
+        return [int(r[0]) for r in rows]
 
     async def set_feed_paused(self, feed_id: int, paused: bool) -> bool:
         async with self.transaction() as db:
@@ -171,18 +231,27 @@ class FeedRows(SQLiteBase):
             )
 
 
-async def delete_feeds(db: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> int:
-    """Delete the feeds matching `where` (inside the caller's transaction) with their entries, and
-    the stories left with no entry at all (their deliveries, topics and mentions go with them)."""
-    told = await db.execute_fetchall(
-        "SELECT DISTINCT e.story_id FROM entries e JOIN feeds f ON f.id = e.feed_id"  # noqa: S608
-        f" WHERE e.story_id IS NOT NULL AND f.{where}",
-        params,
+async def _sync_feed_paused(db: aiosqlite.Connection, feed_id: int) -> None:
+    """A feed servers follow is polled while one of them has not paused it."""
+    await db.execute(
+        "UPDATE feeds SET paused = NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id"
+        " AND s.paused = 0) WHERE id = ? AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)",
+        (feed_id,),
     )
-    cur = await db.execute(f"DELETE FROM feeds WHERE {where}", params)  # noqa: S608
-    removed = cur.rowcount
-    await db.executemany(
-        "DELETE FROM stories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM entries WHERE story_id = ?)",
-        [(int(r[0]), int(r[0])) for r in told],
-    )
+
+
+async def delete_feeds(db: aiosqlite.Connection, feed_ids: Sequence[int]) -> int:
+    """Delete these feeds (inside the caller's transaction) with their entries, and the stories left
+    with no entry at all (their deliveries, topics and mentions go with them)."""
+    removed = 0
+    for feed_id in feed_ids:
+        told = await db.execute_fetchall(
+            "SELECT DISTINCT story_id FROM entries WHERE feed_id = ? AND story_id IS NOT NULL", (feed_id,)
+        )
+        cur = await db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
+        removed += cur.rowcount
+        await db.executemany(
+            "DELETE FROM stories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM entries WHERE story_id = ?)",
+            [(int(r[0]), int(r[0])) for r in told],
+        )
     return removed

@@ -49,7 +49,12 @@ class GuildRows(SQLiteBase):
         routes, recap schedule and settings; the operator's config routes and recaps stay (the
         config owns them). Returns how many feeds went."""
         async with self.transaction() as db:
-            feeds = await delete_feeds(db, "origin = 'discord' AND added_by_guild_id = ?", (guild_id,))
+            await db.execute("DELETE FROM subscriptions WHERE guild_id = ?", (guild_id,))
+            orphans = await db.execute_fetchall(
+                "SELECT id FROM feeds WHERE origin = 'discord'"
+                " AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"
+            )
+            feeds = await delete_feeds(db, [int(r[0]) for r in orphans])
             await db.execute("DELETE FROM routes WHERE guild_id = ? AND origin = 'discord'", (guild_id,))
             await db.execute("DELETE FROM recap_schedules WHERE guild_id = ? AND origin = 'discord'", (guild_id,))
             await db.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))

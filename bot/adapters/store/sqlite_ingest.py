@@ -150,10 +150,13 @@ class IngestRows(SQLiteBase):
     async def feed_health(self, guild_id: int | None = None) -> dict[str, int]:
         """How many feeds (all, or those `guild_id` added) are ok, backing off (failing, not yet
         disabled), paused and disabled."""
-        mine = " WHERE origin = 'discord' AND added_by_guild_id = ?" if guild_id is not None else ""
+        if guild_id is None:
+            source, paused = "feeds", "feeds.paused"
+        else:  # the feeds the server follows, paused as it paused them
+            source, paused = "feeds JOIN subscriptions s ON s.feed_id = feeds.id AND s.guild_id = ?", "s.paused"
         rows = await self._fetchall(
-            "SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused'"  # noqa: S608
-            f" WHEN failures > 0 THEN 'backing_off' ELSE 'ok' END AS state, count(*) FROM feeds{mine} GROUP BY state",
+            f"SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN {paused} THEN 'paused'"  # noqa: S608
+            f" WHEN failures > 0 THEN 'backing_off' ELSE 'ok' END AS state, count(*) FROM {source} GROUP BY state",
             (guild_id,) if guild_id is not None else (),
         )
         counts = {"ok": 0, "backing_off": 0, "paused": 0, "disabled": 0}

@@ -92,8 +92,9 @@ _SOURCES_SQL = "SELECT count(DISTINCT e.feed_id) FROM json_each(?) AS h CROSS JO
 # Stories told only by feeds added from Discord, with the servers that added them: all of them (found
 # from those feeds' entries), or those newer than a story id (found from the newest entries).
 _PRIVATE_SQL = """
-SELECT e.story_id, group_concat(DISTINCT f.added_by_guild_id)
+SELECT e.story_id, group_concat(DISTINCT s.guild_id)
 FROM entries e JOIN feeds f ON f.id = e.feed_id
+LEFT JOIN subscriptions s ON s.feed_id = f.id AND s.paused = 0
 WHERE e.story_id IN (
     SELECT e1.story_id FROM feeds f1 JOIN entries e1 ON e1.feed_id = f1.id
     WHERE f1.origin = 'discord' AND e1.story_id IS NOT NULL{newer}

@@ -181,10 +181,10 @@ class StoryRows(SQLiteBase):
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Which servers may receive the story: None for all (a source is a config or OPML feed),
-        else the servers whose own feeds carried it."""
+        else the servers following (and not pausing) the feeds that carried it."""
         rows = await self._fetchall(
-            "SELECT DISTINCT f.origin, f.added_by_guild_id FROM entries e JOIN feeds f ON f.id = e.feed_id"
-            " WHERE e.story_id = ?",
+            "SELECT DISTINCT f.origin, s.guild_id FROM entries e JOIN feeds f ON f.id = e.feed_id"
+            " LEFT JOIN subscriptions s ON s.feed_id = f.id AND s.paused = 0 WHERE e.story_id = ?",
             (story_id,),
         )
         if not rows or any(origin != "discord" for origin, _ in rows):

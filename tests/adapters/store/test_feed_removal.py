@@ -55,3 +55,38 @@ async def test_purging_a_departed_server_removes_the_stories_only_its_feeds_told
     await store.mark_guild_left(1, T0)
     assert await guilds.purge_due() == 1
     assert await headlines(store) == ["Server two's news"]
+
+
+async def test_a_shared_feeds_stories_reach_every_server_that_follows_it_and_not_one_that_paused_it(
+    store: SQLiteStore,
+) -> None:
+    shared = await store.add_feed("https://shared.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    assert await store.follow_feed(2, shared.id, T0) and not await store.follow_feed(2, shared.id, T0)
+    story = await told_by(store, "Shared news", shared.id)
+    assert await store.story_audience(story) == frozenset({1, 2})
+    assert await store.private_stories() == {story: frozenset({1, 2})}
+    await store.set_follow_paused(2, shared.id, True)
+    assert await store.story_audience(story) == frozenset({1}), "a server that paused it hears nothing of it"
+    assert await store.unfollow_feed(1, shared.id) == 1
+    assert await store.story_audience(story) == frozenset(), "followed only by a server that paused it"
+
+
+async def test_upgrading_keeps_every_servers_feeds_as_followed(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "v8.db"
+    old = await SQLiteStore.open(path, migrate_to=8)
+    async with old.transaction() as db:  # as version 8 wrote it: the adding server on the feed row
+        await db.execute(
+            "INSERT INTO feeds (url, origin, added_by_guild_id, paused, created_at)"
+            " VALUES ('https://a.example/f', 'discord', 5, 1, 1.0), ('https://b.example/f', 'config', NULL, 0, 2.0)"
+        )
+    await old.close()
+    store = await SQLiteStore.open(path)
+    try:
+        [a, b] = await store.list_feeds()
+        assert await store.feed_followers(a.id) == [5] and await store.feed_followers(b.id) == []
+        [followed] = await store.guild_feeds(5)
+        assert followed.id == a.id and followed.paused, "its pause carried over"
+    finally:
+        await store.close()
