@@ -49,16 +49,19 @@ class DiscordPublisher:
         self.store = store
         self.settings = settings
 
-    async def _embed(self, card: Card) -> discord.Embed:
-        """The card's embed with its topic colour and the main entity's latest dated events."""
-        timeline = await entity_timeline(self.store, card.main_entity, 6) if card.main_entity else []
+    async def _embed(self, card: Card, channel_id: int) -> discord.Embed:
+        """The card's embed with its topic colour and the main entity's latest dated events that the
+        channel's server may see (a channel not in the cache: only what every server may see)."""
+        guild = getattr(self.client.get_channel(channel_id), "guild", None)
+        guild_id = guild.id if isinstance(guild, discord.Guild) else None
+        timeline = await entity_timeline(self.store, card.main_entity, 6, guild_id) if card.main_entity else []
         return card_embed(card, color=configured_color(card, self.settings), timeline=timeline)
 
     async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
         channel = self.client.get_partial_messageable(channel_id)
         try:
             message = await channel.send(
-                embed=await self._embed(card), view=card_view(card), nonce=nonce, allowed_mentions=NOBODY
+                embed=await self._embed(card, channel_id), view=card_view(card), nonce=nonce, allowed_mentions=NOBODY
             )
         except _RETRYABLE as exc:
             raise _publish_error(exc) from None
@@ -67,7 +70,7 @@ class DiscordPublisher:
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
-            await message.edit(embed=await self._embed(card), view=card_view(card), allowed_mentions=NOBODY)
+            await message.edit(embed=await self._embed(card, channel_id), view=card_view(card), allowed_mentions=NOBODY)
         except _RETRYABLE as exc:
             raise _publish_error(exc, editing=True) from None
 

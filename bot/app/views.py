@@ -93,9 +93,18 @@ def timeline_reply(entity: str | None, events: Sequence[TimelineEvent]) -> str:
     return f"{head}\n{fit_lines(lines, MESSAGE_LIMIT - len(head) - 1)}"
 
 
-async def entity_timeline(store: ButtonStore, entity: str, limit: int) -> list[TimelineEvent]:
-    """The entity's newest `limit` dated stories, as timeline events (also for `card_embed(timeline=…)`)."""
-    return [TimelineEvent(*row) for row in await store.entity_events(entity, limit)]
+async def entity_timeline(store: ButtonStore, entity: str, limit: int, guild_id: int | None) -> list[TimelineEvent]:
+    """The entity's newest `limit` dated stories that server `guild_id` may see (None: an unknown
+    server, which sees only the stories every server may), as timeline events (also for
+    `card_embed(timeline=…)`): another server's feeds never show in this server's timelines."""
+    events: list[TimelineEvent] = []
+    for row in await store.entity_events(entity, limit * 4):
+        audience = await store.story_audience(row[3])
+        if audience is None or (guild_id is not None and guild_id in audience):
+            events.append(TimelineEvent(*row))
+        if len(events) == limit:
+            break
+    return events
 
 
 async def deep_insight_text(store: ButtonStore, story_id: int) -> str:
@@ -103,13 +112,13 @@ async def deep_insight_text(store: ButtonStore, story_id: int) -> str:
     return deep_insight_reply(await store.get_card(story_id))
 
 
-async def timeline_text(store: ButtonStore, story_id: int) -> str:
+async def timeline_text(store: ButtonStore, story_id: int, guild_id: int | None = None) -> str:
     """The Timeline answer for a story: its main entity looked up now, then that entity's stories."""
     card = await store.get_card(story_id)
     if card is None:
         return NOT_STORED
     entity = card.main_entity or next(iter(await store.story_entities(story_id)), None)
-    events = await entity_timeline(store, entity, TIMELINE_REPLY_MAX) if entity else []
+    events = await entity_timeline(store, entity, TIMELINE_REPLY_MAX, guild_id) if entity else []
     return timeline_reply(entity, events)
 
 
@@ -187,7 +196,8 @@ class TimelineButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         story_id = self.story_id
-        await answer(interaction, self.custom_id, lambda store: timeline_text(store, story_id), story_id)
+        guild_id = interaction.guild_id
+        await answer(interaction, self.custom_id, lambda store: timeline_text(store, story_id, guild_id), story_id)
 
 
 def register_views(bot: WirebriefBot) -> None:

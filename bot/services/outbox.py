@@ -150,8 +150,9 @@ class Outbox:
         if card is None:
             return 0
         now = self.clock()
-        if not change.created:  # its posts show the new source; and a source that joined may widen
-            await self.store.request_edits(change.story_id, now)  # who may see it (queued once, ever)
+        if not change.created:
+            await self.store.request_edits(change.story_id, now)
+            return 0
         text = " ".join((card.headline, card.what_changed, *card.takeaways))
         # a feed one server added from Discord posts to that server only
         audience = await self.store.story_audience(change.story_id)

@@ -362,3 +362,12 @@ async def test_a_refused_answer_is_logged_not_raised(client: discord.Client, cap
     finally:
         async_context.reset(token)
     assert "could not answer a button click" in caplog.text
+
+
+async def test_the_timeline_button_shows_a_server_only_the_stories_it_may_see() -> None:
+    """Another server's feed told story 7: its headline never shows in this server's timeline."""
+    store = MemoryStore({42: make_card()}, audiences={7: frozenset({5})})
+    assert "Acme founded" in await timeline_text(store, 42, guild_id=5)
+    for other in (6, None):
+        text = await timeline_text(store, 42, guild_id=other)
+        assert "Acme founded" not in text and text.startswith("No dated stories about"), other

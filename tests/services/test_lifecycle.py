@@ -175,36 +175,3 @@ async def test_a_server_that_invites_the_bot_back_in_time_keeps_everything(store
     clock.now += 30 * DAY
     assert await guilds.purge_due() == 0
     assert len(await store.list_routes(1)) == 2 and await store.get_alerts_channel(1) == 11
-
-
-async def test_a_story_first_told_by_one_servers_feed_reaches_the_others_once_an_operator_feed_tells_it(
-    store: SQLiteStore,
-) -> None:
-    clock, publisher = Clock(T0 + 3600), Publisher()
-    for guild, channel in ((1, 10), (2, 20)):
-        await store.add_route(Route(guild, "*", channel), T0 - 60)
-    private = await store.add_feed("https://one.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
-    wire = await store.add_feed("https://wire.example/feed", now=T0)
-    shared = await story(store, "Harbour strike ends", T0)
-
-    async def told_by(feed_id: int, key: str) -> None:
-        async with store.transaction() as db:
-            await db.execute(
-                "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
-                " story_id) VALUES (?, ?, 'Harbour strike ends', ?, ?, 'h', 'released', ?)",
-                (feed_id, key, T0, T0, shared),
-            )
-
-    await told_by(private.id, "one")
-    box = outbox(store, publisher, clock)
-    await box.route_changes([StoryChange(shared, True)])
-    await box.drain_once()
-    assert publisher.sent == [(10, shared)], "only the server whose feed told it"
-
-    await told_by(wire.id, "wire")  # the operator's feed tells it too: the story grew
-    await box.route_changes([StoryChange(shared, False)])
-    await box.drain_once()
-    assert sorted(publisher.sent) == [(10, shared), (20, shared)], "now every server's routes get it, once"
-    await box.route_changes([StoryChange(shared, False)])
-    await box.drain_once()
-    assert len(publisher.sent) == 2, "never twice"
