@@ -90,14 +90,14 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
         await reply(interaction, embed=pages[0], view=pager)
         pager.attach(interaction)
 
-    @app_commands.command(name="remove", description="Stop following a feed; its stored entries are deleted")
+    @app_commands.command(name="remove", description="Stop following a feed here (it goes once no server follows it)")
     @app_commands.describe(feed="The feed (type to search by name or address)")
     @admin_only
     async def remove(self, interaction: discord.Interaction[Any], feed: str) -> None:
         gone = await self.subs.remove(guild_id_of(interaction), feed)
         await reply(interaction, f"Removed **{safe(gone.display_name, 200)}**; nothing more comes from it.")
 
-    @app_commands.command(name="pause", description="Stop polling a feed until it is resumed")
+    @app_commands.command(name="pause", description="Stop getting a feed's stories here until it is resumed")
     @app_commands.describe(feed="The feed (type to search by name or address)")
     @admin_only
     async def pause(self, interaction: discord.Interaction[Any], feed: str) -> None:
