@@ -146,21 +146,30 @@ class Clusterer:
     """Incremental clustering of a batch against known stories, with one IDF table."""
 
     def __init__(
-        self, stories: Sequence[tuple[int, Features]], batch: Sequence[Features], params: ClusterParams
+        self,
+        stories: Sequence[tuple[int, Features]],
+        batch: Sequence[Features],
+        params: ClusterParams,
+        scopes: Mapping[int, str] | None = None,
     ) -> None:
         self.params = params
         self.idf = idf_table([f for _, f in stories] + list(batch))
         self.default_idf = max(self.idf.values(), default=1.0)
         self.stories: dict[int, Vector] = {sid: self.vector(f) for sid, f in stories}
+        # who may see each story: an entry joins only a story of its own scope (see EntryInput.scope)
+        self.scopes: dict[int, str] = dict(scopes or {})
 
     def vector(self, features: Features) -> Vector:
         return vectorize(features, self.idf, self.default_idf)
 
-    def place(self, entry: Features, new_id: int) -> tuple[int, bool, Features]:
-        """Put `entry` in its story (or a new one numbered `new_id`): (story, created, story features)."""
-        match = best_story(self.vector(entry), list(self.stories.items()), self.params)
+    def place(self, entry: Features, new_id: int, scope: str = "") -> tuple[int, bool, Features]:
+        """Put `entry` in its story (or a new one numbered `new_id`): (story, created, story features).
+        Only stories of the entry's `scope` are candidates."""
+        candidates = [(sid, v) for sid, v in self.stories.items() if self.scopes.get(sid, "") == scope]
+        match = best_story(self.vector(entry), candidates, self.params)
         if match is None:
             self.stories[new_id] = self.vector(entry)
+            self.scopes[new_id] = scope
             return new_id, True, entry
         merged = merge(self.stories[match[0]].features, entry)
         self.stories[match[0]] = self.vector(merged)

@@ -7,7 +7,7 @@ later entry of the same batch can join them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.cluster import Clusterer, ClusterParams, Features, features_of
@@ -26,6 +26,10 @@ class EntryInput:
     text: str  # summary, else content: clean text
     published_at: float
     forced_topics: tuple[str, ...] = ()
+    # who may see it: "" for the operator's feeds (every server), else a key of the one feed that
+    # servers follow; an entry joins only stories of its own scope, so a server's feed never adds
+    # its text or link to a story other servers see
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +57,10 @@ def plan_stories(
     extractor: EntityExtractor,
     matcher: TopicMatcher,
     params: ClusterParams,
+    scopes: Mapping[int, str] | None = None,
 ) -> list[StoryPlanItem]:
-    """Where each entry goes, in publication order."""
+    """Where each entry goes, in publication order. `scopes` gives each candidate story's scope
+    (missing: "", the operator's); an entry joins only a story of its own scope."""
     prepared = []
     for entry in sorted(entries, key=lambda e: (e.published_at, e.entry_id)):
         lead = lead_of(entry.text)
@@ -63,11 +69,11 @@ def plan_stories(
         features = features_of(entry.title, lead, names, entry.published_at, entry.feed_id, params)
         topics = matcher.match(entry.title, lead, entry.forced_topics)
         prepared.append((entry, features, names, topics))
-    clusterer = Clusterer(candidates, [p[1] for p in prepared], params)
+    clusterer = Clusterer(candidates, [p[1] for p in prepared], params, scopes)
     plan: list[StoryPlanItem] = []
     next_new = -1
     for entry, features, names, topics in prepared:
-        ref, creates, story_features = clusterer.place(features, next_new)
+        ref, creates, story_features = clusterer.place(features, next_new, entry.scope)
         next_new -= creates
         plan.append(
             StoryPlanItem(entry.entry_id, ref, creates, entry.title, entry.published_at, story_features, topics, names)

@@ -24,7 +24,7 @@ from bot.core.quarantine import Stage
 from bot.core.stories import EntryInput, lead_of, plan_stories
 from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
-from bot.core.types import Feed, ParsedEntry, StoredEntry
+from bot.core.types import Feed, FeedOrigin, ParsedEntry, StoredEntry
 from bot.errors import WirebriefError
 from bot.services.isolation import Isolation
 from bot.services.ports import CardStore, FailureStore, FeedStore, StoryStore
@@ -127,11 +127,16 @@ class EnrichService:
         """Plan the stories of these entries off the event loop, then write the plan."""
         since = min(e.published_at for e in entries) - self.params.window_hours * 3600
         candidates = await self.store.story_features_since(since)
+        scopes = await self.store.story_scopes([story_id for story_id, _ in candidates])
         inputs = [
-            EntryInput(e.id, e.feed_id, e.title, e.summary or e.content, e.published_at, _forced(feeds, e))
+            EntryInput(
+                e.id, e.feed_id, e.title, e.summary or e.content, e.published_at, _forced(feeds, e), _scope(feeds, e)
+            )
             for e in entries
         ]
-        plan = await asyncio.to_thread(self.planner, inputs, candidates, self.extractor, self.matcher, self.params)
+        plan = await asyncio.to_thread(
+            self.planner, inputs, candidates, self.extractor, self.matcher, self.params, scopes
+        )
         return await self.store.apply_story_plan(plan, self.clock())
 
     async def _write_cards(self, changes: dict[int, bool], feeds: dict[int, Feed] | None = None) -> dict[int, bool]:
@@ -234,6 +239,13 @@ def _same(story_id: int) -> int:
 def _forced(feeds: dict[int, Feed], entry: StoredEntry) -> tuple[str, ...]:
     feed = feeds.get(entry.feed_id)
     return feed.forced_topics if feed else ()
+
+
+def _scope(feeds: dict[int, Feed], entry: StoredEntry) -> str:
+    """Who may see the entry, as a clustering scope: "" for the operator's feeds (every server), else
+    its own feed's key — a server-followed feed's entries never join another feed's story."""
+    feed = feeds.get(entry.feed_id)
+    return "" if feed is None or feed.origin is not FeedOrigin.DISCORD else f"feed:{feed.id}"
 
 
 def _source_name(feeds: dict[int, Feed], entry: StoredEntry) -> str:

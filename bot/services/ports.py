@@ -122,6 +122,9 @@ class StoryStore(Protocol):
     async def story_features_since(self, since: float) -> list[tuple[int, Features]]:
         """Clustering features of the stories published since `since`."""
 
+    async def story_scopes(self, story_ids: Sequence[int]) -> dict[int, str]:
+        """Each story's clustering scope: "" (an operator feed told it) or "feed:<id>"."""
+
     async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
         """Create or extend stories as planned (negative refs are created in order); return
         (story id, created) per plan item."""

@@ -48,6 +48,22 @@ class StoryRows(SQLiteBase):
         )
         return [(r[0], features_from_json(r[1])) for r in rows]
 
+    async def story_scopes(self, story_ids: Sequence[int]) -> dict[int, str]:
+        """Who may see each story, as a clustering scope: "" when an operator feed told it (every
+        server), else "feed:<id>" of the server-followed feed that told it (see EntryInput.scope)."""
+        scopes: dict[int, str] = {}
+        ids = list(dict.fromkeys(story_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self._fetchall(
+                "SELECT e.story_id, max(f.origin != 'discord'), min(f.id) FROM entries e"  # noqa: S608
+                f" JOIN feeds f ON f.id = e.feed_id WHERE e.story_id IN ({','.join('?' * len(chunk))})"
+                " GROUP BY e.story_id",
+                chunk,
+            )
+            scopes.update((int(r[0]), "" if r[1] else f"feed:{int(r[2])}") for r in rows)
+        return scopes
+
     async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
         """Create or extend stories as planned; return (story id, created) in plan order."""
         out: list[tuple[int, bool]] = []
