@@ -126,7 +126,7 @@ class IngestService:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # we are being stopped
-            # a future cancelled under us (a parser pool torn down after another parse hung)
+            # a future cancelled under us (by the fetcher or the parser, not by a stop): this feed fails
             log.warning("feed %d (%s): its fetch or parse was cancelled; it will be retried", feed.id, feed.url)
             return await self._fail(feed, now, "the parse was interrupted", ParseError("interrupted"))
         except Exception as exc:  # a bug must cost one poll of one feed, not the loop

@@ -157,6 +157,9 @@ class CardStore(Protocol):
     async def story_created_at(self, story_id: int) -> float | None:
         """When the story arrived (was first planned), if it exists."""
 
+    async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]:
+        """`story_audience` of several stories in one read."""
+
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Servers that may receive the story: None for all, else those whose own feeds carried it."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -223,6 +223,9 @@ class MemoryStore:
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         return self.audiences.get(story_id)
+
+    async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]:
+        return {i: self.audiences.get(i) for i in story_ids}
 
     async def get_card(self, story_id: int) -> Card | None:
         if self.fail:

@@ -198,11 +198,24 @@ class StoryRows(SQLiteBase):
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Which servers may receive the story: None for all (a source is a config or OPML feed),
         else the servers following (and not pausing) the feeds that carried it."""
-        rows = await self._fetchall(
-            "SELECT DISTINCT f.origin, s.guild_id FROM entries e JOIN feeds f ON f.id = e.feed_id"
-            " LEFT JOIN subscriptions s ON s.feed_id = f.id AND s.paused = 0 WHERE e.story_id = ?",
-            (story_id,),
-        )
-        if not rows or any(origin != "discord" for origin, _ in rows):
-            return None
-        return frozenset(guild for _, guild in rows if guild is not None)
+        return (await self.story_audiences([story_id])).get(story_id)
+
+    async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]:
+        """`story_audience` of several stories in one read (a story with no entry left: None)."""
+        found: dict[int, set[int] | None] = {}
+        ids = list(dict.fromkeys(story_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self._fetchall(
+                "SELECT DISTINCT e.story_id, f.origin, s.guild_id FROM entries e"  # noqa: S608
+                " JOIN feeds f ON f.id = e.feed_id LEFT JOIN subscriptions s ON s.feed_id = f.id AND s.paused = 0"
+                f" WHERE e.story_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for story_id, origin, guild in rows:
+                audience = found.setdefault(int(story_id), set())
+                if origin != "discord" or audience is None:
+                    found[int(story_id)] = None  # an operator feed told it: every server
+                elif guild is not None:
+                    audience.add(int(guild))
+        return {i: (None if found.get(i) is None else frozenset(found[i] or ())) for i in ids}

@@ -90,3 +90,14 @@ async def test_upgrading_keeps_every_servers_feeds_as_followed(tmp_path: object)
         assert followed.id == a.id and followed.paused, "its pause carried over"
     finally:
         await store.close()
+
+
+async def test_audiences_of_several_stories_in_one_read_agree_with_one_by_one(store: SQLiteStore) -> None:
+    mine = await store.add_feed("https://a.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    wire = await store.add_feed("https://wire.example/feed", now=T0)
+    await store.follow_feed(2, mine.id, T0)
+    ids = [await told_by(store, "private", mine.id), await told_by(store, "public", wire.id),
+           await told_by(store, "mixed", mine.id, wire.id), 999]  # fmt: skip
+    together = await store.story_audiences(ids)
+    assert together == {i: await store.story_audience(i) for i in ids}
+    assert together == {ids[0]: frozenset({1, 2}), ids[1]: None, ids[2]: None, 999: None}
