@@ -29,6 +29,7 @@ class Stage(StrEnum):
     DELIVER = "deliver"  # an outbox row being rendered and sent or edited
     RECAP = "recap"  # a server's recap schedule being looked at and queued
     EVENT = "event"  # a feed event being announced
+    PURGE = "purge"  # a departed server's setup being removed after its grace period
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-from bot.services.ports import GuildStore
+from bot.core.quarantine import Stage
+from bot.services.isolation import Isolation
+from bot.services.ports import FailureStore, GuildStore
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
@@ -18,15 +21,20 @@ GRACE_SECONDS = 7 * 24 * 3600.0  # a server kicked by mistake gets a week to inv
 LOOK_EVERY_SECONDS = 3600.0
 
 
+class LifecycleStore(GuildStore, FailureStore, Protocol):
+    """What the server lifecycle reads and writes."""
+
+
 class GuildLifecycle:
     """What happens to a server's data when the bot leaves it or comes back."""
 
     def __init__(
-        self, store: GuildStore, *, clock: Callable[[], float] = time.time, grace_seconds: float = GRACE_SECONDS
+        self, store: LifecycleStore, *, clock: Callable[[], float] = time.time, grace_seconds: float = GRACE_SECONDS
     ) -> None:
         self.store = store
         self.clock = clock
         self.grace_seconds = grace_seconds
+        self.purging = Isolation(store, Stage.PURGE, clock=clock)  # one server's failure holds up no other
 
     async def left(self, guild_id: int) -> int:
         """The bot was removed from the server: drop its waiting deliveries now; returns how many."""
@@ -43,11 +51,13 @@ class GuildLifecycle:
     async def purge_due(self) -> int:
         """Purge the servers whose grace period is over; returns how many."""
         due = await self.store.guilds_left_before(self.clock() - self.grace_seconds)
-        for guild_id in due:
-            feeds = await self.store.purge_guild(guild_id)
-            log.info("server %d left %.0f days ago: purged its %d feeds, routes, recap schedule and settings",
-                     guild_id, self.grace_seconds / 86400, feeds)  # fmt: skip
-        return len(due)
+        purged = await self.purging.one_by_one(due, int, self._purge)
+        return len(purged)
+
+    async def _purge(self, guild_id: int) -> None:
+        feeds = await self.store.purge_guild(guild_id)
+        log.info("server %d left %.0f days ago: purged its %d feeds, routes, recap schedule and settings",
+                 guild_id, self.grace_seconds / 86400, feeds)  # fmt: skip
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Purge due servers now and then, until `stop` is set."""

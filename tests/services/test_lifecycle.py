@@ -175,3 +175,27 @@ async def test_a_server_that_invites_the_bot_back_in_time_keeps_everything(store
     clock.now += 30 * DAY
     assert await guilds.purge_due() == 0
     assert len(await store.list_routes(1)) == 2 and await store.get_alerts_channel(1) == 11
+
+
+async def test_a_server_whose_purge_fails_holds_up_no_other_and_ends_quarantined(store: SQLiteStore) -> None:
+    from bot.core.quarantine import DEFAULT_POLICY
+
+    for guild in (1, 3):
+        await store.add_feed(f"https://g{guild}.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=guild)
+        await store.mark_guild_left(guild, T0)
+    purge = store.purge_guild
+
+    async def failing_for_one(guild_id: int) -> int:
+        if guild_id == 1:
+            raise RuntimeError("a row the purge did not expect")
+        return await purge(guild_id)
+
+    store.purge_guild = failing_for_one  # type: ignore[method-assign]
+    clock = Clock(T0 + 8 * DAY)
+    guilds = GuildLifecycle(store, clock=clock, grace_seconds=7 * DAY)
+    assert await guilds.purge_due() == 1
+    assert [f.guild_id for f in await store.list_feeds()] == [1], "server 3 was purged all the same"
+    for _ in range(DEFAULT_POLICY.max_attempts + 1):
+        clock.now += DAY
+        await guilds.purge_due()
+    assert await store.quarantine_counts() == {"purge": 1}
