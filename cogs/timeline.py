@@ -54,7 +54,7 @@ class Timeline(commands.Cog):
 
     @timeline.autocomplete("entity")
     async def entity_choices(self, interaction: discord.Interaction[Any], current: str) -> Choices:
-        matches = await self.service.choices(current)
+        matches = await self.service.choices(current, interaction.guild_id)
         return [app_commands.Choice(name=m.label, value=m.canonical) for m in matches]
 
     @timeline.autocomplete("topic")

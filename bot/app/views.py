@@ -51,11 +51,11 @@ class ButtonStore(Protocol):
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None: ...
 
-    async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]: ...
-
     async def story_entities(self, story_id: int) -> list[str]: ...
 
-    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]: ...
+    async def entity_events(
+        self, name_or_alias: str, limit: int, viewer: int | None = None
+    ) -> list[tuple[float, str, str, int]]: ...
 
 
 # --- the replies (pure) ------------------------------------------------------------------------
@@ -98,11 +98,8 @@ def timeline_reply(entity: str | None, events: Sequence[TimelineEvent]) -> str:
 async def entity_timeline(store: ButtonStore, entity: str, limit: int, guild_id: int | None) -> list[TimelineEvent]:
     """The entity's newest `limit` dated stories that server `guild_id` may see (None: an unknown
     server, which sees only the stories every server may), as timeline events (also for
-    `card_embed(timeline=…)`): another server's feeds never show in this server's timelines."""
-    rows = await store.entity_events(entity, limit * 4)
-    audiences = await store.story_audiences([row[3] for row in rows])  # one read, on the send path
-    seen = [row for row in rows if (a := audiences.get(row[3])) is None or (guild_id is not None and guild_id in a)]
-    return [TimelineEvent(*row) for row in seen[:limit]]
+    `card_embed(timeline=…)`): the store reads only the stories that server may see."""
+    return [TimelineEvent(*row) for row in await store.entity_events(entity, limit, guild_id)]
 
 
 async def deep_insight_text(store: ButtonStore, story_id: int) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 ALL_TOPICS = "*"
@@ -48,10 +48,39 @@ def route_matches(route: Route, topics: Sequence[str], text: str) -> bool:
     return not (route.exclude_keywords and _mentions_any(text, route.exclude_keywords))
 
 
-def destinations(routes: Iterable[Route], topics: Sequence[str], text: str) -> list[tuple[int, int]]:
-    """(guild id, channel id) pairs a story goes to; each channel once, whatever routes lead there."""
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """The servers a story is posted to, read from stored facts (the story's scope, subscriptions,
+    mutes), never from what is left of its entries.
+
+    `followers` None: an operator story, for every server but those that `muted` each of its feeds;
+    else the servers following (and not pausing) the one feed whose story it is. `topics` are a
+    follower's own topics for that feed (its subscription's), matched as if the story had them.
+    """
+
+    followers: frozenset[int] | None = None
+    muted: frozenset[int] = frozenset()
+    topics: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def admits(self, guild_id: int) -> bool:
+        if self.followers is None:
+            return guild_id not in self.muted
+        return guild_id in self.followers
+
+
+EVERYONE = Audience()
+
+
+def destinations(
+    routes: Iterable[Route], topics: Sequence[str], text: str, audience: Audience = EVERYONE
+) -> list[tuple[int, int]]:
+    """(guild id, channel id) pairs a story goes to: routes of the servers in its audience that match
+    it (with that server's own topics for the feed); each channel once, whatever routes lead there."""
     found: dict[int, int] = {}
     for route in routes:
-        if route.channel_id not in found and route_matches(route, topics, text):
+        if route.channel_id in found or not audience.admits(route.guild_id):
+            continue
+        own = audience.topics.get(route.guild_id, ())
+        if route_matches(route, (*topics, *own) if own else topics, text):
             found[route.channel_id] = route.guild_id
     return [(guild, channel) for channel, guild in found.items()]

@@ -18,6 +18,24 @@ from bot.core.topics import TopicMatcher
 LEAD_SENTENCES = 3
 
 
+OPERATOR_SCOPE = ""  # the operator's feeds: every server sees their stories
+
+
+def feed_scope(feed_id: int) -> str:
+    """The scope of a feed servers follow: its stories are its followers' alone."""
+    return f"feed:{feed_id}"
+
+
+def scope_feed_id(scope: str) -> int | None:
+    """The feed a scope belongs to (None: the operator's scope). Raises ValueError on anything else."""
+    if scope == OPERATOR_SCOPE:
+        return None
+    kind, _, number = scope.partition(":")
+    if kind != "feed" or not number.isascii() or not number.isdigit():
+        raise ValueError(f"not a story scope: {scope!r}")
+    return int(number)
+
+
 @dataclass(frozen=True, slots=True)
 class EntryInput:
     entry_id: int
@@ -44,6 +62,7 @@ class StoryPlanItem:
     features: Features  # the story's features after this entry joined
     topics: tuple[str, ...]
     entities: tuple[str, ...]  # canonical, main entity first
+    scope: str = ""  # the entry's, and so the story's (stories only take entries of their scope)
 
 
 def lead_of(text: str) -> str:
@@ -76,6 +95,16 @@ def plan_stories(
         ref, creates, story_features = clusterer.place(features, next_new, entry.scope)
         next_new -= creates
         plan.append(
-            StoryPlanItem(entry.entry_id, ref, creates, entry.title, entry.published_at, story_features, topics, names)
+            StoryPlanItem(
+                entry.entry_id,
+                ref,
+                creates,
+                entry.title,
+                entry.published_at,
+                story_features,
+                topics,
+                names,
+                entry.scope,
+            )
         )
     return plan

@@ -80,13 +80,13 @@ def first_line(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TimelineQuery:
-    """One /timeline: which entity, which window and topic, what the server may not see, how many."""
+    """One /timeline: which entity, which window and topic, for which server, how many stories."""
 
     entity_id: int
     entity: str
     window: Window
     topic: str | None
-    hidden: tuple[int, ...]
+    viewer: int | None  # the asking server (None: a direct message); the store reads what it may see
     total: int
 
     @property

@@ -21,7 +21,7 @@ from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
 from bot.core.cluster import ClusterParams
 from bot.core.entities import EntityExtractor, WatchEntity
 from bot.core.quarantine import Stage
-from bot.core.stories import EntryInput, lead_of, plan_stories
+from bot.core.stories import OPERATOR_SCOPE, EntryInput, feed_scope, lead_of, plan_stories
 from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
 from bot.core.types import Feed, FeedOrigin, ParsedEntry, StoredEntry
@@ -245,7 +245,9 @@ def _scope(feeds: dict[int, Feed], entry: StoredEntry) -> str:
     """Who may see the entry, as a clustering scope: "" for the operator's feeds (every server), else
     its own feed's key — a server-followed feed's entries never join another feed's story."""
     feed = feeds.get(entry.feed_id)
-    return "" if feed is None or feed.origin is not FeedOrigin.DISCORD else f"feed:{feed.id}"
+    if feed is not None and feed.origin is not FeedOrigin.DISCORD:
+        return OPERATOR_SCOPE
+    return feed_scope(entry.feed_id)  # a feed not found (removed meanwhile) is not taken as the operator's
 
 
 def _source_name(feeds: dict[int, Feed], entry: StoredEntry) -> str:

@@ -21,7 +21,9 @@ async def sync_config_feeds(store: FeedStore, feeds: Sequence[FeedSettings], now
 
     The config is the source of truth for its feeds: their names and forced topics, and whether
     they are polled at all. A feed that left the config is no longer polled (its history is kept);
-    one that comes back is polled again.
+    one that comes back is polled again. A feed servers follow that the config now lists becomes the
+    operator's (its new stories go to every server); a config feed servers follow that leaves the
+    config stays theirs (polled for them, its new stories theirs alone).
     """
     known = {f.url: f for f in await store.list_feeds()}
     added = 0
@@ -31,6 +33,10 @@ async def sync_config_feeds(store: FeedStore, feeds: Sequence[FeedSettings], now
             await store.add_feed(spec.url, now=now, name=spec.name, forced_topics=spec.topics)
             added += 1
             continue
+        if existing.origin is FeedOrigin.DISCORD:
+            await store.set_feed_origin(existing.id, FeedOrigin.CONFIG)
+            log.info("feed %s, followed by servers, is in the config now: its new stories go to every server",
+                     spec.url)  # fmt: skip
         if existing.name != spec.name or existing.forced_topics != spec.topics:
             await store.update_feed_meta(existing.id, name=spec.name, forced_topics=spec.topics)
         if existing.origin is FeedOrigin.CONFIG and existing.disabled_reason == LEFT_THE_CONFIG:
@@ -38,7 +44,12 @@ async def sync_config_feeds(store: FeedStore, feeds: Sequence[FeedSettings], now
             log.info("feed %s is back in the config; polling it again", spec.url)
     configured = {spec.url for spec in feeds}
     for url, feed in known.items():
-        if feed.origin is FeedOrigin.CONFIG and url not in configured and feed.disabled_at is None:
+        if feed.origin is not FeedOrigin.CONFIG or url in configured:
+            continue
+        if await store.feed_followers(feed.id):
+            await store.set_feed_origin(feed.id, FeedOrigin.DISCORD)
+            log.info("feed %s left the config; the servers that follow it keep it as their own", url)
+        elif feed.disabled_at is None:
             await store.retire_feed(feed.id, LEFT_THE_CONFIG, now)
             log.info("feed %s is no longer in the config: no longer polled (its history is kept)", url)
     return added
@@ -56,12 +67,15 @@ async def import_opml(
 ) -> ImportReport:
     """Subscribe to every feed of an OPML document. Raises OpmlError for an unreadable file."""
     feeds, skipped = parse_opml(data)
-    existing = {f.url for f in await store.list_feeds()}
+    existing = {f.url: f for f in await store.list_feeds()}
     added = 0
     for done, feed in enumerate(feeds, 1):
-        if feed.url not in existing:
+        known = existing.get(feed.url)
+        if known is None:
             await store.add_feed(feed.url, now=now, name=feed.title, origin=FeedOrigin.OPML)
             added += 1
+        elif known.origin is FeedOrigin.DISCORD:  # the operator adopts a feed servers follow
+            await store.set_feed_origin(known.id, FeedOrigin.OPML)
         if progress is not None:
             progress(done, len(feeds))
     return ImportReport(added=added, already=len(feeds) - added, skipped=skipped)

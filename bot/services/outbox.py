@@ -154,12 +154,12 @@ class Outbox:
             await self.store.request_edits(change.story_id, now)
             return 0
         text = " ".join((card.headline, card.what_changed, *card.takeaways))
-        # a feed one server added from Discord posts to that server only
-        audience = await self.store.story_audience(change.story_id)
+        # the story's scope decides who gets it: a feed servers follow posts to its followers only
+        audience = await self.store.story_recipients(change.story_id)
         arrived = await self.store.story_created_at(change.story_id)
         routes = open_to(routes, card.carded_at if arrived is None else arrived)
-        allowed = [r for r in routes if audience is None or r.guild_id in audience]
-        return await self.store.enqueue("card", change.story_id, "", destinations(allowed, card.topics, text), now)
+        found = destinations(routes, card.topics, text, audience)
+        return await self.store.enqueue("card", change.story_id, "", found, now)
 
     async def retry_routing(self) -> int:
         """Route again the stories whose routing failed and whose backoff has passed."""

@@ -18,14 +18,14 @@ from bot.core.dedup import KnownEntry
 from bot.core.polls import FailureRecord, PollRecord
 from bot.core.quarantine import ItemFailure, RetryPolicy
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
-from bot.core.routing import Route
+from bot.core.routing import Audience, Route
 from bot.core.stories import StoryPlanItem
 from bot.core.timeline import EntityEvent, NameRow
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 __all__ = [
     "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore", "RecapStore",
-    "StatusStore", "Store", "StoryStore", "TimelineStore", "VisibilityStore",
+    "StatusStore", "Store", "StoryStore", "TimelineStore",
 ]  # fmt: skip
 
 
@@ -41,8 +41,11 @@ class FeedStore(Protocol):
         origin: FeedOrigin = FeedOrigin.CONFIG,
         forced_topics: Sequence[str] = (),
         guild_id: int | None = None,
+        topic: str = "",
+        added_by: int | None = None,
     ) -> Feed:
-        """Subscribe to `url` (idempotent: an existing feed is returned unchanged)."""
+        """Subscribe to `url` (idempotent: an existing feed is returned unchanged); from Discord, the
+        server `guild_id` is its first follower, with its own topic, added by member `added_by`."""
 
     async def get_feed(self, feed_id: int) -> Feed | None:
         """The feed with this id, if any."""
@@ -62,8 +65,20 @@ class FeedStore(Protocol):
     async def guild_feeds(self, guild_id: int) -> list[Feed]:
         """The feeds a server follows, in the order it followed them; `paused` is the server's own."""
 
-    async def follow_feed(self, guild_id: int, feed_id: int, now: float) -> bool:
-        """The server follows the feed too (fetched once for all); False when it did already."""
+    async def follow_feed(
+        self, guild_id: int, feed_id: int, now: float, *, topic: str = "", added_by: int | None = None
+    ) -> bool:
+        """The server follows the feed too (fetched once for all), with its own topic for the feed's
+        stories; False when it did already."""
+
+    async def mute_feed(self, guild_id: int, feed_id: int, now: float) -> bool:
+        """The server stops getting an operator feed's stories; False when it was muted already."""
+
+    async def unmute_feed(self, guild_id: int, feed_id: int) -> bool:
+        """The server gets the feed's stories again; False when it was not muted."""
+
+    async def muted_feeds(self, guild_id: int) -> list[int]:
+        """The operator feeds the server muted."""
 
     async def unfollow_feed(self, guild_id: int, feed_id: int) -> int:
         """The server no longer follows the feed; returns how many still do (none: the feed goes)."""
@@ -76,6 +91,9 @@ class FeedStore(Protocol):
 
     async def retire_feed(self, feed_id: int, reason: str, now: float) -> bool:
         """Stop polling a feed for good (its history stays); False when it was not active."""
+
+    async def set_feed_origin(self, feed_id: int, origin: FeedOrigin) -> None:
+        """The operator adopts a feed servers follow, or leaves it to them (stories keep their scope)."""
 
     async def update_feed_meta(self, feed_id: int, *, name: str, forced_topics: Sequence[str]) -> None:
         """Set the display name and forced topics."""
@@ -157,14 +175,16 @@ class CardStore(Protocol):
     async def story_created_at(self, story_id: int) -> float | None:
         """When the story arrived (was first planned), if it exists."""
 
-    async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]:
-        """`story_audience` of several stories in one read."""
-
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
-        """Servers that may receive the story: None for all, else those whose own feeds carried it."""
+        """Servers that may see the story: None for all (the operator's scope), else its feed's followers."""
 
-    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
-        """Newest stories mentioning an entity: (published_at, headline, url, story_id) each."""
+    async def story_recipients(self, story_id: int) -> Audience:
+        """Servers the story is posted to (its scope's, less paused and muted), with their own topics."""
+
+    async def entity_events(
+        self, name_or_alias: str, limit: int, viewer: int | None = None
+    ) -> list[tuple[float, str, str, int]]:
+        """Newest stories the viewer may see mentioning an entity: (published_at, headline, url, story_id)."""
 
 
 class DeliveryStore(Protocol):
@@ -305,46 +325,43 @@ class FailureStore(Protocol):
         """Give quarantined items (of `stage`, or all) a new round of attempts; returns how many."""
 
 
-class VisibilityStore(Protocol):
-    """What visibility reads."""
-
-    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]: ...
-
-    async def latest_story_id(self) -> int: ...
-
-
-class TimelineStore(VisibilityStore, Protocol):
-    """What timelines read (the SQLite store's RecapRows)."""
+class TimelineStore(Protocol):
+    """What timelines read (the SQLite store's RecapRows). `viewer` is the asking server (None: a direct
+    message): each read shows it only what it may see."""
 
     async def entity_directory(self, limit: int) -> list[NameRow]: ...
 
-    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None: ...
+    async def own_entity_directory(self, viewer: int, limit: int) -> list[NameRow]: ...
+
+    async def find_entity(self, name_or_alias: str, viewer: int | None = None) -> tuple[int, str] | None: ...
 
     async def timeline_count(
-        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
+        self, entity_id: int, since: float | None, topic: str | None = None, viewer: int | None = None
     ) -> int: ...
 
     async def timeline_events(
         self, entity_id: int, since: float | None, limit: int, *, topic: str | None = None,
-        hidden: Sequence[int] = (), skip: int = 0, before: tuple[float, int] | None = None,
+        viewer: int | None = None, skip: int = 0, before: tuple[float, int] | None = None,
         after: tuple[float, int] | None = None, oldest: bool = False,
     ) -> list[EntityEvent]: ...  # fmt: skip
 
 
-class RecapStore(VisibilityStore, FailureStore, Protocol):
+class RecapStore(FailureStore, Protocol):
     """What recaps read and write (the SQLite store's RecapRows and the outbox's enqueue)."""
 
     async def departed_guilds(self) -> frozenset[int]:
         """Servers the bot was removed from and is not back in (their grace period running)."""
 
-    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]: ...
+    async def week_heads(
+        self, start: float, end: float, topic: str | None = None, viewer: int | None = None
+    ) -> list[StoryHead]: ...
 
     async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]: ...
 
     async def stories_sources(self, story_ids: Sequence[int]) -> int: ...
 
     async def week_top_entities(
-        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
+        self, start: float, end: float, limit: int, topic: str | None = None, viewer: int | None = None
     ) -> list[str]: ...
 
     async def topic_guilds(self) -> dict[str, frozenset[int]]: ...

@@ -44,7 +44,6 @@ from bot.errors import UserError
 from bot.services.isolation import Isolation
 from bot.services.ports import RecapStore
 from bot.services.supervisor import wait_any
-from bot.services.visibility import Visibility
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +87,9 @@ def zone_choices(current: str) -> list[str]:
 class RecapService:
     """Builds the recap of a week for a server: its top stories per topic and the week's numbers."""
 
-    def __init__(
-        self, store: RecapStore, *, clock: Callable[[], float] = time.time, visibility: Visibility | None = None
-    ) -> None:
+    def __init__(self, store: RecapStore, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        self.visibility = visibility or Visibility(store)
 
     async def zone_of(self, guild_id: int) -> ZoneInfo:
         """The server's time zone (its setting, else its recap schedule's), UTC when it has none."""
@@ -108,10 +104,7 @@ class RecapService:
     async def for_week(self, guild_id: int | None, week: IsoWeek, zone: ZoneInfo, topic: str | None = None) -> Recap:
         """The recap of `week` (local calendar of `zone`) as `guild_id` may see it."""
         start, end = week_window(week, zone)
-        hidden = set(await self.visibility.hidden(guild_id))
-        everything = await self.store.week_heads(start, end, topic)
-        heads = [h for h in everything if h[0] not in hidden]
-        hidden_here = [h[0] for h in everything if h[0] in hidden]
+        heads = await self.store.week_heads(start, end, topic, guild_id)  # only what this server may see
         # the store's thread counts the sources (SQLite runs without the GIL) while the contenders are chosen
         counting = asyncio.ensure_future(self.store.stories_sources(sorted(h[0] for h in heads)))
         try:
@@ -120,7 +113,7 @@ class RecapService:
             counting.cancel()
             raise
         sources = await counting
-        entities = await self.store.week_top_entities(start, end, TOP_ENTITIES, topic, hidden_here)
+        entities = await self.store.week_top_entities(start, end, TOP_ENTITIES, topic, guild_id)
         return Recap(week, zone.key, start, end, len(heads), sources, tuple(entities), sections, topic)
 
     async def _sections(self, groups: dict[str, list[StoryHead]]) -> tuple[tuple[str, tuple[StoryBrief, ...]], ...]:

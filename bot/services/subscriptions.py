@@ -4,7 +4,8 @@ No discord.py here: the cogs call these and only show the results. Every mistake
 fix comes out as one `UserError` sentence. A feed is added only after a fetch through the
 SSRF-guarded fetcher (`trusted=False`) and a parse worked; its current entries are then stored
 as seen, in the same way as the ingest loop's first poll, so subscribing never floods a channel
-and the loop carries on from there. A server sees and manages only the feeds it added itself.
+and the loop carries on from there. A server sees and manages only the feeds it follows (its
+subscriptions: its own topic for each, paused or not), and may mute the operator's feeds for itself.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class SubscribeResult:
     feed: Feed
     title: str
     entry_count: int  # entries in the feed now, all stored as seen
+    topic: str = ""  # this server's own topic for the feed's stories
 
 
 def check_url(text: str) -> str:
@@ -131,19 +133,26 @@ class Subscriptions:
     # --- adding and testing -----------------------------------------------------------------
 
     async def subscribe(
-        self, url: str, guild_id: int, topic: str | None = None, *, before_fetch: Callable[[], None] | None = None
+        self,
+        url: str,
+        guild_id: int,
+        topic: str | None = None,
+        *,
+        added_by: int | None = None,
+        before_fetch: Callable[[], None] | None = None,
     ) -> SubscribeResult:
         """Fetch and parse `url` now, then subscribe the server to it with its entries stored as seen.
+        `topic` is this server's own for the feed's stories (other followers have theirs).
 
         `before_fetch` runs once every check that needs no network has passed, just before the fetch
         (the cogs' cooldown: it raises UserError to refuse, so a mistyped address costs no cooldown).
         """
         url = check_url(url)
-        forced = (check_topic(self.settings, topic),) if topic else ()
+        own_topic = check_topic(self.settings, topic) if topic else ""
         await self._refuse_over_limit(guild_id)
         shared = await self._existing(guild_id, url)
         if shared is not None:  # another server follows it: this one follows it too, fetched once for all
-            return await self._follow(guild_id, shared)
+            return await self._follow(guild_id, shared, own_topic, added_by)
         if before_fetch is not None:
             before_fetch()
         result, parsed = await self._fetch_and_parse(url)
@@ -151,14 +160,14 @@ class Subscriptions:
             await self._refuse_over_limit(guild_id)  # another add may have finished during the fetch
             shared = await self._existing(guild_id, url, result.url)
             if shared is not None:
-                return await self._follow(guild_id, shared)
+                return await self._follow(guild_id, shared, own_topic, added_by)
             now = self.clock()
             feed = await self.store.add_feed(
-                url, now=now, origin=FeedOrigin.DISCORD, forced_topics=forced, guild_id=guild_id
+                url, now=now, origin=FeedOrigin.DISCORD, guild_id=guild_id, topic=own_topic, added_by=added_by
             )
             await self.store.record_poll(feed.id, await self._first_poll(feed, result, parsed, now))
         stored = await self.store.get_feed(feed.id)
-        return SubscribeResult(stored or feed, parsed.title or url, len(parsed.entries))
+        return SubscribeResult(stored or feed, parsed.title or url, len(parsed.entries), own_topic)
 
     async def test_feed(
         self, url: str, topic: str | None = None, *, before_fetch: Callable[[], None] | None = None
@@ -205,11 +214,11 @@ class Subscriptions:
                 return feed
         return None
 
-    async def _follow(self, guild_id: int, feed: Feed) -> SubscribeResult:
+    async def _follow(self, guild_id: int, feed: Feed, topic: str, added_by: int | None) -> SubscribeResult:
         """Follow a feed other servers follow: nothing is fetched or posted now (its items so far are
         history), only what it publishes from now on reaches this server."""
-        await self.store.follow_feed(guild_id, feed.id, self.clock())
-        return SubscribeResult(feed, feed.title or feed.display_name, feed.entries_seen)
+        await self.store.follow_feed(guild_id, feed.id, self.clock(), topic=topic, added_by=added_by)
+        return SubscribeResult(feed, feed.title or feed.display_name, feed.entries_seen, topic)
 
     async def _refuse_over_limit(self, guild_id: int) -> None:
         """UserError when the server follows as many feeds as `limits.feeds_per_server` allows."""
@@ -292,6 +301,46 @@ class Subscriptions:
         else:
             raise UserError(f"“{safe(feed.display_name, 200)}” is not paused.")
         self.wake()
+        return feed
+
+    # --- the operator's feeds, muted or not in this server ----------------------------------------
+
+    async def operator_feeds(self, guild_id: int) -> list[tuple[Feed, bool]]:
+        """The operator's feeds being polled (config and OPML), each with whether this server muted it."""
+        muted = set(await self.store.muted_feeds(guild_id))
+        feeds = await self.store.list_feeds()
+        return [(f, f.id in muted) for f in feeds if f.origin is not FeedOrigin.DISCORD and f.disabled_at is None]
+
+    async def operator_feed_choices(self, guild_id: int, query: str, *, muted: bool) -> list[Feed]:
+        """The operator's feeds this server has (`muted`) or has not muted, matching `query` (≤ 25)."""
+        feeds = [f for f, is_muted in await self.operator_feeds(guild_id) if is_muted is muted]
+        return rank(query, ((f, _feed_texts(f)) for f in feeds))
+
+    async def _operator_feed(self, guild_id: int, value: str) -> tuple[Feed, bool]:
+        text = value.strip()
+        feeds = await self.operator_feeds(guild_id)
+        found = next((f for f in feeds if str(f[0].id) == text), None) or next(
+            (f for f in feeds if text.casefold() in {f[0].url.casefold(), f[0].display_name.casefold()}), None
+        )
+        if found is None:
+            raise UserError("The bot has no such feed of its own; pick one from the list as you type.")
+        return found
+
+    async def mute(self, guild_id: int, value: str) -> Feed:
+        """This server stops getting the stories only this operator feed tells (stories other feeds it
+        gets tell too still come)."""
+        feed, muted = await self._operator_feed(guild_id, value)
+        if muted:
+            raise UserError(f"“{safe(feed.display_name, 200)}” is muted here already.")
+        await self.store.mute_feed(guild_id, feed.id, self.clock())
+        return feed
+
+    async def unmute(self, guild_id: int, value: str) -> Feed:
+        """This server gets the operator feed's new stories again."""
+        feed, muted = await self._operator_feed(guild_id, value)
+        if not muted:
+            raise UserError(f"“{safe(feed.display_name, 200)}” is not muted here.")
+        await self.store.unmute_feed(guild_id, feed.id)
         return feed
 
 

@@ -1,7 +1,10 @@
 """/timeline: an entity's dated stories, page by page, and the entity names offered while typing.
 
-Reads only from the store. The names for autocomplete are read once into a `NameIndex` and
-refreshed in the background when older than a minute, so a keystroke never waits for the store.
+Reads only from the store, each read for the asking server (`viewer`): the store shows it only the
+stories it may see. The names for autocomplete are those every server may know, read once into a
+`NameIndex` and refreshed in the background when older than a minute, so a keystroke never waits for
+the store; a server that follows feeds also gets the names of its own feeds' stories, from a small
+index of its own kept the same way (at most `OWN_INDEXES` servers at a time).
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ import asyncio
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from bot.config import Settings
 from bot.core.limits import safe
 from bot.core.timeline import (
+    MAX_CHOICES,
     PAGE_SIZE,
+    SUGGESTIONS,
     EntityEvent,
     NameIndex,
     NameMatch,
@@ -27,12 +33,14 @@ from bot.core.timeline import (
 from bot.errors import UserError
 from bot.services.ports import TimelineStore
 from bot.services.topic_routes import check_topic
-from bot.services.visibility import Visibility
 
 log = logging.getLogger(__name__)
+MAX_OWN_CHOICES = MAX_CHOICES // 2
 
 DIRECTORY_SIZE = 20_000  # the most mentioned entities offered while typing
 DIRECTORY_TTL = 60.0
+OWN_SIZE = 500  # names of a server's own feeds' stories offered while typing
+OWN_INDEXES = 1_000  # servers whose own names are kept (the least recently asked go first)
 
 
 def unknown_entity(name: str, suggestions: Sequence[str]) -> str:
@@ -54,12 +62,11 @@ class TimelineService:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
-        visibility: Visibility | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.visibility = visibility or Visibility(store)
+        self._own: OrderedDict[int, tuple[NameIndex, float]] = OrderedDict()
         self._index: NameIndex | None = None
         self._index_at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
@@ -92,15 +99,41 @@ class TimelineService:
         finally:
             self._refreshing = None
 
-    async def choices(self, typed: str) -> list[NameMatch]:
-        """Entities for what has been typed so far, best first (at most 25)."""
-        return (await self.directory()).search(typed)
+    async def own_directory(self, viewer: int | None) -> NameIndex | None:
+        """The names of the stories of the feeds `viewer` follows (None when it follows none)."""
+        if viewer is None:
+            return None
+        cached = self._own.get(viewer)
+        if cached is not None and time.monotonic() - cached[1] <= DIRECTORY_TTL:
+            self._own.move_to_end(viewer)
+            return cached[0] if len(cached[0]) else None
+        rows = await self.store.own_entity_directory(viewer, OWN_SIZE)
+        index = NameIndex(rows)  # a few hundred rows at most: built in place
+        self._own[viewer] = (index, time.monotonic())
+        self._own.move_to_end(viewer)
+        while len(self._own) > OWN_INDEXES:
+            self._own.popitem(last=False)
+        return index if len(index) else None
 
-    async def resolve(self, name: str) -> tuple[int, str]:
-        """(id, canonical name) of the entity called `name`; UserError naming the closest ones."""
-        found = await self.store.find_entity(name) if name.strip() else None
+    async def choices(self, typed: str, viewer: int | None = None) -> list[NameMatch]:
+        """Entities for what has been typed so far that `viewer` may know, best first (at most 25):
+        its own feeds' names may take up to half the list, the names every server knows the rest."""
+        shared = (await self.directory()).search(typed)
+        own = await self.own_directory(viewer)
+        if own is None:
+            return shared
+        mine = own.search(typed, MAX_OWN_CHOICES)
+        taken = {m.canonical for m in mine}
+        return (mine + [m for m in shared if m.canonical not in taken])[: len(shared) or MAX_CHOICES]
+
+    async def resolve(self, name: str, viewer: int | None = None) -> tuple[int, str]:
+        """(id, canonical name) of the entity called `name` that `viewer` may know; UserError naming the
+        closest ones (an entity only other servers' feeds name is unknown here, as if it did not exist)."""
+        found = await self.store.find_entity(name, viewer) if name.strip() else None
         if found is None:
-            raise UserError(unknown_entity(name, (await self.directory()).closest(name)))
+            own = await self.own_directory(viewer)
+            near = [*(own.closest(name) if own else []), *(await self.directory()).closest(name)]
+            raise UserError(unknown_entity(name, list(dict.fromkeys(near))[:SUGGESTIONS]))
         return found
 
     # --- timelines -----------------------------------------------------------------------------
@@ -108,16 +141,15 @@ class TimelineService:
     async def open(self, guild_id: int | None, name: str, days: int | None, topic: str | None) -> TimelineQuery:
         """The timeline of `name` over the last `days` days (None or 0: ever), maybe of one topic."""
         topic = check_topic(self.settings, topic) if topic else None
-        entity_id, canonical = await self.resolve(name)
+        entity_id, canonical = await self.resolve(name, guild_id)
         window = Window.last(days, self.clock())
-        hidden = await self.visibility.hidden(guild_id)
-        total = await self.store.timeline_count(entity_id, window.since, topic, hidden)
-        return TimelineQuery(entity_id, canonical, window, topic, hidden, total)
+        total = await self.store.timeline_count(entity_id, window.since, topic, guild_id)
+        return TimelineQuery(entity_id, canonical, window, topic, guild_id, total)
 
     async def whole_history(self, query: TimelineQuery) -> TimelineQuery:
         """The same timeline over the whole history."""
-        total = await self.store.timeline_count(query.entity_id, None, query.topic, query.hidden)
-        return TimelineQuery(query.entity_id, query.entity, Window(None, None), query.topic, query.hidden, total)
+        total = await self.store.timeline_count(query.entity_id, None, query.topic, query.viewer)
+        return TimelineQuery(query.entity_id, query.entity, Window(None, None), query.topic, query.viewer, total)
 
     async def page(self, query: TimelineQuery, page: int, near: TimelinePage | None = None) -> TimelinePage:
         """Page `page` (0 = oldest; the last one is the newest and is full). From a neighbouring page
@@ -127,7 +159,7 @@ class TimelineService:
         if not count:
             return TimelinePage(query, page, ())
         read = functools.partial(self.store.timeline_events, query.entity_id, query.window.since, count,
-                                 topic=query.topic, hidden=query.hidden)  # fmt: skip
+                                 topic=query.topic, viewer=query.viewer)  # fmt: skip
         if near is not None and near.events and page == near.page - 1:
             events = await read(before=_key(near.events[0]))
         elif near is not None and near.events and page == near.page + 1:

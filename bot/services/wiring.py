@@ -20,7 +20,6 @@ from bot.services.subscriptions import Subscriptions
 from bot.services.supervisor import Supervisor
 from bot.services.timeline import TimelineService
 from bot.services.topic_routes import TopicRoutes
-from bot.services.visibility import Visibility
 
 
 @dataclass(slots=True)
@@ -62,11 +61,10 @@ class Services:
         enrich.on_changes = changed
         ingest = IngestService(store, fetcher, parser, settings.polling, on_released=released)
         recaps = RecapScheduler(store, on_queued=outbox.wake)
-        visibility = Visibility(store)  # one cache of who may see what, shared by the read commands
         return cls(
             settings, store, fetcher, parser, ingest, enrich, outbox, Supervisor(), recaps,
-            recap=RecapService(store, visibility=visibility),
-            timeline=TimelineService(store, settings, visibility=visibility),
+            recap=RecapService(store),
+            timeline=TimelineService(store, settings),
             routes=TopicRoutes(settings, store),
             subscriptions=Subscriptions(settings, store, fetcher, parser, enrich, wake=ingest.wake),
             guilds=GuildLifecycle(store),

@@ -25,8 +25,8 @@ def added_message(result: SubscribeResult, routed: bool) -> str:
     entries = f"{count} {'entry' if count == 1 else 'entries'}"
     text = (f"Added **{safe(result.title, 200)}**: {entries} stored as seen — new items will be posted "
             "from now on.")  # fmt: skip
-    if result.feed.forced_topics:
-        text += f" Its stories always get the topic {safe(result.feed.forced_topics[0], 100)}."
+    if result.topic:
+        text += f" Here its stories count as {safe(result.topic, 100)} stories too."
     if not routed:
         text += " No topic goes to a channel here yet: set one with /topics route."
     return text
@@ -49,14 +49,16 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
         self.routes = bot.services.routes
 
     @app_commands.command(name="add", description="Follow a feed; what it has now is stored as seen, not posted")
-    @app_commands.describe(url="The feed's address (RSS, Atom or JSON Feed)", topic="A topic every story gets")
+    @app_commands.describe(url="The feed's address (RSS, Atom or JSON Feed)",
+                           topic="A topic its stories count as in this server")  # fmt: skip
     @admin_only
     async def add(self, interaction: discord.Interaction[Any], url: str, topic: str | None = None) -> None:
         guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)  # the fetch may take a while
         result = await self.subs.subscribe(
-            url, guild_id, topic, before_fetch=lambda: self.bot.cooldowns.check_fetch(interaction, "/feeds add")
-        )
+            url, guild_id, topic, added_by=interaction.user.id,
+            before_fetch=lambda: self.bot.cooldowns.check_fetch(interaction, "/feeds add"),
+        )  # fmt: skip
         routed = bool(await self.bot.store.list_routes(guild_id))
         await reply(interaction, added_message(result, routed))
 
@@ -74,11 +76,17 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
     @app_commands.command(name="list", description="The feeds this server follows and how each is doing")
     @admin_only
     async def list_feeds(self, interaction: discord.Interaction[Any]) -> None:
-        feeds = await self.subs.feeds_of(guild_id_of(interaction))
-        if not feeds:
+        guild_id = guild_id_of(interaction)
+        feeds = await self.subs.feeds_of(guild_id)
+        muted = [f.display_name for f, is_muted in await self.subs.operator_feeds(guild_id) if is_muted]
+        if not feeds and not muted:
             await reply(interaction, "This server follows no feeds yet; add one with /feeds add.")
             return
-        pages = page_embeds(feeds)
+        none = "This server follows no feeds of its own; add one with /feeds add."
+        pages = page_embeds(feeds) if feeds else [discord.Embed(title="Feeds of this server", description=none)]
+        if muted:
+            pages[0].add_field(name="The bot's feeds muted here (/feeds unmute)",
+                               value=safe(", ".join(muted), 1000), inline=False)  # fmt: skip
 
         async def page(number: int) -> discord.Embed:
             return pages[number]
@@ -110,6 +118,36 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The feeds 
     async def resume(self, interaction: discord.Interaction[Any], feed: str) -> None:
         resumed = await self.subs.resume(guild_id_of(interaction), feed)
         await reply(interaction, f"Resumed **{safe(resumed.display_name, 200)}**; it is polled again.")
+
+    @app_commands.command(name="mute", description="Stop getting the stories of one of the bot's own feeds here")
+    @app_commands.describe(feed="The bot's feed (type to search by name or address)")
+    @admin_only
+    async def mute(self, interaction: discord.Interaction[Any], feed: str) -> None:
+        muted = await self.subs.mute(guild_id_of(interaction), feed)
+        name = safe(muted.display_name, 200)
+        await reply(interaction, f"Muted **{name}** here: its stories no longer come to this server (a story"
+                                 " other feeds tell too still does); /feeds unmute undoes it.")  # fmt: skip
+
+    @app_commands.command(name="unmute", description="Get the stories of a muted bot feed here again")
+    @app_commands.describe(feed="The muted feed (type to search by name or address)")
+    @admin_only
+    async def unmute(self, interaction: discord.Interaction[Any], feed: str) -> None:
+        unmuted = await self.subs.unmute(guild_id_of(interaction), feed)
+        await reply(interaction, f"Unmuted **{safe(unmuted.display_name, 200)}**; its new stories come here again.")
+
+    @mute.autocomplete("feed")
+    async def mute_autocomplete(self, interaction: discord.Interaction[Any], current: str) -> Choices:
+        return await self._operator_choices(interaction, current, muted=False)
+
+    @unmute.autocomplete("feed")
+    async def unmute_autocomplete(self, interaction: discord.Interaction[Any], current: str) -> Choices:
+        return await self._operator_choices(interaction, current, muted=True)
+
+    async def _operator_choices(self, interaction: discord.Interaction[Any], current: str, *, muted: bool) -> Choices:
+        if not is_admin(interaction) or interaction.guild_id is None:
+            return []
+        found = await self.subs.operator_feed_choices(interaction.guild_id, current, muted=muted)
+        return [app_commands.Choice(name=choice_label(f.display_name, f.url), value=str(f.id)) for f in found]
 
     @add.autocomplete("topic")
     @test.autocomplete("topic")

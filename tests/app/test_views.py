@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import discord
 import pytest
 from discord.webhook.async_ import async_context
+from news_store import Seed, seed_store
 
 from bot.adapters.store import SQLiteStore
 from bot.app.embeds import TimelineEvent
@@ -224,9 +225,6 @@ class MemoryStore:
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         return self.audiences.get(story_id)
 
-    async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]:
-        return {i: self.audiences.get(i) for i in story_ids}
-
     async def get_card(self, story_id: int) -> Card | None:
         if self.fail:
             raise RuntimeError("disk on fire")
@@ -235,7 +233,9 @@ class MemoryStore:
     async def story_entities(self, story_id: int) -> list[str]:
         return []
 
-    async def entity_events(self, name_or_alias: str, limit: int) -> list[tuple[float, str, str, int]]:
+    async def entity_events(
+        self, name_or_alias: str, limit: int, viewer: int | None = None
+    ) -> list[tuple[float, str, str, int]]:
         return [(T0 - DAY, "Acme founded", "https://n.example/f", 7)]
 
 
@@ -367,10 +367,11 @@ async def test_a_refused_answer_is_logged_not_raised(client: discord.Client, cap
     assert "could not answer a button click" in caplog.text
 
 
-async def test_the_timeline_button_shows_a_server_only_the_stories_it_may_see() -> None:
-    """Another server's feed told story 7: its headline never shows in this server's timeline."""
-    store = MemoryStore({42: make_card()}, audiences={7: frozenset({5})})
-    assert "Acme founded" in await timeline_text(store, 42, guild_id=5)
+async def test_the_timeline_button_shows_a_server_only_the_stories_it_may_see(store: SQLiteStore) -> None:
+    """Server 5's own feed told a story about Acme: its headline never shows in another server's timeline."""
+    [public, _own] = await seed_store(store, [Seed("Acme opens a lab", T0 - 2 * DAY, ("Acme",), what_changed="x."),
+                                             Seed("Acme founded", T0 - DAY, ("Acme",), feeds=("own:5",))])  # fmt: skip
+    assert "Acme founded" in await timeline_text(store, public, guild_id=5)
     for other in (6, None):
-        text = await timeline_text(store, 42, guild_id=other)
-        assert "Acme founded" not in text and text.startswith("No dated stories about"), other
+        text = await timeline_text(store, public, guild_id=other)
+        assert "Acme founded" not in text and "Acme opens a lab" in text, other

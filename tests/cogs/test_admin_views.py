@@ -138,10 +138,10 @@ def test_topics_list_stays_within_discords_limits() -> None:
 
 
 def test_added_message() -> None:
-    result = SubscribeResult(feed(forced_topics=("security",)), "News *1*", 1)
+    result = SubscribeResult(feed(), "News *1*", 1, topic="security")
     text = added_message(result, routed=False)
     assert text.startswith("Added **News \\*1\\***: 1 entry stored as seen — new items will be posted from now on.")
-    assert "always get the topic security" in text
+    assert "Here its stories count as security stories too." in text
     assert text.endswith("set one with /topics route.")
     assert "3 entries" in added_message(SubscribeResult(feed(), "N", 3), routed=True)
 

@@ -6,7 +6,9 @@
 Each seed becomes one entry per feed (a feed named `own:<guild id>` is one that server added from
 Discord), then one story through `apply_story_plan` (the first entry creates it, each other entry
 joins it, so `source_count` counts distinct feeds), with the seed's topics and entities (made known
-as configured entities with `aliases`). A seed with `what_changed` or `url` also gets a card.
+as configured entities with `aliases`). Its scope is the operator's when one of its feeds is not a
+server's, else the first feed's (clustering never mixes scopes: a seed that does stands for a story of
+an older database). A seed with `what_changed` or `url` also gets a card.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from bot.adapters.store import SQLiteStore
 from bot.core.cards import Card
 from bot.core.cluster import Features
-from bot.core.stories import StoryPlanItem
+from bot.core.stories import OPERATOR_SCOPE, StoryPlanItem, feed_scope
 from bot.core.types import FeedOrigin
 
 _KEYS = itertools.count(1)
@@ -66,11 +68,14 @@ async def seed_store(
     for seed in seeds:
         features = Features({}, frozenset(), frozenset(), seed.published_at)
         story_id = 0
+        feeds = [await feed_id(store, name, now) for name in seed.feeds]
+        public = any(not name.startswith("own:") for name in seed.feeds)
+        scope = OPERATOR_SCOPE if public else feed_scope(feeds[0])
         for n, name in enumerate(seed.feeds):
             link = seed.url or f"https://{name.replace(':', '-')}.example/{next(_KEYS)}"
-            entry = await add_entry(store, await feed_id(store, name, now), seed.headline, link, seed.published_at)
+            entry = await add_entry(store, feeds[n], seed.headline, link, seed.published_at)
             item = StoryPlanItem(entry, story_id if n else -1, n == 0, seed.headline, seed.published_at, features,
-                                 seed.topics, seed.entities)  # fmt: skip
+                                 seed.topics, seed.entities, scope)  # fmt: skip
             [(story_id, _)] = await store.apply_story_plan([item], now)
         story_ids.append(story_id)
         if seed.what_changed or seed.url:

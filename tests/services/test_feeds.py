@@ -65,3 +65,28 @@ def test_opml_import_of_a_bad_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "not an OPML document" in result.stderr and "Traceback" not in result.stderr
     missing = cli("opml", "import", str(tmp_path / "none.opml"), "--config", str(config), cwd=tmp_path)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+async def test_the_config_adopts_a_feed_servers_follow_and_leaves_it_to_them_when_it_goes(store: SQLiteStore) -> None:
+    """A URL servers follow that the operator puts in the config becomes the operator's (its new
+    stories: every server's); taken out again, it stays the followers' own and is still polled."""
+    url = "https://shared.example/f"
+    followed = await store.add_feed(url, now=1.0, origin=FeedOrigin.DISCORD, guild_id=7)
+    await store.set_follow_paused(7, followed.id, True)
+    await sync_config_feeds(store, [FeedSettings(url, "Shared")], now=2.0)
+    adopted = await store.get_feed(followed.id)
+    assert adopted is not None and (adopted.origin, adopted.paused, adopted.name) == (
+        FeedOrigin.CONFIG,
+        False,
+        "Shared",
+    )
+    assert await store.feed_followers(followed.id) == [7], "the server still follows it"
+
+    await sync_config_feeds(store, [], now=3.0)
+    left = await store.get_feed(followed.id)
+    assert left is not None and left.origin is FeedOrigin.DISCORD and left.disabled_at is None, "polled for them"
+    assert left.paused, "its one follower paused it"
+    alone = await store.add_feed("https://alone.example/f", now=4.0)
+    await sync_config_feeds(store, [], now=5.0)
+    retired = await store.get_feed(alone.id)
+    assert retired is not None and retired.disabled_at == 5.0, "nobody follows it: no longer polled"

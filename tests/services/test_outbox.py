@@ -274,11 +274,44 @@ async def test_a_feed_added_from_discord_posts_to_its_own_server_only(store: SQL
                 " story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",
                 (feed.id, f"k{n}", T0, T0, story_id),
             )
+            if feed is own:  # as clustering makes it: a story of that feed's scope
+                await db.execute("UPDATE stories SET scope_feed_id = ? WHERE id = ?", (own.id, story_id))
         stories.append(story_id)
     await box.route_changes([StoryChange(s, True) for s in stories])
     await box.drain_once()
     sent = sorted((c, s) for c, s, _ in publisher.sent)
     assert sent == [(10, stories[1]), (11, stories[1]), (21, stories[0]), (21, stories[1])]
+
+
+async def test_a_followers_own_topic_a_mute_and_a_story_never_to_post_decide_where_a_story_goes(
+    store: SQLiteStore,
+) -> None:
+    from bot.core.types import FeedOrigin
+
+    clock, publisher = Clock(), FakePublisher()
+    box = outbox(store, publisher, clock)
+    await routes(store)  # server 1 routes "*" to 11 and models to 10; server 2 policy to 20, models to 21
+    own = await store.add_feed("https://own.example/rss", now=T0, origin=FeedOrigin.DISCORD, guild_id=2,
+                               topic="policy")  # fmt: skip
+    wire = await store.add_feed("https://wire.example/rss", now=T0)
+    await store.mute_feed(1, wire.id, T0)
+    told = {}
+    for name, feed in (("own", own), ("wire", wire), ("split", own)):
+        story_id = await story(store, len(told) + 10, ("science",))
+        async with store.transaction() as db:
+            await db.execute(
+                "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
+                " story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",
+                (feed.id, name, T0, T0, story_id),
+            )
+            await db.execute("UPDATE stories SET scope_feed_id = ?, announce = ? WHERE id = ?",
+                             (None if feed is wire else own.id, int(name != "split"), story_id))  # fmt: skip
+        told[name] = story_id
+    await box.route_changes([StoryChange(s, True) for s in told.values()])
+    await box.drain_once()
+    sent = sorted((c, s) for c, s, _ in publisher.sent)
+    assert sent == [(20, told["own"])], "server 2's own topic for its feed; server 1 muted the wire"
+    assert told["split"] not in await store.unrouted_stories(T0 - 1), "a story never to post is not recovered"
 
 
 async def test_reconcile_routes_stories_a_crash_left_unrouted_and_edits_grown_posts(store: SQLiteStore) -> None:

@@ -63,3 +63,58 @@ async def test_a_servers_feed_and_an_operator_feed_with_the_same_headline_make_t
     assert await store.story_audience(other.story_id) == frozenset({1})
     assert await store.story_scopes([public.story_id, other.story_id]) == {
         public.story_id: "", other.story_id: f"feed:{private.id}"}  # fmt: skip
+
+
+async def test_a_storys_scope_is_stored_when_it_is_created_and_outlives_its_entries(store: SQLiteStore) -> None:
+    """Who may see a story is a stored fact, not worked out from what is left of its entries: the
+    last follower leaving takes the story, and no story ever falls back to "every server"."""
+    private = await store.add_feed("https://mine.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    service = EnrichService(store, SETTINGS, clock=lambda: T0 + 7200)
+    await release(store, private.id, "mine-1", T0)
+    [mine] = await service.run_once()
+    rows = await store._fetchall("SELECT scope_feed_id FROM stories WHERE id = ?", (mine.story_id,))
+    assert rows == [(private.id,)]
+    async with store.transaction() as db:  # as if the entries went some other way than the feed
+        await db.execute("UPDATE entries SET story_id = NULL WHERE story_id = ?", (mine.story_id,))
+    assert await store.story_audience(mine.story_id) == frozenset({1}), "still the feed's followers"
+    assert await store.story_scopes([mine.story_id]) == {mine.story_id: f"feed:{private.id}"}
+    await store.unfollow_feed(1, private.id)
+    assert await store.story_audience(mine.story_id) == frozenset()
+    assert not (await store.story_recipients(mine.story_id)).admits(1)
+
+
+async def test_a_servers_feed_names_no_entity_for_the_other_servers(store: SQLiteStore) -> None:
+    """Mentions carry their story's scope; only the operator's stories count towards the names every
+    server is offered (a name seen only in a server's feed is never promoted for everyone)."""
+    settings = parse_settings({"entities": [{"name": "Harbour Board"}]})
+    private = await store.add_feed("https://mine.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    wire = await store.add_feed("https://wire.example/feed", now=T0, name="Wire")
+    service = EnrichService(store, settings, clock=lambda: T0 + 7200)
+    await service.start()
+    for n in range(3):  # three private stories naming a new company: enough to promote it, were they public
+        item = ParsedEntry(f"m{n}", f"https://mine.example/{n}", f"Zephyrine Dynamics story number {n} of {n * 7}",
+                           summary=f"Zephyrine Dynamics said {n} things about unrelated matters {n * 13}.")  # fmt: skip
+        new = [NewEntry(item, entry_key(item), normalize_link(item.link), content_hash(item), T0 + n * 3600,
+                        EntryState.PENDING)]  # fmt: skip
+        await store.record_poll(private.id, PollRecord(now=T0 + n * 3600, status=200, next_poll_at=T0, max_new=10,
+                                                       decision=Decision(new=new)))  # fmt: skip
+        await service.run_once()
+    await release(store, wire.id, "wire-1", T0 + 1)
+    await service.run_once()
+    rows = await store._fetchall("SELECT e.name, m.scope_feed_id FROM entity_mentions m"
+                                 " JOIN entities e ON e.id = m.entity_id ORDER BY e.name, m.story_id")  # fmt: skip
+    assert ("Zephyrine Dynamics", private.id) in rows
+    assert {scope for name, scope in rows if name == "Zephyrine Dynamics"} == {private.id}
+    names = {r.canonical for r in await store.entity_directory(100)}
+    assert "Zephyrine Dynamics" not in names and "Harbour Board" in names
+    assert await store.find_entity("zephyrine dynamics", 2) is None
+    assert await store.find_entity("zephyrine dynamics", 1) is not None
+    assert "Zephyrine Dynamics" in {r.canonical for r in await store.own_entity_directory(1, 100)}
+
+
+def test_an_entry_of_a_feed_no_longer_known_is_never_taken_for_the_operators() -> None:
+    from bot.core.types import StoredEntry
+    from bot.services.enrich import _scope
+
+    orphan = StoredEntry(5, 99, "t", "", "", "", "", T0, T0, "released")
+    assert _scope({}, orphan) == "feed:99"

@@ -8,6 +8,7 @@ all the same; the refusal test uses the real policy.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +24,9 @@ from aiohttp import web
 from bot.adapters.feeds import FeedParser, Fetcher, parse_document
 from bot.adapters.store import SQLiteStore
 from bot.config import PollingSettings, Settings, TopicSettings
+from bot.core.cluster import Features
 from bot.core.feedstate import FeedState, feed_state
+from bot.core.stories import OPERATOR_SCOPE, StoryPlanItem, feed_scope
 from bot.core.types import FeedOrigin, ParsedFeed
 from bot.errors import UserError
 from bot.services.enrich import EnrichService
@@ -154,12 +157,16 @@ async def test_add_stores_entries_as_seen_and_the_next_poll_releases_only_the_ne
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha", "Beta", "Gamma"))
     before = time.time()
 
-    result = await subs.subscribe(server.url("/feed.xml"), GUILD, topic="security")
+    result = await subs.subscribe(server.url("/feed.xml"), GUILD, topic="security", added_by=42)
 
-    assert (result.title, result.entry_count) == ("Test News", 3)
+    assert (result.title, result.entry_count, result.topic) == ("Test News", 3, "security")
     feed = result.feed
     assert (feed.url, feed.origin, feed.guild_id, feed.forced_topics) == (
-        server.url("/feed.xml"), FeedOrigin.DISCORD, GUILD, ("security",))  # fmt: skip
+        server.url("/feed.xml"), FeedOrigin.DISCORD, GUILD, ())  # fmt: skip
+    [listed] = await subs.feeds_of(GUILD)
+    assert listed.forced_topics == ("security",), "the topic is this server's subscription's"
+    rows = await store._fetchall("SELECT guild_id, topic, added_by FROM subscriptions")
+    assert rows == [(GUILD, "security", 42)]
     assert feed.subscribed and feed.entries_seen == 3 and feed.last_status == 200
     assert feed.display_name == "Test News"
     assert feed.next_poll_at >= before + POLLING.interval_seconds
@@ -210,6 +217,67 @@ async def test_a_second_server_follows_the_same_feed_which_is_still_fetched_once
     assert len(await store.list_feeds()) == 1
     assert await store.feed_followers(first.feed.id) == [GUILD, OTHER_GUILD]
     assert [f.id for f in await subs.feeds_of(OTHER_GUILD)] == [first.feed.id]
+
+
+async def test_each_follower_has_its_own_topic_for_a_shared_feed_and_routing_uses_it(
+    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+) -> None:
+    server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
+    feed = (await subs.subscribe(server.url("/feed.xml"), GUILD, topic="security")).feed
+    await subs.subscribe(server.url("/feed.xml"), OTHER_GUILD, topic="models", added_by=7)
+    assert [f.forced_topics for f in await subs.feeds_of(GUILD)] == [("security",)]
+    assert [f.forced_topics for f in await subs.feeds_of(OTHER_GUILD)] == [("models",)]
+    [story] = await seed_story(store, feed.id)
+    audience = await store.story_recipients(story)
+    assert audience.followers == frozenset({GUILD, OTHER_GUILD})
+    assert dict(audience.topics) == {GUILD: ("security",), OTHER_GUILD: ("models",)}
+
+
+async def test_a_server_mutes_and_unmutes_an_operator_feed_for_itself_only(
+    subs: Subscriptions, store: SQLiteStore
+) -> None:
+    wire = await store.add_feed("https://wire.example/feed.xml", now=1.0, name="Wire")
+    daily = await store.add_feed("https://daily.example/feed.xml", now=1.0, name="Daily")
+    assert [(f.display_name, muted) for f, muted in await subs.operator_feeds(GUILD)] == [
+        ("Wire", False), ("Daily", False)]  # fmt: skip
+    assert (await subs.mute(GUILD, "Wire")).id == wire.id
+    with pytest.raises(UserError, match=r"^“Wire” is muted here already\.$"):
+        await subs.mute(GUILD, str(wire.id))
+    with pytest.raises(UserError, match="no such feed of its own"):
+        await subs.mute(GUILD, "https://elsewhere.example/feed.xml")
+    assert [f.id for f in await subs.operator_feed_choices(GUILD, "", muted=True)] == [wire.id]
+    assert [f.id for f in await subs.operator_feed_choices(GUILD, "", muted=False)] == [daily.id]
+    [only_wire] = await seed_story(store, wire.id)
+    [both] = await seed_story(store, wire.id, daily.id)
+    assert not (await store.story_recipients(only_wire)).admits(GUILD), "muted: its story does not come"
+    assert (await store.story_recipients(only_wire)).admits(OTHER_GUILD), "only for the server that muted it"
+    assert (await store.story_recipients(both)).admits(GUILD), "a story another feed tells too still comes"
+    await subs.unmute(GUILD, "wire")
+    assert (await store.story_recipients(only_wire)).admits(GUILD)
+    with pytest.raises(UserError, match="is not muted here"):
+        await subs.unmute(GUILD, "Wire")
+
+
+_KEYS = itertools.count()
+
+
+async def seed_story(store: SQLiteStore, *feed_ids: int) -> list[int]:
+    """One story told by an entry of each feed, in the scope clustering gives it."""
+    feeds = {f.id: f for f in await store.list_feeds()}
+    public = any(feeds[f].origin is not FeedOrigin.DISCORD for f in feed_ids)
+    scope = OPERATOR_SCOPE if public else feed_scope(feed_ids[0])
+    ref, out = -1, []
+    for n, feed_id in enumerate(feed_ids):
+        async with store.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state)"
+                " VALUES (?, ?, 'Story', 1.0, 1.0, 'h', 'released')", (feed_id, f"k{next(_KEYS)}"))  # fmt: skip
+            entry = int(cur.lastrowid or 0)
+        item = StoryPlanItem(entry, ref, n == 0, "Story", 1.0, Features({}, frozenset(), frozenset(), 1.0), (), (),
+                             scope)  # fmt: skip
+        [(ref, _)] = await store.apply_story_plan([item], 1.0)
+        out = [ref]
+    return out
 
 
 async def test_unfollowing_affects_only_that_server_and_the_last_one_takes_the_feed_away(

@@ -10,6 +10,7 @@ migrated database equals a new one).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from importlib import resources
 
@@ -348,6 +349,129 @@ async def _to_9_subscriptions(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_10_story_scopes(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        ALTER TABLE stories ADD COLUMN scope_feed_id INTEGER;
+        ALTER TABLE stories ADD COLUMN announce INTEGER NOT NULL DEFAULT 1;
+        DROP INDEX stories_week;
+        CREATE INDEX stories_week ON stories (published_at, source_count, main_entity_id, scope_feed_id);
+        CREATE INDEX stories_scope ON stories (scope_feed_id) WHERE scope_feed_id IS NOT NULL;
+        ALTER TABLE entity_mentions ADD COLUMN scope_feed_id INTEGER;
+        DROP INDEX entity_mentions_timeline;
+        CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at, scope_feed_id);
+        CREATE INDEX entity_mentions_scope ON entity_mentions (scope_feed_id, entity_id)
+            WHERE scope_feed_id IS NOT NULL;
+        ALTER TABLE subscriptions ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+        ALTER TABLE subscriptions ADD COLUMN added_by INTEGER;
+        CREATE TABLE mutes (
+            guild_id INTEGER NOT NULL,
+            feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (guild_id, feed_id)
+        ) WITHOUT ROWID;
+        -- a topic set by /feeds add was the feed's; it is the adding server's subscription's now
+        UPDATE subscriptions SET topic = coalesce((SELECT json_extract(f.forced_topics, '$[0]') FROM feeds f
+            WHERE f.id = subscriptions.feed_id AND f.origin = 'discord'
+            AND f.added_by_guild_id = subscriptions.guild_id), '');
+        UPDATE feeds SET forced_topics = '[]' WHERE origin = 'discord';
+        """,
+    )
+    await split_mixed_stories(db)
+
+
+async def split_mixed_stories(db: aiosqlite.Connection) -> None:
+    """Give every story of an older database its scope, splitting the ones clustering once mixed.
+
+    Before scopes, an entry of a feed a server follows could join a story of the operator's feeds (or of
+    another server's feed). Such a story keeps its id, its posts and the entries of its first scope (the
+    operator's when it has any); the entries of each other feed move to a story of that feed's own,
+    never posted (`announce` 0: its followers were sent the story it came from). The kept story's card is
+    cleared so the next start writes it anew from what is left, and its posts are edited to that card;
+    a story keeps only the entity mentions its own entries name. Stories left with no entry at all (of
+    feeds removed before removals took their stories) go.
+    """
+    now = time.time()
+    await db.execute("DELETE FROM stories WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.story_id = stories.id)")
+    rows = await (await db.execute(
+        "SELECT e.story_id, e.feed_id, f.origin != 'discord' FROM entries e JOIN feeds f ON f.id = e.feed_id"
+        " WHERE e.story_id IS NOT NULL GROUP BY e.story_id, e.feed_id ORDER BY e.story_id, e.feed_id"
+    )).fetchall()  # fmt: skip
+    feeds_of: dict[int, list[tuple[int, bool]]] = {}
+    for story_id, feed_id, public in rows:
+        feeds_of.setdefault(int(story_id), []).append((int(feed_id), bool(public)))
+    await db.execute("UPDATE stories SET scope_feed_id = NULL")
+    private = [(min(f for f, _ in feeds), s) for s, feeds in feeds_of.items() if not any(p for _, p in feeds)]
+    await db.executemany("UPDATE stories SET scope_feed_id = ? WHERE id = ?", private)
+    for story_id, feeds in feeds_of.items():
+        public = any(p for _, p in feeds)
+        keep = None if public else min(f for f, _ in feeds)
+        moving = sorted(f for f, p in feeds if not p and f != keep)
+        if moving:
+            await _split(db, story_id, moving, now)
+    await db.execute(
+        "UPDATE entity_mentions SET scope_feed_id = (SELECT s.scope_feed_id FROM stories s WHERE s.id = story_id)"
+    )
+    await db.execute(
+        "UPDATE entities SET mention_count = (SELECT count(*) FROM entity_mentions m WHERE m.entity_id = entities.id"
+        " AND m.scope_feed_id IS NULL)"
+    )
+    await db.execute("UPDATE entities SET promoted = (origin = 'config' OR mention_count >= 2)")
+
+
+async def _split(db: aiosqlite.Connection, story_id: int, moving: list[int], now: float) -> None:
+    (created_at, signature), = await (await db.execute(
+        "SELECT created_at, signature FROM stories WHERE id = ?", (story_id,))).fetchall()  # fmt: skip
+    for feed_id in moving:
+        (headline, published_at), = await (await db.execute(
+            "SELECT title, published_at FROM entries WHERE story_id = ? AND feed_id = ?"
+            " ORDER BY published_at, id LIMIT 1", (story_id, feed_id))).fetchall()  # fmt: skip
+        cur = await db.execute(
+            "INSERT INTO stories (headline, published_at, created_at, updated_at, signature, source_count,"
+            " scope_feed_id, announce) VALUES (?, ?, ?, ?, ?, 1, ?, 0)",
+            (headline, published_at, created_at, now, signature, feed_id),
+        )
+        new_id = int(cur.lastrowid or 0)
+        await db.execute("UPDATE entries SET story_id = ? WHERE story_id = ? AND feed_id = ?",
+                         (new_id, story_id, feed_id))  # fmt: skip
+        await db.execute("INSERT INTO story_topics (story_id, topic) SELECT ?, topic FROM story_topics"
+                         " WHERE story_id = ? ORDER BY rowid", (new_id, story_id))  # fmt: skip
+        await db.execute("INSERT INTO entity_mentions (entity_id, story_id, published_at, is_main)"
+                         " SELECT entity_id, ?, ?, 0 FROM entity_mentions WHERE story_id = ?",
+                         (new_id, published_at, story_id))  # fmt: skip
+        await _keep_named_mentions(db, new_id)
+    (headline, published_at), = await (await db.execute(
+        "SELECT title, published_at FROM entries WHERE story_id = ? ORDER BY published_at, id LIMIT 1",
+        (story_id,))).fetchall()  # fmt: skip
+    await db.execute(
+        "UPDATE stories SET headline = ?, published_at = ?, updated_at = ?, card = NULL, card_backend = NULL,"
+        " carded_at = NULL, source_count = (SELECT count(DISTINCT feed_id) FROM entries WHERE story_id = ?)"
+        " WHERE id = ?",
+        (headline, published_at, now, story_id, story_id),
+    )
+    await db.execute("UPDATE entity_mentions SET published_at = ? WHERE story_id = ?", (published_at, story_id))
+    await _keep_named_mentions(db, story_id)
+
+
+async def _keep_named_mentions(db: aiosqlite.Connection, story_id: int) -> None:
+    """Drop the story's mentions of entities none of its entries names (by an alias, case-folded)."""
+    texts = [" ".join(str(v or "") for v in row).casefold() for row in await (await db.execute(
+        "SELECT title, summary, content FROM entries WHERE story_id = ?", (story_id,))).fetchall()]  # fmt: skip
+    mentions = await (await db.execute(
+        "SELECT m.entity_id, a.alias FROM entity_mentions m JOIN entity_aliases a ON a.entity_id = m.entity_id"
+        " WHERE m.story_id = ?", (story_id,))).fetchall()  # fmt: skip
+    named = {int(entity) for entity, alias in mentions if any(str(alias) in text for text in texts)}
+    gone = {int(entity) for entity, _ in mentions} - named
+    await db.executemany("DELETE FROM entity_mentions WHERE entity_id = ? AND story_id = ?",
+                         [(entity, story_id) for entity in gone])  # fmt: skip
+    await db.execute(
+        "UPDATE stories SET main_entity_id = NULL WHERE id = ? AND main_entity_id NOT IN"
+        " (SELECT entity_id FROM entity_mentions WHERE story_id = ?)",
+        (story_id, story_id),
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -359,5 +483,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_7_item_failures,
     _to_8_guild_departures,
     _to_9_subscriptions,
+    _to_10_story_scopes,
 )
 LATEST_VERSION = len(MIGRATIONS)

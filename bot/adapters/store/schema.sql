@@ -44,9 +44,19 @@ CREATE TABLE subscriptions (
     feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
     paused INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',            -- this server's own topic for the feed's stories ('' none)
+    added_by INTEGER,                          -- the member who added it
     PRIMARY KEY (guild_id, feed_id)
 ) WITHOUT ROWID;
 CREATE INDEX subscriptions_feed ON subscriptions (feed_id, guild_id);
+
+-- a server that does not want an operator feed's stories
+CREATE TABLE mutes (
+    guild_id INTEGER NOT NULL,
+    feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (guild_id, feed_id)
+) WITHOUT ROWID;
 
 -- feed_disabled and feed_moved, announced once to the server that added the feed
 CREATE TABLE events (
@@ -105,7 +115,7 @@ CREATE TABLE entities (
     kind TEXT NOT NULL DEFAULT '',
     origin TEXT NOT NULL DEFAULT 'config' CHECK (origin IN ('config', 'discovered')),
     promoted INTEGER NOT NULL DEFAULT 1,       -- shown to people (discovered names: after several stories)
-    mention_count INTEGER NOT NULL DEFAULT 0,
+    mention_count INTEGER NOT NULL DEFAULT 0,   -- stories of the operator's scope that mention it
     created_at REAL NOT NULL
 );
 -- /timeline autocomplete: the most mentioned visible entities, without a sort
@@ -129,11 +139,16 @@ CREATE TABLE stories (
     source_count INTEGER NOT NULL DEFAULT 1,
     card TEXT,                                 -- JSON; NULL until written
     card_backend TEXT,
-    carded_at REAL
+    carded_at REAL,
+    -- who may see it, fixed when it is created: NULL the operator's scope (every server), else the
+    -- one feed whose followers alone see it (no foreign key: a removed feed leaves it to nobody)
+    scope_feed_id INTEGER,
+    announce INTEGER NOT NULL DEFAULT 1        -- 0: never posted (split off a story already posted)
 );
 CREATE INDEX stories_published ON stories (published_at);
--- /recap: a week's stories with their source counts and main entities, from the index alone
-CREATE INDEX stories_week ON stories (published_at, source_count, main_entity_id);
+-- /recap: a week's stories with their source counts, main entities and scopes, from the index alone
+CREATE INDEX stories_week ON stories (published_at, source_count, main_entity_id, scope_feed_id);
+CREATE INDEX stories_scope ON stories (scope_feed_id) WHERE scope_feed_id IS NOT NULL;
 
 CREATE TABLE story_topics (
     story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
@@ -147,9 +162,11 @@ CREATE TABLE entity_mentions (
     story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
     published_at REAL NOT NULL,
     is_main INTEGER NOT NULL DEFAULT 0,
+    scope_feed_id INTEGER,                     -- the story's (it never changes): who may see the mention
     PRIMARY KEY (entity_id, story_id)
 ) WITHOUT ROWID;
-CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at);
+CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at, scope_feed_id);
+CREATE INDEX entity_mentions_scope ON entity_mentions (scope_feed_id, entity_id) WHERE scope_feed_id IS NOT NULL;
 CREATE INDEX entity_mentions_story ON entity_mentions (story_id);
 
 -- --- servers, routes, the outbox, recap schedules ------------------------------------------------

@@ -216,7 +216,7 @@ class DeliveryRows(SQLiteBase):
 
         Enqueueing is idempotent, so routing one again costs a look at the routes at most."""
         rows = await self._fetchall(
-            "SELECT s.id FROM stories s WHERE s.card IS NOT NULL AND s.carded_at >= ? AND NOT EXISTS"
+            "SELECT s.id FROM stories s WHERE s.card IS NOT NULL AND s.carded_at >= ? AND s.announce = 1 AND NOT EXISTS"
             " (SELECT 1 FROM deliveries d WHERE d.story_id = s.id) ORDER BY s.id",
             (since,),
         )

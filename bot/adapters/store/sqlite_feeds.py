@@ -65,7 +65,11 @@ class FeedRows(SQLiteBase):
         origin: FeedOrigin = FeedOrigin.CONFIG,
         forced_topics: Sequence[str] = (),
         guild_id: int | None = None,
+        topic: str = "",
+        added_by: int | None = None,
     ) -> Feed:
+        """Add a feed (nothing when its URL is known). From Discord (`guild_id`), the server is its first
+        follower, with its own `topic` for the feed's stories and the member who `added_by` it."""
         async with self.transaction() as db:
             cur = await db.execute(
                 "INSERT INTO feeds (url, name, origin, forced_topics, added_by_guild_id, created_at)"
@@ -74,8 +78,8 @@ class FeedRows(SQLiteBase):
             )
             if cur.rowcount and origin is FeedOrigin.DISCORD and guild_id is not None:  # its first follower
                 await db.execute(
-                    "INSERT INTO subscriptions (guild_id, feed_id, created_at) VALUES (?, ?, ?)",
-                    (guild_id, cur.lastrowid, now),
+                    "INSERT INTO subscriptions (guild_id, feed_id, created_at, topic, added_by) VALUES (?, ?, ?, ?, ?)",
+                    (guild_id, cur.lastrowid, now, topic, added_by),
                 )
         feed = await self.get_feed_by_url(url)
         assert feed is not None  # noqa: S101 -- just inserted or already there
@@ -103,21 +107,30 @@ class FeedRows(SQLiteBase):
     # --- servers following feeds ------------------------------------------------------------------
 
     async def guild_feeds(self, guild_id: int) -> list[Feed]:
-        """The feeds a server follows, in the order it followed them; `paused` is the server's own."""
+        """The feeds a server follows, in the order it followed them; `paused` is the server's own, and
+        `forced_topics` the feed's (the operator's) then the server's own topic for it."""
         rows = await self._fetchall(
-            f"SELECT {_FEED_COLUMNS_OF_FEEDS}, s.paused FROM subscriptions s JOIN feeds ON feeds.id = s.feed_id"  # noqa: S608
-            " WHERE s.guild_id = ? ORDER BY s.created_at, feeds.id",
+            f"SELECT {_FEED_COLUMNS_OF_FEEDS}, s.paused, s.topic FROM subscriptions s"  # noqa: S608
+            " JOIN feeds ON feeds.id = s.feed_id WHERE s.guild_id = ? ORDER BY s.created_at, feeds.id",
             (guild_id,),
         )
-        return [replace(_feed(r[:-1]), paused=bool(r[-1])) for r in rows]
+        out = []
+        for row in rows:
+            feed = _feed(row[:-2])
+            topics = tuple(dict.fromkeys((*feed.forced_topics, *([str(row[-1])] if row[-1] else []))))
+            out.append(replace(feed, paused=bool(row[-2]), forced_topics=topics))
+        return out
 
-    async def follow_feed(self, guild_id: int, feed_id: int, now: float) -> bool:
-        """The server follows the feed too (it is fetched once for all); False when it did already."""
+    async def follow_feed(
+        self, guild_id: int, feed_id: int, now: float, *, topic: str = "", added_by: int | None = None
+    ) -> bool:
+        """The server follows the feed too (it is fetched once for all), with its own `topic` for the
+        feed's stories; False when it did already."""
         async with self.transaction() as db:
             cur = await db.execute(
-                "INSERT INTO subscriptions (guild_id, feed_id, created_at) VALUES (?, ?, ?)"
+                "INSERT INTO subscriptions (guild_id, feed_id, created_at, topic, added_by) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (guild_id, feed_id) DO NOTHING",
-                (guild_id, feed_id, now),
+                (guild_id, feed_id, now, topic, added_by),
             )
             await _sync_feed_paused(db, feed_id)
             return cur.rowcount > 0
@@ -134,6 +147,26 @@ class FeedRows(SQLiteBase):
             else:
                 await _sync_feed_paused(db, feed_id)
             return remaining
+
+    async def mute_feed(self, guild_id: int, feed_id: int, now: float) -> bool:
+        """The server no longer gets the stories of this operator feed; False when it was muted already."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO mutes (guild_id, feed_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (guild_id, feed_id, now),
+            )
+            return cur.rowcount > 0
+
+    async def unmute_feed(self, guild_id: int, feed_id: int) -> bool:
+        """The server gets the feed's stories again; False when it was not muted."""
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM mutes WHERE guild_id = ? AND feed_id = ?", (guild_id, feed_id))
+            return cur.rowcount > 0
+
+    async def muted_feeds(self, guild_id: int) -> list[int]:
+        """The operator feeds the server muted, in the order it muted them."""
+        rows = await self._fetchall("SELECT feed_id FROM mutes WHERE guild_id = ? ORDER BY created_at", (guild_id,))
+        return [int(r[0]) for r in rows]
 
     async def set_follow_paused(self, guild_id: int, feed_id: int, paused: bool) -> bool:
         """Pause or resume one server's following; the feed is polled while any follower is not paused.
@@ -222,6 +255,17 @@ class FeedRows(SQLiteBase):
             )
             return cur.rowcount > 0
 
+    async def set_feed_origin(self, feed_id: int, origin: FeedOrigin) -> None:
+        """The operator adopts a feed servers follow (config or OPML: its new stories are everybody's), or
+        lets go of one servers still follow (`discord`: its new stories are theirs alone). Stories keep
+        the scope they were created with; the subscriptions stay."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE feeds SET origin = ? WHERE id = ?", (origin.value, feed_id))
+            if origin is FeedOrigin.DISCORD:
+                await _sync_feed_paused(db, feed_id)
+            else:
+                await db.execute("UPDATE feeds SET paused = 0 WHERE id = ?", (feed_id,))
+
     async def update_feed_meta(self, feed_id: int, *, name: str, forced_topics: Sequence[str]) -> None:
         """Set the display name and forced topics (the config file is their source of truth)."""
         async with self.transaction() as db:
@@ -232,10 +276,11 @@ class FeedRows(SQLiteBase):
 
 
 async def _sync_feed_paused(db: aiosqlite.Connection, feed_id: int) -> None:
-    """A feed servers follow is polled while one of them has not paused it."""
+    """A feed servers follow is polled while one of them has not paused it (the operator's feeds: always)."""
     await db.execute(
         "UPDATE feeds SET paused = NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id"
-        " AND s.paused = 0) WHERE id = ? AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)",
+        " AND s.paused = 0) WHERE id = ? AND origin = 'discord'"
+        " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)",
         (feed_id,),
     )
 

@@ -50,6 +50,7 @@ class GuildRows(SQLiteBase):
         config owns them). Returns how many feeds went."""
         async with self.transaction() as db:
             await db.execute("DELETE FROM subscriptions WHERE guild_id = ?", (guild_id,))
+            await db.execute("DELETE FROM mutes WHERE guild_id = ?", (guild_id,))
             orphans = await db.execute_fetchall(
                 "SELECT id FROM feeds WHERE origin = 'discord'"
                 " AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)"

@@ -1,9 +1,9 @@
 """Rows behind /timeline and /recap (read-only), the entity directory, and the recap schedules.
 
-`hidden` arguments are story ids the asking server may not see (stories told only by feeds other
-servers added from Discord); they are empty, and cost nothing, when no server added feeds. The
-queries are shaped for a store of a million entries: see bench/timeline.py and the indexes of
-migration step 5.
+`viewer` arguments are the asking server (None: a direct message): every read shows it only the stories
+it may see, by the one condition of `sqlite_scope.visible` on the scope each story and mention carry.
+The queries are shaped for a store of a million entries: see bench/timeline.py and the indexes of
+migration steps 5 and 10 (the scope is in the indexes the reads walk).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.sqlite_scope import visible
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.timeline import EntityEvent, NameRow, first_line
 from bot.errors import StorageError
 
-_NOT_HIDDEN = " AND {col} NOT IN (SELECT value FROM json_each(?))"
 _HAS_TOPIC = " AND EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = {col} AND t.topic = ?)"
 _SCHEDULES_SQL = (
     "SELECT guild_id, channel_id, weekday, time, timezone, origin, last_posted_week, updated_at, broken_at,"
@@ -49,22 +49,17 @@ _BEFORE = " AND (m.published_at, m.story_id) < (?, ?)"
 _AFTER = " AND (m.published_at, m.story_id) > (?, ?)"  # later than since: no other bound, or it would be used
 
 _COUNT_SQL = "SELECT count(*) FROM entity_mentions m WHERE m.entity_id = ? AND m.published_at >= ?{filters}"
-# The hidden stories among the entity's: one lookup per hidden story, not one per entity story.
-_HIDDEN_COUNT_SQL = """
-SELECT count(*) FROM json_each(?) AS h CROSS JOIN entity_mentions m
-WHERE m.entity_id = ? AND m.story_id = h.value AND m.published_at >= ?{filters}
-"""
 # A week's stories with their main topic (the first given: the lowest rowid).
-_WEEK_SQL = """
+_WEEK_SQL = f"""
 SELECT s.id, s.source_count, coalesce(t.topic, '') FROM stories s
 LEFT JOIN story_topics t ON t.rowid = (SELECT min(rowid) FROM story_topics WHERE story_id = s.id)
-WHERE s.published_at >= ? AND s.published_at < ?
-"""
-_WEEK_TOPIC_SQL = """
+WHERE s.published_at >= ? AND s.published_at < ? AND {visible("s.scope_feed_id")}
+"""  # noqa: S608 (a condition of our own, no input)
+_WEEK_TOPIC_SQL = f"""
 SELECT s.id, s.source_count, ? FROM stories s
-WHERE s.published_at >= ? AND s.published_at < ?
+WHERE s.published_at >= ? AND s.published_at < ? AND {visible("s.scope_feed_id")}
   AND EXISTS (SELECT 1 FROM story_topics t WHERE t.story_id = s.id AND t.topic = ?)
-"""
+"""  # noqa: S608 (a condition of our own, no input)
 # A contender's date, topics (in the order given) and line: its card's hook (else its first changed line)
 # and link (else its first entry's).
 _DETAILS_SQL = """
@@ -83,38 +78,23 @@ _WEEK_ENTITIES_SQL = """
 SELECT e.name FROM (
     SELECT s.main_entity_id AS entity_id, count(*) AS n FROM stories s
     WHERE s.published_at >= ? AND s.published_at < ? AND s.main_entity_id IS NOT NULL{filters}
+      AND {visible}
     GROUP BY s.main_entity_id
 ) c JOIN entities e ON e.id = c.entity_id
 WHERE e.promoted = 1 ORDER BY c.n DESC, e.name LIMIT ?
 """
 # Numbers of a list of stories, driven by the list (a week's few thousand ids, or a topic's few hundred).
 _SOURCES_SQL = "SELECT count(DISTINCT e.feed_id) FROM json_each(?) AS h CROSS JOIN entries e ON e.story_id = h.value"
-# Stories told only by feeds added from Discord, with the servers that added them: all of them (found
-# from those feeds' entries), or those newer than a story id (found from the newest entries).
-_PRIVATE_SQL = """
-SELECT e.story_id, group_concat(DISTINCT s.guild_id)
-FROM entries e JOIN feeds f ON f.id = e.feed_id
-LEFT JOIN subscriptions s ON s.feed_id = f.id AND s.paused = 0
-WHERE e.story_id IN (
-    SELECT e1.story_id FROM feeds f1 JOIN entries e1 ON e1.feed_id = f1.id
-    WHERE f1.origin = 'discord' AND e1.story_id IS NOT NULL{newer}
-)
-GROUP BY e.story_id
-HAVING max(f.origin != 'discord') = 0
-"""
-_NEWER = " AND e1.story_id > ?"
 
 
-def _filters(col: str, topic: str | None, hidden: Sequence[int]) -> tuple[str, list[Any]]:
+def _filters(col: str, topic: str | None) -> tuple[str, list[Any]]:
     """SQL conditions (each starting with AND) on the story id column `col`, and their parameters."""
-    sql, params = "", []
-    if topic is not None:
-        sql += _HAS_TOPIC.format(col=col)
-        params.append(topic)
-    if hidden:
-        sql += _NOT_HIDDEN.format(col=col)
-        params.append(json.dumps(list(hidden)))
-    return sql, params
+    if topic is None:
+        return "", []
+    return _HAS_TOPIC.format(col=col), [topic]
+
+
+_MENTION_VISIBLE = " AND " + visible("m.scope_feed_id")
 
 
 def _schedule(row: Sequence[Any]) -> RecapSchedule:
@@ -128,7 +108,8 @@ class RecapRows(SQLiteBase):
     # --- the entity directory ----------------------------------------------------------------
 
     async def entity_directory(self, limit: int) -> list[NameRow]:
-        """Names and aliases of the `limit` most mentioned visible entities (promoted or configured)."""
+        """Names and aliases of the `limit` most mentioned entities every server may know: configured,
+        or promoted by the operator's stories (a server's own feed promotes nothing)."""
         rows = await self._fetchall(
             "WITH top AS (SELECT id, name, mention_count FROM entities WHERE promoted = 1"
             " ORDER BY mention_count DESC LIMIT ?)"
@@ -138,32 +119,44 @@ class RecapRows(SQLiteBase):
         )
         return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
-    async def find_entity(self, name_or_alias: str) -> tuple[int, str] | None:
-        """(id, canonical name) of the entity with this name or alias (case-folded), if any."""
+    async def own_entity_directory(self, viewer: int, limit: int) -> list[NameRow]:
+        """Names and aliases of the `limit` entities most mentioned by the stories of the feeds the viewer
+        follows (mentions: their number there)."""
+        rows = await self._fetchall(
+            "WITH own AS (SELECT m.entity_id AS id, count(*) AS n FROM subscriptions sub"
+            " JOIN entity_mentions m ON m.scope_feed_id = sub.feed_id WHERE sub.guild_id = ?"
+            " GROUP BY m.entity_id ORDER BY n DESC LIMIT ?)"
+            " SELECT e.id, e.name, own.n, a.alias FROM own JOIN entities e ON e.id = own.id"
+            " JOIN entity_aliases a ON a.entity_id = own.id",
+            (viewer, limit),
+        )
+        return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    async def find_entity(self, name_or_alias: str, viewer: int | None = None) -> tuple[int, str] | None:
+        """(id, canonical name) of the entity with this name or alias (case-folded), if the viewer may
+        know it: configured, or named by a story it may see."""
         text = " ".join(name_or_alias.split())
         rows = await self._fetchall(
-            "SELECT e.id, e.name FROM entity_aliases a JOIN entities e ON e.id = a.entity_id WHERE a.alias = ?"
-            " UNION ALL SELECT id, name FROM entities WHERE name = ? LIMIT 1",
-            (text.casefold(), text),
+            "SELECT e.id, e.name FROM (SELECT entity_id AS id FROM entity_aliases WHERE alias = ?"  # noqa: S608 (our own constant condition)
+            " UNION ALL SELECT id FROM entities WHERE name = ?) found JOIN entities e ON e.id = found.id"
+            " WHERE e.origin = 'config' OR EXISTS (SELECT 1 FROM entity_mentions m WHERE m.entity_id = e.id"
+            f"{_MENTION_VISIBLE}) LIMIT 1",
+            (text.casefold(), text, viewer),
         )
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     # --- timelines ---------------------------------------------------------------------------
 
     async def timeline_count(
-        self, entity_id: int, since: float | None, topic: str | None = None, hidden: Sequence[int] = ()
+        self, entity_id: int, since: float | None, topic: str | None = None, viewer: int | None = None
     ) -> int:
-        """How many stories mention the entity since `since` (None: ever). Hidden stories are
-        counted apart and taken off: they are few, the entity's stories may be many."""
-        filters, params = _filters("m.story_id", topic, ())
+        """How many stories the viewer may see mention the entity since `since` (None: ever); the
+        scope is in the index the count walks."""
+        filters, params = _filters("m.story_id", topic)
         start = _NO_START if since is None else since
-        rows = await self._fetchall(_COUNT_SQL.format(filters=filters), (entity_id, start, *params))
-        total = int(rows[0][0])
-        if hidden and total:
-            rows = await self._fetchall(_HIDDEN_COUNT_SQL.format(filters=filters),
-                                        (json.dumps(list(hidden)), entity_id, start, *params))  # fmt: skip
-            total -= int(rows[0][0])
-        return total
+        rows = await self._fetchall(_COUNT_SQL.format(filters=_MENTION_VISIBLE + filters),
+                                    (entity_id, start, viewer, *params))  # fmt: skip
+        return int(rows[0][0])
 
     async def timeline_events(
         self,
@@ -172,7 +165,7 @@ class RecapRows(SQLiteBase):
         limit: int,
         *,
         topic: str | None = None,
-        hidden: Sequence[int] = (),
+        viewer: int | None = None,
         skip: int = 0,
         before: tuple[float, int] | None = None,
         after: tuple[float, int] | None = None,
@@ -180,8 +173,10 @@ class RecapRows(SQLiteBase):
     ) -> list[EntityEvent]:
         """`limit` stories mentioning the entity since `since`, oldest first: the newest ones (after
         skipping `skip`), those just older than the event `before`, those just newer than `after`,
-        or the `oldest` ones. Keys are (published_at, story_id): a page turn costs the same anywhere."""
-        filters, params = _filters("m.story_id", topic, hidden)
+        or the `oldest` ones, of the stories the viewer may see. Keys are (published_at, story_id): a page
+        turn costs the same anywhere."""
+        filters, params = _filters("m.story_id", topic)
+        filters, params = _MENTION_VISIBLE + filters, [viewer, *params]
         if after is None:
             filters, params = _SINCE + filters, [_NO_START if since is None else since, *params]
         for key, condition in ((before, _BEFORE), (after, _AFTER)):
@@ -195,31 +190,17 @@ class RecapRows(SQLiteBase):
             for r in rows
         ]
 
-    # --- who may see what ----------------------------------------------------------------------
-
-    async def private_stories(self, after_id: int = 0) -> dict[int, frozenset[int]]:
-        """Stories (with an id above `after_id`) told only by feeds servers added from Discord:
-        story id → those servers."""
-        if after_id > 0:
-            rows = await self._fetchall(_PRIVATE_SQL.format(newer=_NEWER), (after_id,))
-        else:
-            rows = await self._fetchall(_PRIVATE_SQL.format(newer=""))
-        return {int(r[0]): frozenset(int(g) for g in str(r[1] or "").split(",") if g) for r in rows}
-
-    async def latest_story_id(self) -> int:
-        """The id of the newest story (0 when there is none)."""
-        rows = await self._fetchall("SELECT coalesce(max(id), 0) FROM stories")
-        return int(rows[0][0])
-
     # --- the week's stories ------------------------------------------------------------------
 
-    async def week_heads(self, start: float, end: float, topic: str | None = None) -> list[StoryHead]:
-        """Stories published in [start, end) with their sources and main topic; with `topic`, only
-        the stories of that topic (it is then their main topic here)."""
+    async def week_heads(
+        self, start: float, end: float, topic: str | None = None, viewer: int | None = None
+    ) -> list[StoryHead]:
+        """Stories the viewer may see published in [start, end) with their sources and main topic;
+        with `topic`, only the stories of that topic (it is then their main topic here)."""
         if topic is None:
-            rows = await self._fetchall(_WEEK_SQL, (start, end))
+            rows = await self._fetchall(_WEEK_SQL, (start, end, viewer))
         else:
-            rows = await self._fetchall(_WEEK_TOPIC_SQL, (topic, start, end, topic))
+            rows = await self._fetchall(_WEEK_TOPIC_SQL, (topic, start, end, viewer, topic))
         return cast("list[StoryHead]", rows)  # plain (int, int, str) tuples: the connection has no row factory
 
     async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]:
@@ -237,11 +218,12 @@ class RecapRows(SQLiteBase):
         return int(rows[0][0])
 
     async def week_top_entities(
-        self, start: float, end: float, limit: int, topic: str | None = None, hidden: Sequence[int] = ()
+        self, start: float, end: float, limit: int, topic: str | None = None, viewer: int | None = None
     ) -> list[str]:
-        """The visible entities most stories published in [start, end) are mainly about."""
-        filters, params = _filters("s.id", topic, hidden)
-        rows = await self._fetchall(_WEEK_ENTITIES_SQL.format(filters=filters), (start, end, *params, limit))
+        """The promoted entities most stories the viewer may see, published in [start, end), are mainly about."""
+        filters, params = _filters("s.id", topic)
+        sql = _WEEK_ENTITIES_SQL.format(filters=filters, visible=visible("s.scope_feed_id"))
+        rows = await self._fetchall(sql, (start, end, *params, viewer, limit))
         return [str(r[0]) for r in rows]
 
     async def topic_guilds(self) -> dict[str, frozenset[int]]:

@@ -13,7 +13,8 @@ from bot.adapters.store.sqlite_base import SQLiteBase
 from bot.core.cards import Card, RelatedLink
 from bot.core.cluster import Features
 from bot.core.entities import PROMOTE_AFTER_STORIES
-from bot.core.stories import StoryPlanItem
+from bot.core.routing import Audience
+from bot.core.stories import OPERATOR_SCOPE, StoryPlanItem, feed_scope, scope_feed_id
 from bot.core.types import StoredEntry
 
 
@@ -56,12 +57,10 @@ class StoryRows(SQLiteBase):
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = await self._fetchall(
-                "SELECT e.story_id, max(f.origin != 'discord'), min(f.id) FROM entries e"  # noqa: S608
-                f" JOIN feeds f ON f.id = e.feed_id WHERE e.story_id IN ({','.join('?' * len(chunk))})"
-                " GROUP BY e.story_id",
+                f"SELECT id, scope_feed_id FROM stories WHERE id IN ({','.join('?' * len(chunk))})",  # noqa: S608
                 chunk,
             )
-            scopes.update((int(r[0]), "" if r[1] else f"feed:{int(r[2])}") for r in rows)
+            scopes.update((int(r[0]), OPERATOR_SCOPE if r[1] is None else feed_scope(int(r[1]))) for r in rows)
         return scopes
 
     async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
@@ -72,10 +71,11 @@ class StoryRows(SQLiteBase):
             for item in items:
                 if item.creates:
                     cur = await db.execute(
-                        "INSERT INTO stories (headline, published_at, created_at, updated_at, signature)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (item.headline, item.published_at, now, now, features_to_json(item.features)),
-                    )
+                        "INSERT INTO stories (headline, published_at, created_at, updated_at, signature, scope_feed_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (item.headline, item.published_at, now, now, features_to_json(item.features),
+                         scope_feed_id(item.scope)),
+                    )  # fmt: skip
                     story_id = created[item.story_ref] = int(cur.lastrowid or 0)
                 else:
                     story_id = created.get(item.story_ref, item.story_ref)
@@ -96,16 +96,18 @@ class StoryRows(SQLiteBase):
         return out
 
     async def _mention(self, db: aiosqlite.Connection, story_id: int, item: StoryPlanItem, now: float) -> None:
-        async with db.execute("SELECT published_at FROM stories WHERE id = ?", (story_id,)) as cur:
+        async with db.execute("SELECT published_at, scope_feed_id FROM stories WHERE id = ?", (story_id,)) as cur:
             row = await cur.fetchone()
-        published = row[0] if row else item.published_at
+        published, scope = (row[0], row[1]) if row else (item.published_at, scope_feed_id(item.scope))
         for rank, name in enumerate(item.entities):
             entity_id = await self._entity_id(db, name, now)
             cur = await db.execute(
-                "INSERT OR IGNORE INTO entity_mentions (entity_id, story_id, published_at, is_main) VALUES (?,?,?,?)",
-                (entity_id, story_id, published, int(rank == 0 and item.creates)),
+                "INSERT OR IGNORE INTO entity_mentions (entity_id, story_id, published_at, is_main, scope_feed_id)"
+                " VALUES (?,?,?,?,?)",
+                (entity_id, story_id, published, int(rank == 0 and item.creates), scope),
             )
-            if cur.rowcount:
+            # the directory's counts are of stories every server sees: a server's feed promotes no name
+            if cur.rowcount and scope is None:
                 await db.execute(
                     "UPDATE entities SET mention_count = mention_count + 1,"
                     " promoted = CASE WHEN origin = 'config' OR mention_count + 1 >= ? THEN 1 ELSE 0 END"
@@ -196,26 +198,56 @@ class StoryRows(SQLiteBase):
         return float(rows[0][0]) if rows else None
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
-        """Which servers may receive the story: None for all (a source is a config or OPML feed),
-        else the servers following (and not pausing) the feeds that carried it."""
-        return (await self.story_audiences([story_id])).get(story_id)
+        """Which servers may see the story: None for every server (the operator's scope), else the
+        followers of the one feed whose story it is (a server that paused it still sees it in its reads);
+        nobody when the story does not exist."""
+        return (await self.story_audiences([story_id]))[story_id]
 
     async def story_audiences(self, story_ids: Sequence[int]) -> dict[int, frozenset[int] | None]:
-        """`story_audience` of several stories in one read (a story with no entry left: None)."""
-        found: dict[int, set[int] | None] = {}
+        """`story_audience` of several stories in one read."""
+        found: dict[int, frozenset[int] | None] = {}
         ids = list(dict.fromkeys(story_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = await self._fetchall(
-                "SELECT DISTINCT e.story_id, f.origin, s.guild_id FROM entries e"  # noqa: S608
-                " JOIN feeds f ON f.id = e.feed_id LEFT JOIN subscriptions s ON s.feed_id = f.id AND s.paused = 0"
-                f" WHERE e.story_id IN ({','.join('?' * len(chunk))})",
+                "SELECT s.id, s.scope_feed_id, group_concat(sub.guild_id) FROM stories s"  # noqa: S608
+                " LEFT JOIN subscriptions sub ON sub.feed_id = s.scope_feed_id"
+                f" WHERE s.id IN ({','.join('?' * len(chunk))}) GROUP BY s.id",
                 chunk,
             )
-            for story_id, origin, guild in rows:
-                audience = found.setdefault(int(story_id), set())
-                if origin != "discord" or audience is None:
-                    found[int(story_id)] = None  # an operator feed told it: every server
-                elif guild is not None:
-                    audience.add(int(guild))
-        return {i: (None if found.get(i) is None else frozenset(found[i] or ())) for i in ids}
+            for story_id, scope, guilds in rows:
+                found[int(story_id)] = None if scope is None else _ids(guilds)
+        return {i: found.get(i, frozenset()) for i in ids}
+
+    async def story_recipients(self, story_id: int) -> Audience:
+        """Who the story is posted to: its scope's servers (the operator's: every server but those that
+        muted each feed that told it; a feed's: its followers that have not paused it), with a follower's
+        own topics for the feeds that told it. A story not to be `announce`d goes to nobody."""
+        rows = await self._fetchall("SELECT scope_feed_id, announce FROM stories WHERE id = ?", (story_id,))
+        if not rows or not rows[0][1]:  # gone, or never to be posted
+            return Audience(frozenset())
+        scope = rows[0][0]
+        subs = await self._fetchall(
+            "SELECT sub.guild_id, sub.paused, sub.topic, sub.feed_id FROM subscriptions sub WHERE sub.feed_id IN"
+            " (SELECT DISTINCT feed_id FROM entries WHERE story_id = ?) OR sub.feed_id = ?",
+            (story_id, scope),
+        )
+        topics: dict[int, tuple[str, ...]] = {}
+        for guild, _paused, topic, _feed in subs:
+            if topic:
+                topics[int(guild)] = tuple(dict.fromkeys((*topics.get(int(guild), ()), str(topic))))
+        if scope is not None:
+            followers = frozenset(int(g) for g, paused, _, feed in subs if feed == scope and not paused)
+            return Audience(followers, topics=topics)
+        muted = await self._fetchall(
+            "SELECT m.guild_id FROM mutes m JOIN (SELECT DISTINCT feed_id FROM entries WHERE story_id = ?) f"
+            " ON f.feed_id = m.feed_id GROUP BY m.guild_id"
+            " HAVING count(*) = (SELECT count(DISTINCT feed_id) FROM entries WHERE story_id = ?)",
+            (story_id, story_id),
+        )
+        return Audience(None, frozenset(int(r[0]) for r in muted), topics)
+
+
+def _ids(joined: object) -> frozenset[int]:
+    """The ids of a group_concat (None: none)."""
+    return frozenset(int(g) for g in str(joined or "").split(",") if g)

@@ -12,10 +12,14 @@ T0 = 1_800_000_000.0
 
 
 async def told_by(store: SQLiteStore, headline: str, *feed_ids: int) -> int:
-    """A story with one entry in each of `feed_ids`, a card, a topic and a queued delivery."""
+    """A story with one entry in each of `feed_ids`, a card, a topic and a queued delivery; its scope
+    is the operator's when one of the feeds is, else the first feed's (as clustering makes them)."""
+    origins = {f.id: f.origin for f in await store.list_feeds()}
+    public = any(origins[f] is not FeedOrigin.DISCORD for f in feed_ids)
     async with store.transaction() as db:
-        cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, card)"
-                               " VALUES (?, ?, ?, ?, '{}')", (headline, T0, T0, T0))  # fmt: skip
+        cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, card,"
+                               " scope_feed_id) VALUES (?, ?, ?, ?, '{}', ?)",
+                               (headline, T0, T0, T0, None if public else feed_ids[0]))  # fmt: skip
         story = int(cur.lastrowid or 0)
         for n, feed in enumerate(feed_ids):
             await db.execute(
@@ -43,7 +47,7 @@ async def test_removing_a_feed_removes_the_stories_only_it_told(store: SQLiteSto
     assert await headlines(store) == ["Told by both", "Told by the wire"]
     rows = await store._fetchall("SELECT count(*) FROM deliveries WHERE story_id = ?", (only,))
     assert rows[0][0] == 0, "its waiting post went with it"
-    assert await store.private_stories() == {}, "nothing left that only a removed feed told"
+    assert await store.story_audience(only) == frozenset(), "a story gone is nobody's"
 
 
 async def test_purging_a_departed_server_removes_the_stories_only_its_feeds_told(store: SQLiteStore) -> None:
@@ -64,11 +68,15 @@ async def test_a_shared_feeds_stories_reach_every_server_that_follows_it_and_not
     assert await store.follow_feed(2, shared.id, T0) and not await store.follow_feed(2, shared.id, T0)
     story = await told_by(store, "Shared news", shared.id)
     assert await store.story_audience(story) == frozenset({1, 2})
-    assert await store.private_stories() == {story: frozenset({1, 2})}
+    assert (await store.story_recipients(story)).followers == frozenset({1, 2})
     await store.set_follow_paused(2, shared.id, True)
-    assert await store.story_audience(story) == frozenset({1}), "a server that paused it hears nothing of it"
+    assert (await store.story_recipients(story)).followers == frozenset({1}), "a server that paused it gets no post"
+    assert await store.story_audience(story) == frozenset({1, 2}), "but still sees it in its own reads"
     assert await store.unfollow_feed(1, shared.id) == 1
-    assert await store.story_audience(story) == frozenset(), "followed only by a server that paused it"
+    assert (await store.story_recipients(story)).followers == frozenset(), "followed only by a server that paused it"
+    assert await store.story_audience(story) == frozenset({2})
+    assert await store.unfollow_feed(2, shared.id) == 0
+    assert await store.story_audience(story) == frozenset(), "nobody follows it: nobody sees it"
 
 
 async def test_upgrading_keeps_every_servers_feeds_as_followed(tmp_path: object) -> None:
@@ -100,4 +108,4 @@ async def test_audiences_of_several_stories_in_one_read_agree_with_one_by_one(st
            await told_by(store, "mixed", mine.id, wire.id), 999]  # fmt: skip
     together = await store.story_audiences(ids)
     assert together == {i: await store.story_audience(i) for i in ids}
-    assert together == {ids[0]: frozenset({1, 2}), ids[1]: None, ids[2]: None, 999: None}
+    assert together == {ids[0]: frozenset({1, 2}), ids[1]: None, ids[2]: None, 999: frozenset()}

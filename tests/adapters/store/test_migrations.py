@@ -16,7 +16,7 @@ EXPECTED_TABLES = {
     "feeds", "entries", "events", "ingest_cycles",
     "entities", "entity_aliases", "stories", "story_topics", "entity_mentions",
     "guild_settings", "routes", "deliveries", "recap_schedules",
-    "llm_cache", "llm_usage", "item_failures", "guild_departures", "subscriptions",
+    "llm_cache", "llm_usage", "item_failures", "guild_departures", "subscriptions", "mutes",
 }  # fmt: skip
 
 
@@ -95,6 +95,75 @@ async def test_upgrade_from_5_keeps_recap_schedules_working(tmp_path: Path) -> N
     with sqlite3.connect(path) as db:
         columns = {r[1] for r in db.execute("PRAGMA table_info(recap_schedules)")}
     assert {"broken_at", "broken_reason"} <= columns
+
+
+async def test_upgrade_to_10_splits_a_story_that_mixed_a_servers_feed_into_a_public_one(tmp_path: Path) -> None:
+    """Before scopes, server A's feed could join a story every server saw: the upgrade leaves that
+    story (its id, its posts) the operator's entries only, to be carded anew and its posts edited; A's
+    entries become a story of A's feed that is never posted; mentions only A's text made go."""
+    path = tmp_path / "v9.db"
+    old = await SQLiteStore.open(path, migrate_to=9)
+    wire = await old.add_feed("https://wire.example/feed.xml", now=1.0, name="Wire")
+    async with old.transaction() as db:  # a feed server 7 added, as version 9 stored it
+        await db.execute("INSERT INTO feeds (id, url, origin, added_by_guild_id, forced_topics, created_at)"
+                         " VALUES (2, 'https://a.example/feed.xml', 'discord', 7, '[\"ports\"]', 1.0)")  # fmt: skip
+        await db.execute("INSERT INTO subscriptions (guild_id, feed_id, created_at) VALUES (7, 2, 1.0)")
+    own = await old.get_feed(2)
+    assert own is not None
+    async with old.transaction() as db:
+        await db.execute("INSERT INTO entities (id, name, origin, promoted, mention_count, created_at) VALUES"
+                         " (1, 'Harbour Board', 'config', 1, 2, 1.0),"
+                         " (2, 'Zephyrine', 'discovered', 1, 2, 1.0)")  # fmt: skip
+        await db.execute("INSERT INTO entity_aliases (alias, entity_id) VALUES ('harbour board', 1), ('zephyrine', 2)")
+        await db.execute(
+            "INSERT INTO stories (id, headline, published_at, created_at, updated_at, main_entity_id, source_count,"
+            " card, carded_at) VALUES (1, 'A private scoop', 50.0, 100.0, 100.0, 2, 2, '{}', 100.0),"
+            " (2, 'Only A told it', 60.0, 100.0, 100.0, NULL, 1, '{}', 100.0),"
+            " (3, 'Nothing left', 70.0, 100.0, 100.0, NULL, 1, '{}', 100.0)"
+        )
+        await db.execute(
+            "INSERT INTO entries (id, feed_id, entry_key, title, summary, published_at, first_seen_at, content_hash,"
+            " state, story_id) VALUES"
+            " (1, ?, 'a-1', 'A private scoop', 'Zephyrine and the Harbour Board agree.', 50.0, 50.0, 'h',"
+            " 'released', 1),"
+            " (2, ?, 'w-1', 'Harbour Board opens the terminal', 'The Harbour Board said so.', 55.0, 55.0, 'h',"
+            " 'released', 1),"
+            " (3, ?, 'a-2', 'Only A told it', 'Nothing else.', 60.0, 60.0, 'h', 'released', 2)",
+            (own.id, wire.id, own.id),
+        )
+        await db.execute("INSERT INTO story_topics (story_id, topic) VALUES (1, 'ports')")
+        await db.execute("INSERT INTO entity_mentions (entity_id, story_id, published_at, is_main) VALUES"
+                         " (1, 1, 50.0, 0), (2, 1, 50.0, 1)")  # fmt: skip
+        await db.execute(
+            "INSERT INTO deliveries (kind, story_id, guild_id, channel_id, nonce, state, message_id, created_at,"
+            " sent_at) VALUES ('card', 1, 8, 80, 'n1', 'sent', 800, 100.0, 101.0),"
+            " ('card', 1, 7, 70, 'n2', 'sent', 700, 100.0, 101.0)"
+        )
+    await old.close()
+
+    store = await SQLiteStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        stories = db.execute("SELECT id, headline, published_at, scope_feed_id, announce, card IS NULL, source_count,"
+                             " main_entity_id FROM stories ORDER BY id").fetchall()  # fmt: skip
+        assert stories[:2] == [
+            (1, "Harbour Board opens the terminal", 55.0, None, 1, 1, 1, None),  # carded anew at the next start
+            (2, "Only A told it", 60.0, own.id, 1, 0, 1, None),
+        ]
+        assert stories[2][1:6] == ("A private scoop", 50.0, own.id, 0, 1), "A's entry: a story of A's, never posted"
+        assert len(stories) == 3, "the story with no entry left is gone"
+        split = stories[2][0]
+        assert db.execute("SELECT id, story_id FROM entries ORDER BY id").fetchall() == [(1, split), (2, 1), (3, 2)]
+        mentions = db.execute("SELECT entity_id, story_id, scope_feed_id FROM entity_mentions ORDER BY 2, 1").fetchall()
+        assert mentions == [(1, 1, None), (1, split, own.id), (2, split, own.id)], "Zephyrine: only A's text named it"
+        assert db.execute("SELECT topic FROM story_topics WHERE story_id = ?", (split,)).fetchall() == [("ports",)]
+        assert db.execute("SELECT name, mention_count, promoted FROM entities ORDER BY id").fetchall() == [
+            ("Harbour Board", 1, 1), ("Zephyrine", 0, 0)]  # fmt: skip
+        updated = db.execute("SELECT updated_at FROM stories WHERE id = 1").fetchone()[0]
+        assert updated > 101.0, "both posts of the story are edited to its new card"
+        assert db.execute("SELECT count(*) FROM deliveries WHERE story_id = 1").fetchone() == (2,)
+        assert db.execute("SELECT guild_id, topic FROM subscriptions").fetchall() == [(7, "ports")], "its topic"
+        assert db.execute("SELECT forced_topics FROM feeds WHERE id = 2").fetchone() == ("[]",)
 
 
 async def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:

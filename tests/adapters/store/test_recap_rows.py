@@ -58,16 +58,25 @@ async def test_an_event_is_a_story_once_with_its_sources_line_and_link(store: SQ
     assert second.url.startswith("https://wire.example/"), "no card: the first entry's link"
 
 
-async def test_topic_and_hidden_stories_are_left_out_of_counts_and_pages(store: SQLiteStore, acme: list[int]) -> None:
+async def test_a_topic_and_other_servers_stories_are_left_out_of_counts_and_pages(
+    store: SQLiteStore, acme: list[int]
+) -> None:
     entity_id = (await store.find_entity("Acme") or (0, ""))[0]
     assert await store.timeline_count(entity_id, None, "chips") == 8
     chips = await store.timeline_events(entity_id, None, 10, topic="chips")
     assert [e.story_id for e in chips] == acme[0::3]
-    hidden = (acme[22], acme[21], 999_999)
-    assert await store.timeline_count(entity_id, None, hidden=hidden) == 21
-    assert await store.timeline_count(entity_id, None, "chips", hidden=hidden) == 7
-    page = await store.timeline_events(entity_id, None, 3, hidden=hidden)
-    assert [e.story_id for e in page] == acme[18:21]
+    mine = await seed_store(store, [Seed("Acme, told by server 7's feed", T0 - 0.5 * DAY, ("Acme",), ("chips",),
+                                         feeds=("own:7",))])  # fmt: skip
+    for viewer in (None, 8):
+        assert await store.timeline_count(entity_id, None, viewer=viewer) == 23
+        assert await store.timeline_count(entity_id, None, "chips", viewer=viewer) == 8
+        page = await store.timeline_events(entity_id, None, 3, viewer=viewer)
+        assert [e.story_id for e in page] == acme[20:23]
+    assert await store.timeline_count(entity_id, None, "chips", viewer=7) == 9
+    page = await store.timeline_events(entity_id, None, 3, viewer=7)
+    assert [e.story_id for e in page] == [acme[21], *mine, acme[22]]
+    await store.unfollow_feed(7, (await store.list_feeds())[-1].id)
+    assert await store.timeline_count(entity_id, None, viewer=7) == 23, "unfollowed: gone from its reads too"
 
 
 async def test_names_aliases_and_the_directory(store: SQLiteStore, acme: list[int]) -> None:
@@ -81,14 +90,19 @@ async def test_names_aliases_and_the_directory(store: SQLiteStore, acme: list[in
     assert {r.mentions for r in rows} == {23}
 
 
-async def test_stories_told_only_by_a_servers_own_feeds_are_private(store: SQLiteStore) -> None:
-    ids = await seed_store(store, [
-        Seed("Only ours", T0, feeds=("own:7",)), Seed("Shared", T0, feeds=("own:7", "wire")),
-        Seed("Two servers", T0, feeds=("own:7", "own:8")), Seed("Public", T0),
-    ])  # fmt: skip
-    assert await store.private_stories() == {ids[0]: frozenset({7}), ids[2]: frozenset({7, 8})}
-    assert await store.private_stories(ids[1]) == {ids[2]: frozenset({7, 8})}
-    assert await store.latest_story_id() == ids[3]
+async def test_names_only_a_servers_own_feed_told_are_known_to_that_server_alone(store: SQLiteStore) -> None:
+    await seed_store(store, [Seed("Zed's first", T0, ("Zed",), feeds=("own:7",)),
+                             Seed("Zed again", T0 + 1, ("Zed",), feeds=("own:7",)),
+                             Seed("Public Acme", T0, ("Acme",))])  # fmt: skip
+    async with store.transaction() as db:  # as clustering finds them: discovered names
+        await db.execute("UPDATE entities SET promoted = 0, origin = 'discovered', mention_count = 0")
+        await db.execute("UPDATE entities SET promoted = 1, mention_count = 1 WHERE name = 'Acme'")
+    assert await store.find_entity("zed", 8) is None and await store.find_entity("zed") is None
+    assert await store.find_entity("zed", 7) == await store.find_entity("Zed", 7) != None  # noqa: E711
+    assert {r.canonical for r in await store.entity_directory(100)} == {"Acme"}
+    own = await store.own_entity_directory(7, 100)
+    assert [(r.canonical, r.mentions) for r in own] == [("Zed", 2)]
+    assert await store.own_entity_directory(8, 100) == []
 
 
 async def test_a_weeks_stories_sources_entities_and_briefs(store: SQLiteStore) -> None:
@@ -101,14 +115,15 @@ async def test_a_weeks_stories_sources_entities_and_briefs(store: SQLiteStore) -
         Seed("Last week", start - 1, ("Acme",), ("chips",)),
         Seed("Next week", end, ("Acme",), ("chips",)),
     ])  # fmt: skip
-    heads = await store.week_heads(start, end)
+    heads = await store.week_heads(start, end, viewer=7)
     assert sorted(heads) == [(ids[0], 3, "chips"), (ids[1], 1, "cloud"), (ids[2], 1, "")]
+    assert sorted(await store.week_heads(start, end, viewer=8)) == sorted(heads)[:2], "8 does not see 7's story"
     assert sorted(await store.week_heads(start, end, "cloud")) == [(ids[0], 3, "cloud"), (ids[1], 1, "cloud")]
     assert await store.stories_sources(ids[:3]) == 5  # a, b, c, wire, own:7
     assert await store.stories_sources(ids[:2]) == 4
     assert await store.stories_sources([]) == 0
-    assert await store.week_top_entities(start, end, 2) == ["Beta", "Acme"], "the main entity of two stories"
-    assert await store.week_top_entities(start, end, 5, hidden=(ids[1], ids[2])) == ["Acme"]
+    assert await store.week_top_entities(start, end, 2, viewer=7) == ["Beta", "Acme"], "the main entity of two"
+    assert await store.week_top_entities(start, end, 2) == ["Acme", "Beta"], "the other servers see one Beta story"
     assert await store.week_top_entities(start, end, 5, "chips") == ["Acme"]
     async with store.transaction() as db:  # a name seen in passing: not shown
         await db.execute("UPDATE entities SET promoted = 0, origin = 'discovered' WHERE name = 'Beta'")
