@@ -6,8 +6,9 @@ The schema comes from `SQLiteStore.open` (every migration, every index); the row
 with sqlite3's executemany in one transaction, which takes about a minute on two cores.
 
 What is in it:
-- 300 config feeds and 6 feeds that 3 servers added from Discord (about 2 % of the entries), so
-  some stories are told only by one server's feeds and hidden from the others;
+- 300 config feeds and 6 feeds that 3 servers follow from Discord; about 2 % of the stories are
+  in one of those feeds' scope (all their entries from it, seen only by its followers), the rest
+  in the operator's (entries from the config feeds);
 - stories evenly spread over 730 days up to END, ids in time order; each has one entry, and
   the remaining entries go to stories with a heavy-tailed weight (most stories have one or two
   sources, a few have dozens); `source_count` = the distinct feeds of a story's entries;
@@ -168,6 +169,10 @@ def _feeds(db: sqlite3.Connection) -> None:
         for i in range(DISCORD_FEEDS)
     ]
     db.executemany("INSERT INTO feeds (url, name, origin, added_by_guild_id, created_at) VALUES (?, ?, ?, ?, 0)", rows)
+    db.executemany(
+        "INSERT INTO subscriptions (guild_id, feed_id, created_at) VALUES (?, ?, 0)",
+        [(DISCORD_GUILDS[i % len(DISCORD_GUILDS)], CONFIG_FEEDS + i + 1) for i in range(DISCORD_FEEDS)],
+    )
 
 
 def _entities(db: sqlite3.Connection, names: list[str], mentions: list[int], rng: random.Random) -> None:
@@ -205,14 +210,15 @@ def _write(path: Path, n_entries: int, n_stories: int, n_entities: int, seed: in
     zipf = _zipf_weights(n_entities)
     times = sorted(END - rng.random() * SPAN_DAYS * DAY for _ in range(n_stories))
     story_entities = [rng.choices(range(n_entities), cum_weights=zipf, k=rng.randint(1, 4)) for _ in times]
-    mentions = [0] * n_entities
-    for chosen in story_entities:
+    scopes = [story_scope(rng) for _ in times]
+    mentions = [0] * n_entities  # of the operator's stories, as the store counts them
+    for chosen, scope in zip(story_entities, scopes, strict=True):
         for e in set(chosen):
-            mentions[e] += 1
+            mentions[e] += scope is None
     # entries: one per story, the rest by a heavy-tailed weight
     weights = list(itertools.accumulate(rng.paretovariate(1.3) for _ in range(n_stories)))
     owner = list(range(n_stories)) + rng.choices(range(n_stories), cum_weights=weights, k=n_entries - n_stories)
-    feed_of = [pick_feed(rng) for _ in owner]
+    feed_of = [pick_feed(rng, scopes[story]) for story in owner]
     feeds_per_story: list[set[int]] = [set() for _ in range(n_stories)]
     for story, feed in zip(owner, feed_of, strict=True):
         feeds_per_story[story].add(feed)
@@ -244,19 +250,21 @@ def _write(path: Path, n_entries: int, n_stories: int, n_entities: int, seed: in
                 card_json(sid, headline, url, when, entity, topics),
                 "offline",
                 when + 300,
+                scopes[sid - 1],
             )
         )
         topics_rows += [(sid, t) for t in topics]
-        mention_rows += [(e + 1, sid, when, int(i == 0)) for i, e in enumerate(dict.fromkeys(chosen))]
+        mention_rows += [(e + 1, sid, when, int(i == 0), scopes[sid - 1]) for i, e in enumerate(dict.fromkeys(chosen))]
         urls.append(url)
     db.executemany(
         "INSERT INTO stories (id, headline, published_at, created_at, updated_at, signature,"
-        " main_entity_id, source_count, card, card_backend, carded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " main_entity_id, source_count, card, card_backend, carded_at, scope_feed_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         stories,
     )
     db.executemany("INSERT INTO story_topics (story_id, topic) VALUES (?, ?)", topics_rows)
     db.executemany(
-        "INSERT INTO entity_mentions (entity_id, story_id, published_at, is_main) VALUES (?,?,?,?)", mention_rows
+        "INSERT INTO entity_mentions (entity_id, story_id, published_at, is_main, scope_feed_id) VALUES (?,?,?,?,?)",
+        mention_rows,
     )
     _entries(db, owner, feed_of, times, urls, rng)
     for sql in indexes:
@@ -268,11 +276,16 @@ def _write(path: Path, n_entries: int, n_stories: int, n_entities: int, seed: in
     return GeneratedStore(path, 0.0, ranked, guilds)
 
 
-def pick_feed(rng: random.Random) -> int:
-    """A config feed, or (one time in fifty) a feed a server added from Discord."""
+def story_scope(rng: random.Random) -> int | None:
+    """The operator's scope (None), or (one time in fifty) one of the feeds servers follow."""
     if rng.random() > 0.02:
-        return rng.randrange(CONFIG_FEEDS) + 1
+        return None
     return CONFIG_FEEDS + rng.randrange(DISCORD_FEEDS) + 1
+
+
+def pick_feed(rng: random.Random, scope: int | None) -> int:
+    """A feed of the story's scope: a config feed, or the one followed feed."""
+    return rng.randrange(CONFIG_FEEDS) + 1 if scope is None else scope
 
 
 def _entries(

@@ -1,4 +1,7 @@
-"""Settings and fixtures shared by every test: the Hypothesis profiles, a fresh store, a fake clock.
+"""Settings and fixtures shared by every test: the Hypothesis profiles, a fresh store, a fake clock,
+and a guard that fails any test whose process connects to an address outside 127.0.0.0/8 and ::1
+(Unix sockets, such as the parser pool's, are local and allowed; the network adapters' tests add
+a stricter guard that refuses DNS lookups too, in tests/adapters/conftest.py).
 
 "ci" (the default) is derandomized: the same examples on every run and every machine, so a
 property test never fails by luck on someone else's change. Each property test sets its own
@@ -8,9 +11,12 @@ hunting (HYPOTHESIS_PROFILE=dev pytest tests/core). Failures print the blob that
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_clock import Clock
@@ -21,6 +27,43 @@ from bot.adapters.store import SQLiteStore
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", max_examples=1000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _outside_loopback(family: int, address: Any) -> str | None:
+    """The host of an internet address that is not loopback; None for loopback or a local socket."""
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    host = str(address[0] if isinstance(address, tuple) else address)
+    ip = ipaddress.ip_address(host.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return None if ip.is_loopback else host
+
+
+@pytest.fixture(autouse=True)
+def no_network_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test: a connect outside loopback raises, and fails the test even if something swallowed it."""
+    outside: list[str] = []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(sock: socket.socket, address: Any) -> None:
+        host = _outside_loopback(sock.family, address)
+        if host is not None:
+            outside.append(host)
+            raise AssertionError(f"test tried to connect to {host}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield
+    assert not outside, f"connected outside loopback: {outside}"
 
 
 @pytest.fixture

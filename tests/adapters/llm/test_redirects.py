@@ -4,12 +4,12 @@ redirect loops are clear errors."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 from fake_llm import FakeLLM
+from loopback import serve_on_loopback
 
 from bot.adapters.llm import AnthropicClient, LLMError, OpenAIClient
 from bot.core.prompt import answer_schema
@@ -36,12 +36,7 @@ class Redirector:
     async def __aenter__(self) -> Redirector:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._answer)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
