@@ -94,17 +94,24 @@ def admin(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> FakeUser:
 async def start_bot(fake_discord: FakeDiscord, fake_guild: FakeGuild, tmp_path: Path) -> AsyncIterator[StartBot]:
     """Start `python -m bot run` against the fake: `await start_bot(token=None, verbose=False, extra_config="")`.
 
-    `token` defaults to the one the fake accepts; the config syncs commands to the fake's guild and
-    keeps the store in tmp_path. Every process started is stopped at teardown.
+    `token` defaults to the one the fake accepts; the config syncs commands to the fake's guild (or
+    to `dev_guild_ids`, e.g. every guild of the fake for a test of several servers) and keeps the
+    store in tmp_path. Every process started is stopped at teardown.
     """
     processes: list[BotProcess] = []
 
-    async def start(*, token: str | None = None, verbose: bool = False, extra_config: str = "") -> BotProcess:
+    async def start(
+        *,
+        token: str | None = None,
+        verbose: bool = False,
+        extra_config: str = "",
+        dev_guild_ids: Sequence[int] | None = None,
+    ) -> BotProcess:
         config = write_config(
             tmp_path / f"wirebrief-{len(processes)}.toml",
             fake_discord,
             storage_path=tmp_path / "wirebrief.db",
-            dev_guild_ids=[fake_guild.id],
+            dev_guild_ids=[fake_guild.id] if dev_guild_ids is None else dev_guild_ids,
             extra=extra_config,
         )
         argv = [sys.executable, "-m", "bot", *(["--verbose"] if verbose else []), "run", "--config", str(config)]

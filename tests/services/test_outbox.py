@@ -269,13 +269,13 @@ async def test_a_feed_added_from_discord_posts_to_its_own_server_only(store: SQL
     for n, feed in enumerate((own, shared)):
         story_id = await story(store, 10 + n, ("models",))
         async with store.transaction() as db:
+            if feed is own:  # as clustering makes it: a story of that feed's scope
+                await db.execute("UPDATE stories SET scope_feed_id = ? WHERE id = ?", (own.id, story_id))
             await db.execute(
                 "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
                 " story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",
                 (feed.id, f"k{n}", T0, T0, story_id),
             )
-            if feed is own:  # as clustering makes it: a story of that feed's scope
-                await db.execute("UPDATE stories SET scope_feed_id = ? WHERE id = ?", (own.id, story_id))
         stories.append(story_id)
     await box.route_changes([StoryChange(s, True) for s in stories])
     await box.drain_once()
@@ -299,13 +299,13 @@ async def test_a_followers_own_topic_a_mute_and_a_story_never_to_post_decide_whe
     for name, feed in (("own", own), ("wire", wire), ("split", own)):
         story_id = await story(store, len(told) + 10, ("science",))
         async with store.transaction() as db:
+            await db.execute("UPDATE stories SET scope_feed_id = ?, announce = ? WHERE id = ?",
+                             (None if feed is wire else own.id, int(name != "split"), story_id))  # fmt: skip
             await db.execute(
                 "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
                 " story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",
                 (feed.id, name, T0, T0, story_id),
             )
-            await db.execute("UPDATE stories SET scope_feed_id = ?, announce = ? WHERE id = ?",
-                             (None if feed is wire else own.id, int(name != "split"), story_id))  # fmt: skip
         told[name] = story_id
     await box.route_changes([StoryChange(s, True) for s in told.values()])
     await box.drain_once()

@@ -118,3 +118,31 @@ def test_an_entry_of_a_feed_no_longer_known_is_never_taken_for_the_operators() -
 
     orphan = StoredEntry(5, 99, "t", "", "", "", "", T0, T0, "released")
     assert _scope({}, orphan) == "feed:99"
+
+
+async def test_a_planner_that_mixes_scopes_is_stopped_by_the_store_and_holds_up_only_that_entry(
+    store: SQLiteStore,
+) -> None:
+    """Defence in depth: should clustering ever put a server's entry into a public story, the store
+    refuses the write; the isolation rule then plans the entries one by one, and only the offending
+    one is held back (and in the end quarantined)."""
+    from dataclasses import replace
+
+    wire = await store.add_feed("https://wire.example/feed", now=T0, name="Wire")
+    private = await store.add_feed("https://mine.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    service = EnrichService(store, SETTINGS, clock=lambda: T0 + 7200)
+    await release(store, wire.id, "wire-1", T0)
+    [public] = await service.run_once()
+
+    def careless(entries, *args):  # type: ignore[no-untyped-def]
+        return plan_stories([replace(e, scope="") for e in entries], *args)  # forgets whose entry it is
+
+    service.planner = careless
+    daily = await store.add_feed("https://daily.example/feed", now=T0, name="Daily")
+    await release(store, private.id, "mine-1", T0 + 60)
+    await release(store, daily.id, "daily-1", T0 + 120)
+    await service.run_once()
+    rows = await store._fetchall("SELECT feed_id, story_id FROM entries ORDER BY id")
+    assert rows == [(wire.id, public.story_id), (private.id, None), (daily.id, public.story_id)]
+    failures = await store._fetchall("SELECT stage, attempts FROM item_failures")
+    assert failures == [("story", 2)], "only the server's entry is held back (its batch try and its own)"

@@ -379,6 +379,24 @@ async def _to_10_story_scopes(db: aiosqlite.Connection) -> None:
         """,
     )
     await split_mixed_stories(db)
+    await run_script(db, _SCOPE_TRIGGERS)
+
+
+_SCOPE_TRIGGERS = """
+-- a story holds entries of its own scope only: clustering's rule, kept by the database as well
+CREATE TRIGGER entries_insert_own_scope BEFORE INSERT ON entries
+WHEN NEW.story_id IS NOT NULL AND (SELECT s.scope_feed_id FROM stories s WHERE s.id = NEW.story_id)
+    IS NOT (SELECT CASE WHEN f.origin = 'discord' THEN f.id END FROM feeds f WHERE f.id = NEW.feed_id)
+BEGIN
+    SELECT RAISE(ABORT, 'an entry joins only a story of its own scope');
+END;
+CREATE TRIGGER entries_join_own_scope BEFORE UPDATE OF story_id ON entries
+WHEN NEW.story_id IS NOT NULL AND (SELECT s.scope_feed_id FROM stories s WHERE s.id = NEW.story_id)
+    IS NOT (SELECT CASE WHEN f.origin = 'discord' THEN f.id END FROM feeds f WHERE f.id = NEW.feed_id)
+BEGIN
+    SELECT RAISE(ABORT, 'an entry joins only a story of its own scope');
+END;
+"""
 
 
 async def split_mixed_stories(db: aiosqlite.Connection) -> None:

@@ -167,6 +167,20 @@ CREATE TABLE entity_mentions (
 ) WITHOUT ROWID;
 CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at, scope_feed_id);
 CREATE INDEX entity_mentions_scope ON entity_mentions (scope_feed_id, entity_id) WHERE scope_feed_id IS NOT NULL;
+
+-- a story holds entries of its own scope only: clustering's rule, kept by the database as well
+CREATE TRIGGER entries_insert_own_scope BEFORE INSERT ON entries
+WHEN NEW.story_id IS NOT NULL AND (SELECT s.scope_feed_id FROM stories s WHERE s.id = NEW.story_id)
+    IS NOT (SELECT CASE WHEN f.origin = 'discord' THEN f.id END FROM feeds f WHERE f.id = NEW.feed_id)
+BEGIN
+    SELECT RAISE(ABORT, 'an entry joins only a story of its own scope');
+END;
+CREATE TRIGGER entries_join_own_scope BEFORE UPDATE OF story_id ON entries
+WHEN NEW.story_id IS NOT NULL AND (SELECT s.scope_feed_id FROM stories s WHERE s.id = NEW.story_id)
+    IS NOT (SELECT CASE WHEN f.origin = 'discord' THEN f.id END FROM feeds f WHERE f.id = NEW.feed_id)
+BEGIN
+    SELECT RAISE(ABORT, 'an entry joins only a story of its own scope');
+END;
 CREATE INDEX entity_mentions_story ON entity_mentions (story_id);
 
 -- --- servers, routes, the outbox, recap schedules ------------------------------------------------

@@ -4,16 +4,19 @@ server's routes, shown in everyone's /timeline and /recap)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.adapters.store import SQLiteStore
 from bot.core.types import FeedOrigin
+from bot.errors import StorageError
 from bot.services.guilds import GuildLifecycle
 
 T0 = 1_800_000_000.0
 
 
 async def told_by(store: SQLiteStore, headline: str, *feed_ids: int) -> int:
-    """A story with one entry in each of `feed_ids`, a card, a topic and a queued delivery; its scope
-    is the operator's when one of the feeds is, else the first feed's (as clustering makes them)."""
+    """A story with one entry in each of `feed_ids` (all of one scope: the store refuses a mix), a
+    card, a topic and a queued delivery."""
     origins = {f.id: f.origin for f in await store.list_feeds()}
     public = any(origins[f] is not FeedOrigin.DISCORD for f in feed_ids)
     async with store.transaction() as db:
@@ -40,14 +43,40 @@ async def test_removing_a_feed_removes_the_stories_only_it_told(store: SQLiteSto
     mine = await store.add_feed("https://a.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
     wire = await store.add_feed("https://wire.example/feed", now=T0)
     only = await told_by(store, "Told only by the server's feed", mine.id)
-    await told_by(store, "Told by both", mine.id, wire.id)
     await told_by(store, "Told by the wire", wire.id)
 
     assert await store.remove_feed(mine.id)
-    assert await headlines(store) == ["Told by both", "Told by the wire"]
+    assert await headlines(store) == ["Told by the wire"]
     rows = await store._fetchall("SELECT count(*) FROM deliveries WHERE story_id = ?", (only,))
     assert rows[0][0] == 0, "its waiting post went with it"
     assert await store.story_audience(only) == frozenset(), "a story gone is nobody's"
+
+
+async def test_the_store_refuses_an_entry_in_a_story_of_another_scope(store: SQLiteStore) -> None:
+    """Clustering keeps scopes apart; the database keeps them apart too, whatever code writes."""
+    mine = await store.add_feed("https://a.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
+    theirs = await store.add_feed("https://b.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=2)
+    wire = await store.add_feed("https://wire.example/feed", now=T0)
+    public, private = await told_by(store, "public", wire.id), await told_by(store, "private", mine.id)
+    for feed, story in ((mine.id, public), (wire.id, private), (theirs.id, private)):
+        with pytest.raises(StorageError, match="joins only a story of its own scope"):
+            await told_by_entry(store, feed, story)
+        async with store.transaction() as db:
+            cur = await db.execute("INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at,"
+                                   " content_hash, state) VALUES (?, ?, 't', ?, ?, 'h', 'released')",
+                                   (feed, f"loose-{feed}-{story}", T0, T0))  # fmt: skip
+            entry = cur.lastrowid
+        with pytest.raises(StorageError, match="joins only a story of its own scope"):
+            async with store.transaction() as db:
+                await db.execute("UPDATE entries SET story_id = ? WHERE id = ?", (story, entry))
+    await told_by_entry(store, mine.id, private)  # its own scope: fine
+
+
+async def told_by_entry(store: SQLiteStore, feed_id: int, story_id: int) -> None:
+    async with store.transaction() as db:
+        await db.execute("INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash,"
+                         " state, story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",
+                         (feed_id, f"k-{feed_id}-{story_id}", T0, T0, story_id))  # fmt: skip
 
 
 async def test_purging_a_departed_server_removes_the_stories_only_its_feeds_told(store: SQLiteStore) -> None:
@@ -103,9 +132,10 @@ async def test_upgrading_keeps_every_servers_feeds_as_followed(tmp_path: object)
 async def test_audiences_of_several_stories_in_one_read_agree_with_one_by_one(store: SQLiteStore) -> None:
     mine = await store.add_feed("https://a.example/feed", now=T0, origin=FeedOrigin.DISCORD, guild_id=1)
     wire = await store.add_feed("https://wire.example/feed", now=T0)
+    daily = await store.add_feed("https://daily.example/feed", now=T0)
     await store.follow_feed(2, mine.id, T0)
     ids = [await told_by(store, "private", mine.id), await told_by(store, "public", wire.id),
-           await told_by(store, "mixed", mine.id, wire.id), 999]  # fmt: skip
+           await told_by(store, "two operator feeds", wire.id, daily.id), 999]  # fmt: skip
     together = await store.story_audiences(ids)
     assert together == {i: await store.story_audience(i) for i in ids}
     assert together == {ids[0]: frozenset({1, 2}), ids[1]: None, ids[2]: None, 999: frozenset()}

@@ -217,7 +217,7 @@ def test_split_statements_handles_semicolons_in_strings_and_comments() -> None:
 def shape(path: Path) -> dict[str, object]:
     """What a schema is made of, however its SQL was written: each table's columns (name, type, not
     null, default, primary key), foreign keys and WITHOUT ROWID; each index's table, columns, order,
-    uniqueness and partial condition."""
+    uniqueness and partial condition; each trigger's table and text."""
     with sqlite3.connect(path) as db:
         tables_ = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         out: dict[str, object] = {}
@@ -234,6 +234,8 @@ def shape(path: Path) -> dict[str, object]:
             columns = [tuple(r[1:]) for r in db.execute(f"PRAGMA index_xinfo({name})")]
             unique = bool(sql) and sql.upper().startswith("CREATE UNIQUE")
             out[f"index {name}"] = (table, columns, unique, where)
+        for name, table, sql in db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"):
+            out[f"trigger {name}"] = (table, " ".join(sql.split()))
         return out
 
 
@@ -263,6 +265,7 @@ async def test_a_migrated_database_equals_one_created_from_the_schema_file(tmp_p
     for name, value in fresh_shape.items():
         assert value == migrated_shape[name], name
     assert len([k for k in fresh_shape if k.startswith("index ")]) >= 20
+    assert len([k for k in fresh_shape if k.startswith("trigger ")]) == 2
 
 
 async def test_the_schema_file_creates_a_new_database_in_one_step(

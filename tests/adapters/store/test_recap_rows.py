@@ -22,7 +22,7 @@ async def acme(store: SQLiteStore) -> list[int]:
     """23 stories about Acme, the oldest first; every third about chips; story 0 has three sources."""
     seeds = [
         Seed(f"Acme story {n}", T0 - (22 - n) * DAY, ("Acme",), ("chips",) if n % 3 == 0 else ("cloud",),
-             feeds=("wire", "daily", "own:7") if n == 0 else ("wire",),
+             feeds=("wire", "daily", "weekly") if n == 0 else ("wire",),
              what_changed=f"Acme did thing {n}. More text." if n % 2 == 0 else "",
              url=f"https://acme.example/{n}" if n % 2 == 0 else "")
         for n in ACME_DAYS
