@@ -14,7 +14,8 @@ What is in it:
   sources, a few have dozens); `source_count` = the distinct feeds of a story's entries;
 - a card (JSON as the store writes it, about 1.2 KB) and a clustering signature per story;
 - 1–3 topics per story out of 12; 1–4 entities per story out of 2,000, by a Zipf law (the most
-  mentioned entity is in about one story in eight); 40 % of entities have an alias or two;
+  mentioned entity is in about one story in eight); 40 % of entities have an alias or two; the most
+  mentioned entity has parts (`PARTS`: four, one with a part of its own), so its timeline is theirs too;
 - 40 servers routing 1–4 topics each (5 of them `*`), a time zone for half of them.
 Entry text: a title, a link and a summary of about 300 characters (no full content).
 """
@@ -49,6 +50,10 @@ TOPICS = (
 )
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Australia/Sydney")
 CONFIG_FEEDS, DISCORD_FEEDS, DISCORD_GUILDS = 300, 6, (901, 902, 903)
+# Parts (`[[entities]] part_of`), by rank of mentions (0: the most mentioned) -> their parent's rank: the
+# most mentioned entity has four (one about a third as mentioned as it, the others rarer), one of which
+# has a part of its own, so its timeline merges six entities' stories (stories naming several, once).
+PARTS = {2: 0, 9: 0, 49: 0, 499: 0, 1499: 9}
 GUILDS = 40
 _A = "Ax Bel Cor Dra El Fen Gal Hel Ir Jun Kel Lum Mor Nex Or Pra Quin Ros Sol Tar Ul Vex Wy Xan Yor Zel".split()
 _B = "a e i o u ar en is on".split()
@@ -177,12 +182,15 @@ def _feeds(db: sqlite3.Connection) -> None:
 
 def _entities(db: sqlite3.Connection, names: list[str], mentions: list[int], rng: random.Random) -> None:
     db.executemany(
-        "INSERT INTO entities (id, name, origin, promoted, mention_count, created_at) VALUES (?, ?, ?, ?, ?, 0)",
+        "INSERT INTO entities (id, name, origin, promoted, mention_count, created_at, parent_id)"
+        " VALUES (?, ?, ?, ?, ?, 0, ?)",
         [
-            (i + 1, n, "config" if i % 7 == 0 else "discovered", int(i % 7 == 0 or mentions[i] >= 2), mentions[i])
+            (i + 1, n, "config" if i % 7 == 0 or i in PARTS else "discovered",
+             int(i % 7 == 0 or i in PARTS or mentions[i] >= 2), mentions[i],
+             PARTS[i] + 1 if i in PARTS else None)
             for i, n in enumerate(names)
         ],
-    )
+    )  # fmt: skip
     alias_rows: dict[str, int] = {}
     for i, name in enumerate(names):
         for text in (name, *aliases_of(name, rng)):

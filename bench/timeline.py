@@ -10,7 +10,8 @@ What it does:
 2. opens it with SQLiteStore, as the bot does, and times the service calls behind each command,
    `--calls` times each, on one event loop (aiosqlite's thread included):
      - timeline popular: TimelineService.open (name lookup, window count) + the newest page, for
-       the most mentioned entity (about 80,000 stories over two years), last 30 days;
+       the most mentioned entity (about 80,000 stories over two years; with its parts, storegen's
+       PARTS, about 110,000, each story once), last 30 days;
      - timeline rare: the same for the least mentioned entity; when its window is empty, the
        whole-history count the answer offers instead;
      - autocomplete: TimelineService.choices for typed prefixes of entity names (1 to 8

@@ -11,7 +11,6 @@ from discord.ext import commands
 from bot.app.bot import WirebriefBot
 from bot.app.paging import OwnedView, show, within_deadline
 from bot.app.timeline_embeds import first_answer
-from bot.core.timeline import DEFAULT_DAYS
 from cogs._admin import guild_id_of
 
 Choices = list[app_commands.Choice[str]]
@@ -29,14 +28,14 @@ class Timeline(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(
         entity="Who or what: start typing and pick a name",
-        days=f"How many days back (default {DEFAULT_DAYS}; 0 for the whole history)",
+        days="Only the last this many days (default: the whole history)",
         topic="Only stories of this topic",
     )
     async def timeline(
         self,
         interaction: discord.Interaction[Any],
         entity: str,
-        days: app_commands.Range[int, 0, 3650] = DEFAULT_DAYS,
+        days: app_commands.Range[int, 0, 3650] | None = None,
         topic: str | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)

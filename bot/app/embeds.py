@@ -63,6 +63,7 @@ TLDR_HEADING = "**⚡ 30-second TL;DR**"
 BUTTON_URL_LIMIT = 512
 RELATED_FEW = 3  # kept as long as the timeline is
 LINE_TEXT_LIMIT = 150  # a timeline line's or a related title's text
+PART_LIMIT = 40  # the name of the part a timeline line is about
 HOOK_LIMIT = 600  # the hook is one line (200 characters before escaping)
 MIN_TEXT = 24  # a shortened text field below this is dropped rather than shown as a stub
 
@@ -75,12 +76,14 @@ _URL_SAFE = "/:;=?&%!$*+,"  # besides letters, digits and _.-~; never ( ) < > [ 
 
 @dataclass(frozen=True, slots=True)
 class TimelineEvent:
-    """One dated story of an entity: when (UNIX seconds), one line of text, and its link."""
+    """One dated story of an entity: when (UNIX seconds), one line of text, its link, and the part of
+    the entity it is about ("": the entity itself)."""
 
     date: float
     text: str
     url: str = ""
     story_id: int = 0  # 0: unknown
+    part: str = ""
 
 
 # --- text and links --------------------------------------------------------------------------
@@ -128,11 +131,19 @@ def link_text(text: str, limit: int) -> str:
     return safe(text.replace("[", "(").replace("]", ")"), limit)
 
 
+def part_prefix(part: str) -> str:
+    """`Claude: ` before the line of a story about a part of the entity ("" for the entity itself)."""
+    name = safe(part, PART_LIMIT)
+    return f"{name}: " if name else ""
+
+
 def timeline_line(event: TimelineEvent) -> str:
-    """`<date> — [text](url)`: a Discord timestamp (shown in each reader's own time zone)."""
-    text = link_text(event.text, LINE_TEXT_LIMIT) or "(untitled)"
+    """`<date> — [text](url)`, or `<date> — Claude: [text](url)` for a story about a part of the entity:
+    a Discord timestamp (shown in each reader's own time zone)."""
+    part = part_prefix(event.part)
+    text = link_text(event.text, LINE_TEXT_LIMIT - len(part)) or "(untitled)"
     url = link_url(event.url)
-    return f"<t:{int(event.date)}:d> — " + (f"[{text}]({url})" if url else text)
+    return f"<t:{int(event.date)}:d> — {part}" + (f"[{text}]({url})" if url else text)
 
 
 def related_line(link: RelatedLink) -> str | None:

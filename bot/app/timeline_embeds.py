@@ -1,8 +1,9 @@
 """The /timeline answer: '⏳ Timeline: <entity>', dated events oldest to newest, newest page first.
 
 Each line is a story: its date (a Discord timestamp, shown in each reader's own time zone), one
-line of what changed (a link to the story), and how many sources carried it. Ten lines always fit
-the description: each is at most about 400 characters.
+line of what changed (a link to the story), and how many sources carried it; a story about a part of
+the entity (a product, model or subsidiary: `[[entities]] part_of`) names the part first
+(`Claude: …`). Ten lines always fit the description: each is at most about 400 characters.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.app.embeds import date_valid, link_text, link_url
+from bot.app.embeds import date_valid, link_text, link_url, part_prefix
 from bot.app.paging import OwnedView, Pager, pager_or_none, show, within_deadline
 from bot.core.limits import DESCRIPTION_LIMIT, TITLE_LIMIT, safe
 from bot.core.timeline import EntityEvent, TimelinePage, TimelineQuery
@@ -32,12 +33,14 @@ def sources_text(count: int) -> str:
 
 
 def event_line(event: EntityEvent) -> str:
-    """`<date> — [what changed](link) · 3 sources` (no link when there is none fit to show)."""
-    text = link_text(event.text, TEXT_LIMIT) or "(untitled)"
+    """`<date> — [what changed](link) · 3 sources` (no link when there is none fit to show); a story
+    about a part of the entity (`part_of`) names it: `<date> — Claude: [what changed](link) · 1 source`."""
+    part = part_prefix(event.part)
+    text = link_text(event.text, TEXT_LIMIT - len(part)) or "(untitled)"
     url = link_url(event.url, LINE_URL_LIMIT)
     when = f"<t:{int(event.published_at)}:d>" if date_valid(event.published_at) else "(undated)"
     story = f"[{text}]({url})" if url else text
-    return f"{when} — {story} · {sources_text(event.sources)}"
+    return f"{when} — {part}{story} · {sources_text(event.sources)}"
 
 
 def window_text(query: TimelineQuery) -> str:

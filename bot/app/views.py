@@ -55,7 +55,7 @@ class ButtonStore(Protocol):
 
     async def entity_events(
         self, name_or_alias: str, limit: int, viewer: int | None = None
-    ) -> list[tuple[float, str, str, int]]: ...
+    ) -> list[tuple[float, str, str, int, str]]: ...
 
 
 # --- the replies (pure) ------------------------------------------------------------------------

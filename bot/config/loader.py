@@ -97,9 +97,13 @@ def parse_settings(data: Mapping[str, Any]) -> s.Settings:
 
 def _normalized(cfg: s.Settings) -> s.Settings:
     """Values the checks accept in more than one spelling, in the one the code uses: a recap's
-    time as HH:MM (`9:05` → `09:05`), as /recap-schedule set stores it."""
+    time as HH:MM (`9:05` → `09:05`), as /recap-schedule set stores it; an entity's `part_of` as the
+    name of the entity it names (by its name or an alias)."""
     recaps = tuple(dataclasses.replace(r, time=normalize_time(r.time)) for r in cfg.recaps)
-    return dataclasses.replace(cfg, recaps=recaps) if recaps != cfg.recaps else cfg
+    names = {alias.casefold(): e.name for e in reversed(cfg.entities) for alias in (e.name, *e.aliases)}
+    entities = tuple(dataclasses.replace(e, part_of=names[e.part_of.casefold()]) if e.part_of else e
+                     for e in cfg.entities)  # fmt: skip
+    return dataclasses.replace(cfg, recaps=recaps, entities=entities)
 
 
 def _show(value: object) -> str:
@@ -305,6 +309,33 @@ def _check_entities(cfg: s.Settings) -> list[str]:
             if folded in owner and owner[folded] != e.name:
                 out.append(f"entities[{i}].aliases: {alias!r} already names {owner[folded]!r} (got {_show(alias)})")
             owner.setdefault(folded, e.name)
+    return out + _check_parts(cfg, owner)
+
+
+def _check_parts(cfg: s.Settings, owner: Mapping[str, str]) -> list[str]:
+    """`part_of` names another configured entity (by its name or an alias), and no entity is, through
+    its parents, part of itself (each loop reported once, at its first entity)."""
+    out: list[str] = []
+    parent: dict[str, str] = {}
+    for i, e in enumerate(cfg.entities):
+        if not e.part_of:
+            continue
+        whole = owner.get(e.part_of.casefold())
+        if whole is None:
+            out.append(f"entities[{i}].part_of: no entity named {e.part_of!r} in [[entities]] (got {_show(e.part_of)})")
+        elif whole == e.name:
+            out.append(f"entities[{i}].part_of: an entity cannot be part of itself (got {_show(e.part_of)})")
+        else:
+            parent.setdefault(e.name, whole)
+    reported: set[str] = set()
+    for i, e in enumerate(cfg.entities):
+        chain = [e.name]
+        while chain[-1] in parent and parent[chain[-1]] not in chain:
+            chain.append(parent[chain[-1]])
+        if chain[-1] in parent and parent[chain[-1]] == e.name and e.name not in reported:
+            reported.update(chain)
+            loop = " → ".join([*chain, e.name])
+            out.append(f"entities[{i}].part_of: a loop of parts: {loop} (got {_show(e.part_of)})")
     return out
 
 

@@ -87,6 +87,7 @@ class FeedSettings:
 class EntitySettings:
     name: str
     aliases: tuple[str, ...] = ()
+    part_of: str = ""  # the entity it is a product, model or subsidiary of (its name; "" for none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,10 @@ class Route:
     created_at: float = 0.0  # a route receives only the stories that arrive after it exists
 
 
-def open_to(routes: Iterable[Route], story_created_at: float) -> list[Route]:
-    """The routes that existed when a story arrived: a route added later gets only later stories
-    (no flood of old news into a new channel, also not when a restart routes what a crash left)."""
-    return [r for r in routes if r.created_at <= story_created_at]
+def open_to(routes: Iterable[Route], story_arrived_at: float) -> list[Route]:
+    """The routes that existed when a story arrived (became news): a route added later gets only later
+    stories (no flood of old news into a new channel, also not when a restart routes what a crash left)."""
+    return [r for r in routes if r.created_at <= story_arrived_at]
 
 
 def _mentions_any(text: str, keywords: Sequence[str]) -> bool:

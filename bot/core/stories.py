@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.core.cluster import Clusterer, ClusterParams, Features, features_of
 from bot.core.entities import EntityExtractor
@@ -16,6 +17,25 @@ from bot.core.nlp import split_sentences
 from bot.core.topics import TopicMatcher
 
 LEAD_SENTENCES = 3
+
+
+class Placed(StrEnum):
+    """What an entry's place in a story means for posting."""
+
+    NEWS = "new"  # the story is news now (created by, or history joined by, an entry that may be posted)
+    GROWN = "grown"  # news joined a story that was news already: its posts are edited
+    HISTORY = "history"  # an entry stored as seen created or joined a story: nothing is posted or edited
+
+
+def placed(*, news: bool, story_was_news: bool | None) -> Placed:
+    """The rule that decides "history, never posted" or "post it", for one entry placed in a story
+    (`story_was_news` None: the entry creates the story). An entry that may be posted (released:
+    new since the feed was followed, and recent) makes its story news, once; an entry stored as seen
+    (what a feed held when it was followed, too old to post, an imported feed's first poll) is history:
+    it never makes a story news and never edits a post."""
+    if not news:
+        return Placed.HISTORY
+    return Placed.GROWN if story_was_news else Placed.NEWS
 
 
 OPERATOR_SCOPE = ""  # the operator's feeds: every server sees their stories

@@ -1,8 +1,11 @@
 """Timelines, pure: the window of days, pages counted from the newest event, and entity name matching.
 
 Events are shown oldest to newest, ten a page; the *newest* page is full and opened first, so the
-oldest page may be short. Name matching ranks exact, prefix, word-prefix and substring matches,
-then fuzzy ones (shared character trigrams), each class most-mentioned first.
+oldest page may be short. An entity's timeline holds its parts' stories too (`[[entities]] part_of`:
+products, models, subsidiaries, transitively), each story once, a line about a part naming it.
+Name matching ranks exact, prefix, word-prefix and substring matches, then the parts of the
+entities so found, then fuzzy ones (shared character trigrams), each class most-mentioned first; a
+part is offered as `Claude — Anthropic`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 DAY = 86_400.0
-DEFAULT_DAYS = 30
 PAGE_SIZE = 10
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 CHOICE_LIMIT = 100  # characters of a choice's name and value
@@ -58,13 +60,15 @@ def page_span(page: int, total: int, size: int = PAGE_SIZE) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class EntityEvent:
-    """One story about an entity, as a timeline line: when, what changed, how many sources, link."""
+    """One story about an entity, as a timeline line: when, what changed, how many sources, link, and
+    the part of the entity it is about ("": the entity itself)."""
 
     story_id: int
     published_at: float
     text: str
     sources: int
     url: str
+    part: str = ""
 
 
 def first_line(text: str) -> str:
@@ -120,6 +124,7 @@ class NameRow:
     canonical: str
     mentions: int
     text: str  # the name or alias as stored
+    parent: str = ""  # the canonical name of the entity it is part of ("": none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,7 @@ class NameMatch:
     canonical: str
     label: str
     mentions: int
+    parent: str = ""  # the entity it is part of ("": none)
 
 
 def trigrams(text: str) -> frozenset[str]:
@@ -162,17 +168,26 @@ class NameIndex:
             for gram in grams:
                 self._postings.setdefault(gram, []).append(i)
         self._popular = sorted(range(len(self.rows)), key=lambda i: (-self.rows[i].mentions, self.folded[i]))
+        self._parts = _parts_of(self.rows, self.folded)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def search(self, query: str, limit: int = MAX_CHOICES) -> list[NameMatch]:
-        """Entities matching `query`, best first, each once; the most mentioned when it is empty."""
+        """Entities matching `query`, best first, each once; the most mentioned when it is empty. After
+        the names that contain the query come the parts of those it starts (or starts a word of)."""
         wanted = " ".join(query.casefold().split())
         if not wanted:
             return self._matches(((0, i) for i in self._popular), limit)
         scored = [(c, i) for i in self._candidates(wanted) if (c := _class(wanted, self.folded[i], self.words[i])) < 9]
-        found = self._matches(sorted(scored, key=self._order), limit)
+        scored.sort(key=self._order)
+        found = self._matches(scored, limit)
+        if len(found) < limit and self._parts:
+            parents = {self.rows[i].canonical.casefold() for c, i in scored if c <= 2}
+            wholes = [m.canonical.casefold() for m in found if m.canonical.casefold() in parents]
+            taken = {m.canonical for m in found}
+            parts = self._matches(((0, j) for whole in wholes for j in self._parts.get(whole, ())), limit)
+            found += [m for m in parts if m.canonical not in taken][: limit - len(found)]
         if len(found) < limit:
             taken = {m.canonical for m in found}
             fuzzy = [m for m in self._fuzzy(wanted, limit) if m.canonical not in taken]
@@ -217,18 +232,39 @@ class NameIndex:
             if row.entity_id in seen:
                 continue
             seen.add(row.entity_id)
-            out.append(NameMatch(row.canonical, _label(row), row.mentions))
+            out.append(NameMatch(row.canonical, _label(row), row.mentions, row.parent))
             if len(out) >= limit:
                 break
         return out
 
 
+def _parts_of(rows: list[NameRow], folded: list[str]) -> dict[str, list[int]]:
+    """For each parent (its canonical name, folded), one row per part (its own name's when listed),
+    the most mentioned part first."""
+    chosen: dict[int, int] = {}  # part's entity id -> row index
+    for i, row in enumerate(rows):
+        if row.parent and (row.entity_id not in chosen or folded[i] == row.canonical.casefold()):
+            chosen[row.entity_id] = i
+    out: dict[str, list[int]] = {}
+    for i in sorted(chosen.values(), key=lambda i: (-rows[i].mentions, rows[i].canonical.casefold())):
+        out.setdefault(rows[i].parent.casefold(), []).append(i)
+    return out
+
+
+def name_label(canonical: str, parent: str = "", typed: str = "") -> str:
+    """How an entity is offered: `Claude — Anthropic` for a part of Anthropic, `alias → name` when
+    what was matched is one of its aliases (`sonnet → Claude — Anthropic`), within a choice's 100
+    characters (the alias, then the parent, are left out of a longer one)."""
+    whole = f" — {parent}" if parent else ""
+    alias = f"{typed} → " if typed and typed.casefold() != canonical.casefold() else ""
+    for label in (alias + canonical + whole, canonical + whole, canonical):
+        if len(label) <= CHOICE_LIMIT:
+            return label
+    return canonical
+
+
 def _label(row: NameRow) -> str:
-    """The canonical name, or `alias → canonical` when the match was on an alias."""
-    if row.text.casefold() == row.canonical.casefold():
-        return row.canonical
-    label = f"{row.text} → {row.canonical}"
-    return label if len(label) <= CHOICE_LIMIT else row.canonical
+    return name_label(row.canonical, row.parent, row.text)
 
 
 def search_sorted(keys: list[tuple[str, int]], prefix: str) -> list[int]:

@@ -37,6 +37,7 @@ BUTTON_LABEL_LIMIT = 80
 
 HOOK_LIMIT = 600
 LINE_TEXT_LIMIT = 150
+PART_LIMIT = 40  # the name of the part a timeline line is about
 SOURCE_LIMIT = 80
 TAKEAWAY_LIMIT = 300
 TIMELINE_MAX = 5
@@ -57,6 +58,7 @@ class TimelinePoint:
     text: str
     url: str = ""
     story_id: int = 0
+    part: str = ""  # the part of the entity the story is about ("": the entity itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +177,14 @@ def _timeline_lines(card: Card, events: Sequence[TimelinePoint]) -> tuple[Line, 
         if date_valid(e.date) and not (e.story_id and e.story_id == card.story_id) and not (e.url and e.url == card.url)
     ]  # fmt: skip
     others.sort(key=lambda e: e.date, reverse=True)
-    return tuple(
-        (Span("", date=e.date), Span(" — "), Span(one_line(e.text, LINE_TEXT_LIMIT) or "(untitled)", web_url(e.url)))
-        for e in others[:TIMELINE_MAX]
-    )
+    return tuple(_timeline_line(e) for e in others[:TIMELINE_MAX])
+
+
+def _timeline_line(event: TimelinePoint) -> Line:
+    """`<date> — text`, or `<date> — Claude: text` for a story about a part of the entity."""
+    part = one_line(event.part, PART_LIMIT)
+    text = one_line(event.text, LINE_TEXT_LIMIT - len(part)) or "(untitled)"
+    return (Span("", date=event.date), Span(f" — {part}: " if part else " — "), Span(text, web_url(event.url)))
 
 
 def _related_lines(card: Card) -> tuple[Line, ...]:

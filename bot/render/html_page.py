@@ -239,10 +239,12 @@ def _sources_note(count: int) -> str:
 
 
 def timeline_html(entity: str, points: Sequence[TimelinePoint], sources: Sequence[int]) -> str:
-    """An entity's stories, oldest first, each with its date, link and number of sources."""
+    """An entity's stories, oldest first, each with its date, the part of the entity it is about (if it
+    is about one), link and number of sources."""
     counts = list(sources) + [0] * (len(points) - len(sources))
     items = "".join(
-        f"<li>{date_html(p.date, _day(p.date))} — {link(p.text, p.url)}{_sources_note(n)}</li>"
+        f"<li>{date_html(p.date, _day(p.date))} — {esc(p.part + ': ') if p.part else ''}{link(p.text, p.url)}"
+        f"{_sources_note(n)}</li>"
         for p, n in zip(points, counts, strict=True)
     )
     body = f"<ul>{items}</ul>" if items else "<p>No dated stories yet.</p>"

@@ -1,9 +1,17 @@
-"""The enrichment pipeline: released entries → stories → cards.
+"""The enrichment pipeline: released entries → stories → cards, and history.
 
 Each cycle takes the entries ingest released, plans their stories off the event loop
 (entities, topics, clustering), writes the plan, and writes a card for every story that was
-created or that gained a source. A model is called once per story, when it is created; a later
+created or that gained a source. A model is called once per story, when it becomes news; a later
 source only refreshes the card's related updates, topics and entities.
+
+History: entries stored as seen (the items a feed holds when it is added, items too old to post,
+imported feeds' first polls) join stories the same way, with their own dates, in batches taken only
+when no released entry waits (news first, always). A story history creates is never posted
+(`announced_at` stays NULL) and gets an offline card (no model call); history joining a story
+edits no post. A released entry joining a history story makes it news: posted then, to the routes
+that exist then. History is built as it comes, so an upgraded database builds its past once, in
+batches that each commit (a restart goes on where it stopped), with progress in the log.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
 from bot.core.cluster import ClusterParams
 from bot.core.entities import EntityExtractor, WatchEntity
 from bot.core.quarantine import Stage
-from bot.core.stories import OPERATOR_SCOPE, EntryInput, feed_scope, lead_of, plan_stories
+from bot.core.stories import OPERATOR_SCOPE, EntryInput, Placed, feed_scope, lead_of, plan_stories
 from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
 from bot.core.types import Feed, FeedOrigin, ParsedEntry, StoredEntry
@@ -31,6 +39,9 @@ from bot.services.ports import CardStore, FailureStore, FeedStore, StoryStore
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
+
+HISTORY_BATCH = 100  # history entries planned at once: small, so news never waits long behind it
+PROGRESS_EVERY = 30.0  # seconds between two log lines about the history being built
 
 
 class EnrichStore(StoryStore, CardStore, FeedStore, FailureStore, Protocol):
@@ -81,15 +92,23 @@ class EnrichService:
         self.cards = Isolation(store, Stage.CARD, clock=clock)
         self._wake = asyncio.Event()
         self.on_changes: Callable[[list[StoryChange]], Awaitable[None]] | None = None
+        self._history_logged = 0.0  # when the history's progress was last logged (0: never)
+        self.history_built = False  # the last run_once placed history: more may wait
 
     async def start(self) -> None:
         """Make the configured entities known; write the cards a stopped process did not."""
-        await self.store.sync_watchlist([(e.name, e.aliases) for e in self.settings.entities], self.clock())
+        entities = self.settings.entities
+        await self.store.sync_watchlist([(e.name, e.aliases) for e in entities], self.clock(),
+                                        parents={e.name: e.part_of for e in entities if e.part_of})  # fmt: skip
         held = await self.store.held_items(Stage.CARD, self.clock())
-        missing = [s for s in await self.store.stories_without_card() if s not in held]
+        missing = {s: Placed.NEWS if news else Placed.HISTORY
+                   for s, news in await self.store.stories_without_card() if s not in held}  # fmt: skip
         if missing:
-            written = await self._write_cards(dict.fromkeys(missing, True))
+            written = await self._write_cards(missing)
             log.info("wrote %d of %d cards left unwritten by the last run", len(written), len(missing))
+        left = await self.store.history_left()
+        if left:
+            log.info("history: %d stored entries are in no story yet; building their stories (news first)", left)
 
     def wake(self) -> None:
         """Entries were released: look at them now."""
@@ -105,25 +124,42 @@ class EnrichService:
                          sum(not c.created for c in changes))  # fmt: skip
                 if self.on_changes is not None:
                     await self.on_changes(changes)
-                continue  # there may be more released entries than one batch
+            if changes or self.history_built:
+                continue  # there may be more released entries, or history, than one batch
             await wait_any(stop, self._wake, timeout=idle_seconds)
 
     async def run_once(self) -> list[StoryChange]:
-        """Cluster one batch of released entries and write the cards, and retry the cards whose backoff
-        has passed; [] when there was nothing. An entry or story that fails is retried alone, then
-        quarantined (`bot.services.isolation`): the others go on."""
+        """Cluster one batch of released entries (or, when none waits, one batch of history) and write
+        the cards, and retry the cards whose backoff has passed; [] when there was nothing. An entry or
+        story that fails is retried alone, then quarantined (`bot.services.isolation`): the others go
+        on. Returns the changes to post (history is not among them)."""
         entries = await self.store.released_entries(self.batch_size, self.clock())
+        history = not entries
+        if history:
+            entries = await self.store.history_entries(min(self.batch_size, HISTORY_BATCH), self.clock())
         feeds = {f.id: f for f in await self.store.list_feeds()} if entries else {}
-        changes: dict[int, bool] = {}
+        changes: dict[int, Placed] = {}
         for applied in await self.planning.in_batch(entries, _entry_id, lambda group: self._plan(group, feeds)):
-            for story_id, created in applied:
-                changes[story_id] = changes.get(story_id, False) or created
+            for story_id, placed in applied:
+                changes[story_id] = _stronger(changes.get(story_id), placed)
         for failure in await self.store.due_item_failures(Stage.CARD, self.clock(), self.batch_size):
-            changes.setdefault(failure.item_id, failure.note == "new")
+            changes.setdefault(failure.item_id, Placed(failure.note) if failure.note in _PLACED else Placed.GROWN)
         written = await self._write_cards(changes, feeds or None)
-        return [StoryChange(story_id, created) for story_id, created in written.items()]
+        if history and entries:
+            await self._log_history(len(entries))
+        self.history_built = history and bool(entries)
+        return [StoryChange(story_id, placed is Placed.NEWS) for story_id, placed in written.items()
+                if placed is not Placed.HISTORY]  # fmt: skip
 
-    async def _plan(self, entries: list[StoredEntry], feeds: dict[int, Feed]) -> list[tuple[int, bool]]:
+    async def _log_history(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._history_logged < PROGRESS_EVERY:
+            return
+        self._history_logged = now
+        left = await self.store.history_left()
+        log.info("history: %d more entries placed in stories; %d left", done, left)
+
+    async def _plan(self, entries: list[StoredEntry], feeds: dict[int, Feed]) -> list[tuple[int, Placed]]:
         """Plan the stories of these entries off the event loop, then write the plan."""
         since = min(e.published_at for e in entries) - self.params.window_hours * 3600
         candidates = await self.store.story_features_since(since)
@@ -139,30 +175,40 @@ class EnrichService:
         )
         return await self.store.apply_story_plan(plan, self.clock())
 
-    async def _write_cards(self, changes: dict[int, bool], feeds: dict[int, Feed] | None = None) -> dict[int, bool]:
-        """Write the card of each story (True: new); return those written. A story whose card
-        cannot be written is retried later, then quarantined, without holding up the others."""
+    async def _write_cards(self, changes: dict[int, Placed], feeds: dict[int, Feed] | None = None) -> dict[int, Placed]:
+        """Write the card of each story; return those written. A story whose card cannot be written
+        is retried later, then quarantined, without holding up the others. History gets an offline
+        card when it has none, and nothing when it has one (no post shows it)."""
         if not changes:
             return {}
         feeds = feeds or {f.id: f for f in await self.store.list_feeds()}
 
-        async def write(story_id: int) -> bool | None:
-            # a retried new story whose card was written before a crash is refreshed, not rewritten
-            created = changes[story_id] and await self.store.get_card(story_id) is None
+        async def write(story_id: int) -> Placed | None:
+            placed = changes[story_id]
+            existing = await self.store.get_card(story_id)
+            if placed is Placed.HISTORY and existing is not None:
+                return placed
+            # a retried new story whose card was written before a crash is refreshed, not rewritten; a
+            # history story that news joined has a card from before it was news: written anew
+            created = placed is not Placed.GROWN and (
+                existing is None or await self._carded_as_history(story_id, existing)
+            )
             try:
-                await self.write_card(story_id, feeds, created=created)
+                await self.write_card(story_id, feeds, created=created, model=placed is Placed.NEWS)
             except StoryGoneError as exc:  # its feeds were removed meanwhile: nothing to tell
                 log.info("%s", exc)
                 return None
-            return changes[story_id]
+            return placed
 
-        done = await self.cards.one_by_one(
-            list(changes), _same, write, note=lambda story_id: "new" if changes[story_id] else "grown"
-        )
-        return {story_id: created for story_id, created in done if created is not None}
+        done = await self.cards.one_by_one(list(changes), _same, write, note=lambda story_id: changes[story_id].value)
+        return {story_id: placed for story_id, placed in done if placed is not None}
 
-    async def write_card(self, story_id: int, feeds: dict[int, Feed], *, created: bool) -> Card:
-        """Write (or refresh) the card of a story."""
+    async def _carded_as_history(self, story_id: int, card: Card) -> bool:
+        announced = await self.store.story_announced_at(story_id)
+        return announced is not None and card.carded_at < announced
+
+    async def write_card(self, story_id: int, feeds: dict[int, Feed], *, created: bool, model: bool = True) -> Card:
+        """Write (or refresh) the card of a story; `model` False writes a new card offline."""
         entries = await self.store.story_entries(story_id)
         if not entries:  # every entry of the story was removed with its feed
             raise StoryGoneError(f"story {story_id} has no entries left to write a card from")
@@ -185,7 +231,7 @@ class EnrichService:
         else:
             story = StoryInput(story_id, sources, self.matcher.names, topics, entities)
             forced = tuple(dict.fromkeys(t for e in entries for t in _forced(feeds, e)))
-            card = await self._new_card(story, forced, now)
+            card = await self._new_card(story, forced, now, model=model)
         await self.store.save_card(story_id, card, now)
         return card
 
@@ -199,11 +245,11 @@ class EnrichService:
         story = StoryInput(0, sources, self.matcher.names, topics, tuple(m.name for m in mentions))
         return await self._new_card(story, forced, self.clock())
 
-    async def _new_card(self, story: StoryInput, forced: tuple[str, ...], now: float) -> Card:
+    async def _new_card(self, story: StoryInput, forced: tuple[str, ...], now: float, *, model: bool = True) -> Card:
         # the extractive draft and the grounding check are CPU work: off the event loop
         offline = await asyncio.to_thread(offline_draft, story, self.topic_texts)
         draft = offline
-        if self.summarizer is not None:
+        if self.summarizer is not None and model:
             try:
                 draft = await self.summarizer.summarize(story)
             except WirebriefError as exc:
@@ -226,6 +272,15 @@ class EnrichService:
             removed_claims=removed,
             now=now,
         )
+
+
+_PLACED = {p.value for p in Placed}
+_STRENGTH = {Placed.HISTORY: 0, Placed.GROWN: 1, Placed.NEWS: 2}
+
+
+def _stronger(before: Placed | None, now: Placed) -> Placed:
+    """What a story's changes in one batch add up to: news over grown over history."""
+    return now if before is None or _STRENGTH[now] > _STRENGTH[before] else before
 
 
 def _entry_id(entry: StoredEntry) -> int:

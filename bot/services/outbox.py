@@ -155,9 +155,11 @@ class Outbox:
             return 0
         text = " ".join((card.headline, card.what_changed, *card.takeaways))
         # the story's scope decides who gets it: a feed servers follow posts to its followers only
+        arrived = await self.store.story_announced_at(change.story_id)
+        if arrived is None:  # history: never posted
+            return 0
         audience = await self.store.story_recipients(change.story_id)
-        arrived = await self.store.story_created_at(change.story_id)
-        routes = open_to(routes, card.carded_at if arrived is None else arrived)
+        routes = open_to(routes, arrived)
         found = destinations(routes, card.topics, text, audience)
         return await self.store.enqueue("card", change.story_id, "", found, now)
 

@@ -8,7 +8,7 @@ All times are UNIX seconds (UTC).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from bot.adapters.llm import LLMStore
@@ -19,7 +19,7 @@ from bot.core.polls import FailureRecord, PollRecord
 from bot.core.quarantine import ItemFailure, RetryPolicy
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.routing import Audience, Route
-from bot.core.stories import StoryPlanItem
+from bot.core.stories import Placed, StoryPlanItem
 from bot.core.timeline import EntityEvent, NameRow
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
@@ -137,18 +137,27 @@ class StoryStore(Protocol):
         """Released entries not yet taken into a story, oldest first; with `now`, without those held
         back from planning (quarantined, or waiting out a backoff)."""
 
+    async def history_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
+        """Entries stored as seen and in no story yet (history to build), oldest first, as above."""
+
+    async def history_left(self) -> int:
+        """How many stored-as-seen entries are in no story yet."""
+
     async def story_features_since(self, since: float) -> list[tuple[int, Features]]:
         """Clustering features of the stories published since `since`."""
 
     async def story_scopes(self, story_ids: Sequence[int]) -> dict[int, str]:
         """Each story's clustering scope: "" (an operator feed told it) or "feed:<id>"."""
 
-    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
+    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, Placed]]:
         """Create or extend stories as planned (negative refs are created in order); return
-        (story id, created) per plan item."""
+        (story id, what it means for posting) per plan item."""
 
-    async def sync_watchlist(self, entities: Sequence[tuple[str, Sequence[str]]], now: float) -> None:
-        """Make the configured entities and their aliases known."""
+    async def sync_watchlist(
+        self, entities: Sequence[tuple[str, Sequence[str]]], now: float, parents: Mapping[str, str] | None = None
+    ) -> None:
+        """Make the configured entities and their aliases known; with `parents` (entity → the entity it is
+        part of, both configured names), the entities' parents are those and no others."""
 
     async def story_entries(self, story_id: int) -> list[StoredEntry]:
         """The entries of a story, oldest first (the first is the lead)."""
@@ -159,8 +168,8 @@ class StoryStore(Protocol):
     async def story_entities(self, story_id: int) -> list[str]:
         """The entities of a story, main entity first."""
 
-    async def stories_without_card(self) -> list[int]:
-        """Stories whose card was never written (a crash between planning and carding)."""
+    async def stories_without_card(self) -> list[tuple[int, bool]]:
+        """Stories whose card was never written (a crash between planning and carding): (id, is news)."""
 
     async def save_card(self, story_id: int, card: Card, now: float) -> None:
         """Keep the card of a story (its topics replace the story's topics)."""
@@ -172,8 +181,8 @@ class CardStore(Protocol):
     async def get_card(self, story_id: int) -> Card | None:
         """The card of a story, if written."""
 
-    async def story_created_at(self, story_id: int) -> float | None:
-        """When the story arrived (was first planned), if it exists."""
+    async def story_announced_at(self, story_id: int) -> float | None:
+        """When the story became news (None: history, or no such story)."""
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Servers that may see the story: None for all (the operator's scope), else its feed's followers."""
@@ -183,8 +192,9 @@ class CardStore(Protocol):
 
     async def entity_events(
         self, name_or_alias: str, limit: int, viewer: int | None = None
-    ) -> list[tuple[float, str, str, int]]:
-        """Newest stories the viewer may see mentioning an entity: (published_at, headline, url, story_id)."""
+    ) -> list[tuple[float, str, str, int, str]]:
+        """Newest stories the viewer may see mentioning an entity or one of its parts, each once:
+        (published_at, headline, url, story_id, the part it is about or "")."""
 
 
 class DeliveryStore(Protocol):

@@ -43,12 +43,20 @@ OWN_SIZE = 500  # names of a server's own feeds' stories offered while typing
 OWN_INDEXES = 1_000  # servers whose own names are kept (the least recently asked go first)
 
 
-def unknown_entity(name: str, suggestions: Sequence[str]) -> str:
-    """The answer to an unknown name: "No entity named X — did you mean A, B or C?", or a hint."""
+def suggestion(match: str | NameMatch) -> str:
+    """A name suggested for a mistyped one: `**Claude** (part of Anthropic)`, `**Acme**`."""
+    if isinstance(match, str):
+        return f"**{safe(match, 100)}**"
+    whole = f" (part of {safe(match.parent, 100)})" if match.parent else ""
+    return f"**{safe(match.canonical, 100)}**{whole}"
+
+
+def unknown_entity(name: str, suggestions: Sequence[str | NameMatch]) -> str:
+    """The answer to an unknown name: "No entity named X — did you mean A, B (part of C) or D?", or a hint."""
     shown = safe(name, 100) or "that"
     if not suggestions:
         return f"No entity named “{shown}”; start typing and pick one of the names I suggest."
-    names = [f"**{safe(s, 100)}**" for s in suggestions]
+    names = [suggestion(s) for s in suggestions]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     return f"No entity named “{shown}” — did you mean {listed}?"
 
@@ -132,8 +140,12 @@ class TimelineService:
         found = await self.store.find_entity(name, viewer) if name.strip() else None
         if found is None:
             own = await self.own_directory(viewer)
-            near = [*(own.closest(name) if own else []), *(await self.directory()).closest(name)]
-            raise UserError(unknown_entity(name, list(dict.fromkeys(near))[:SUGGESTIONS]))
+            near = [*(own.search(name, SUGGESTIONS) if own else []),
+                    *(await self.directory()).search(name, SUGGESTIONS)]  # fmt: skip
+            unique: dict[str, NameMatch] = {}
+            for match in near:
+                unique.setdefault(match.canonical, match)
+            raise UserError(unknown_entity(name, list(unique.values())[:SUGGESTIONS]))
         return found
 
     # --- timelines -----------------------------------------------------------------------------

@@ -179,9 +179,9 @@ async def test_entity_events_by_name_or_alias_newest_first(store: SQLiteStore) -
     await add_entry(store, mid, "https://entry.example/mid", T0 - 10 * DAY)
 
     expected = [
-        (T0, "Acme ships Rocket 2", "https://news.example/rocket-2", new),
-        (T0 - 10 * DAY, "Acme raises money", "https://entry.example/mid", mid),
-        (T0 - 30 * DAY, "Acme founded", "", old),
+        (T0, "Acme ships Rocket 2", "https://news.example/rocket-2", new, ""),
+        (T0 - 10 * DAY, "Acme raises money", "https://entry.example/mid", mid, ""),
+        (T0 - 30 * DAY, "Acme founded", "", old, ""),
     ]
     assert await store.entity_events("Acme", 10) == expected
     assert await store.entity_events("acme corp", 10) == expected
@@ -235,8 +235,8 @@ class MemoryStore:
 
     async def entity_events(
         self, name_or_alias: str, limit: int, viewer: int | None = None
-    ) -> list[tuple[float, str, str, int]]:
-        return [(T0 - DAY, "Acme founded", "https://n.example/f", 7)]
+    ) -> list[tuple[float, str, str, int, str]]:
+        return [(T0 - DAY, "Acme founded", "https://n.example/f", 7, "")]
 
 
 class RecordingAdapter:

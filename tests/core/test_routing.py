@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.routing import Audience, Route, destinations, route_matches
-from bot.core.stories import OPERATOR_SCOPE, feed_scope, scope_feed_id
+from bot.core.stories import OPERATOR_SCOPE, Placed, feed_scope, placed, scope_feed_id
 
 TEXT = "Helix Labs released Orca-3, a coding model, under a new license."
 
@@ -49,3 +49,12 @@ def test_a_scope_names_its_feed_and_nothing_else_passes_for_one() -> None:
     for bad in ("feed:", "feed:x", "guild:4", "feed:٣", " feed:4", "feed:-1"):
         with pytest.raises(ValueError, match="not a story scope"):
             scope_feed_id(bad)
+
+
+def test_history_is_never_posted_and_news_is_posted_once_then_edited() -> None:
+    assert placed(news=False, story_was_news=None) is Placed.HISTORY, "what a feed held when followed"
+    assert placed(news=False, story_was_news=True) is Placed.HISTORY, "history joining news edits nothing"
+    assert placed(news=False, story_was_news=False) is Placed.HISTORY
+    assert placed(news=True, story_was_news=None) is Placed.NEWS, "a fresh item starts a story: posted"
+    assert placed(news=True, story_was_news=False) is Placed.NEWS, "a fresh item joins history: posted now"
+    assert placed(news=True, story_was_news=True) is Placed.GROWN, "a fresh item joins news: posts edited"

@@ -476,10 +476,10 @@ async def test_timeline_of_an_entity_lists_another_servers_own_stories_only_in_t
 
     in_b = await timeline(fake_discord, b)
     assert links_in(in_b) == {i.link for i in operator}
-    assert in_b["footer"]["text"].endswith("2 stories in the last 30 days")
+    assert in_b["footer"]["text"].endswith("2 stories in the whole history")
     in_a = await timeline(fake_discord, a)
     assert links_in(in_a) == {i.link for i in operator + own}
-    assert in_a["footer"]["text"].endswith("4 stories in the last 30 days")
+    assert in_a["footer"]["text"].endswith("4 stories in the whole history")
     offered = await typing(fake_discord, b, "timeline", [option("entity", "northw", focused=True)], user=b.reader)
     assert [c["value"] for c in offered] == [ENTITY]
     assert card_urls(fake_discord, b.news) == Counter({i.link: 1 for i in operator})

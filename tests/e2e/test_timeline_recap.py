@@ -97,7 +97,7 @@ async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_o
     assert_public(data)
     [embed] = data["embeds"]
     assert embed["title"] == "⏳ Timeline: Acme"
-    assert embed["footer"]["text"] == "Page 3/3 · 25 stories in the last 30 days"
+    assert embed["footer"]["text"] == "Page 3/3 · 25 stories in the whole history", "the default: the whole history"
     lines = embed["description"].split("\n")
     assert len(lines) == 10
     assert lines[-1].endswith("· 3 sources") and "Acme did thing 24 @\u200beveryone." in lines[-1]

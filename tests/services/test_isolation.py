@@ -169,11 +169,11 @@ async def test_an_entry_that_kills_the_process_each_time_is_quarantined_not_loop
 class PoisonCards(EnrichService):
     poison_headline = TITLES[0]
 
-    async def write_card(self, story_id: int, feeds, *, created: bool) -> Card:  # type: ignore[no-untyped-def]
+    async def write_card(self, story_id: int, feeds, *, created: bool, model: bool = True) -> Card:  # type: ignore[no-untyped-def]
         entries = await self.store.story_entries(story_id)
         if entries and entries[0].title == self.poison_headline:
             raise RuntimeError("the card writer broke on this story")
-        return await super().write_card(story_id, feeds, created=created)
+        return await super().write_card(story_id, feeds, created=created, model=model)
 
 
 async def test_a_story_whose_card_fails_is_retried_then_quarantined_and_not_routed(store: SQLiteStore) -> None:
@@ -252,8 +252,8 @@ class Publisher:
 
 async def story(store: SQLiteStore, headline: str) -> int:
     async with store.transaction() as db:
-        cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at)"
-                               " VALUES (?, ?, ?, ?)", (headline, T0, T0, T0))  # fmt: skip
+        cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, announced_at)"
+                               " VALUES (?, ?, ?, ?, ?)", (headline, T0, T0, T0, T0))  # fmt: skip
         story_id = int(cur.lastrowid or 0)
     card = Card(story_id, headline, f"https://news.example/{story_id}", "Alpha", T0, "", f"{headline}.", "w", "n",
                 "c", topics=("news",))  # fmt: skip

@@ -72,8 +72,8 @@ class FakePublisher:
 async def story(store: SQLiteStore, n: int, topics: tuple[str, ...], related: int = 0) -> int:
     async with store.transaction() as db:
         cur = await db.execute(
-            "INSERT INTO stories (headline, published_at, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (f"Story {n}", T0, T0, T0),
+            "INSERT INTO stories (headline, published_at, created_at, updated_at, announced_at) VALUES (?, ?, ?, ?, ?)",
+            (f"Story {n}", T0, T0, T0, T0),
         )
         story_id = int(cur.lastrowid or 0)
     card = Card(story_id, f"Story {n}", f"https://news.example/{n}", "Alpha", T0, "", f"Change {n}", "w", "n", "c",
@@ -299,8 +299,8 @@ async def test_a_followers_own_topic_a_mute_and_a_story_never_to_post_decide_whe
     for name, feed in (("own", own), ("wire", wire), ("split", own)):
         story_id = await story(store, len(told) + 10, ("science",))
         async with store.transaction() as db:
-            await db.execute("UPDATE stories SET scope_feed_id = ?, announce = ? WHERE id = ?",
-                             (None if feed is wire else own.id, int(name != "split"), story_id))  # fmt: skip
+            await db.execute("UPDATE stories SET scope_feed_id = ?, announced_at = ? WHERE id = ?",
+                             (None if feed is wire else own.id, None if name == "split" else T0, story_id))  # fmt: skip
             await db.execute(
                 "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
                 " story_id) VALUES (?, ?, 't', ?, ?, 'h', 'released', ?)",

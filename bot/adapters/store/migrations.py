@@ -490,6 +490,21 @@ async def _keep_named_mentions(db: aiosqlite.Connection, story_id: int) -> None:
     )
 
 
+async def _to_11_history_and_entity_parts(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- a story is news from the moment an entry that may be posted joins it; history never is
+        ALTER TABLE stories ADD COLUMN announced_at REAL;
+        UPDATE stories SET announced_at = created_at WHERE announce = 1;
+        ALTER TABLE stories DROP COLUMN announce;
+        ALTER TABLE entities ADD COLUMN parent_id INTEGER REFERENCES entities (id) ON DELETE SET NULL;
+        CREATE INDEX entities_parent ON entities (parent_id) WHERE parent_id IS NOT NULL;
+        CREATE INDEX entries_history ON entries (published_at, id) WHERE state = 'seen' AND story_id IS NULL;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -502,5 +517,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_8_guild_departures,
     _to_9_subscriptions,
     _to_10_story_scopes,
+    _to_11_history_and_entity_parts,
 )
 LATEST_VERSION = len(MIGRATIONS)

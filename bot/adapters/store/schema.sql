@@ -102,6 +102,8 @@ CREATE TABLE entries (
 );
 CREATE INDEX entries_link_key ON entries (feed_id, link_key) WHERE link_key IS NOT NULL;
 CREATE INDEX entries_pending ON entries (feed_id, published_at) WHERE state = 'pending';
+-- history to build: entries stored as seen (never to be posted) that are in no story yet, oldest first
+CREATE INDEX entries_history ON entries (published_at, id) WHERE state = 'seen' AND story_id IS NULL;
 CREATE INDEX entries_story ON entries (story_id);
 -- who may see a story (its feeds), and the stories of a feed, without reading the entries
 CREATE INDEX entries_story_feed ON entries (story_id, feed_id);
@@ -116,8 +118,11 @@ CREATE TABLE entities (
     origin TEXT NOT NULL DEFAULT 'config' CHECK (origin IN ('config', 'discovered')),
     promoted INTEGER NOT NULL DEFAULT 1,       -- shown to people (discovered names: after several stories)
     mention_count INTEGER NOT NULL DEFAULT 0,   -- stories of the operator's scope that mention it
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    -- the entity it is part of ([[entities]] part_of: a product, model or subsidiary of its parent)
+    parent_id INTEGER REFERENCES entities (id) ON DELETE SET NULL
 );
+CREATE INDEX entities_parent ON entities (parent_id) WHERE parent_id IS NOT NULL;
 -- /timeline autocomplete: the most mentioned visible entities, without a sort
 CREATE INDEX entities_directory ON entities (promoted, mention_count);
 
@@ -143,7 +148,8 @@ CREATE TABLE stories (
     -- who may see it, fixed when it is created: NULL the operator's scope (every server), else the
     -- one feed whose followers alone see it (no foreign key: a removed feed leaves it to nobody)
     scope_feed_id INTEGER,
-    announce INTEGER NOT NULL DEFAULT 1        -- 0: never posted (split off a story already posted)
+    -- when it became news (its first entry that may be posted arrived); NULL: history, never posted
+    announced_at REAL
 );
 CREATE INDEX stories_published ON stories (published_at);
 -- /recap: a week's stories with their source counts, main entities and scopes, from the index alone

@@ -206,17 +206,18 @@ class DeliveryRows(SQLiteBase):
 
     # --- recovery after a crash between the pipeline's steps ------------------------------------
 
-    async def stories_without_card(self) -> list[int]:
-        """Stories whose entries were planned but whose card was never written."""
-        rows = await self._fetchall("SELECT id FROM stories WHERE card IS NULL ORDER BY id")
-        return [int(r[0]) for r in rows]
+    async def stories_without_card(self) -> list[tuple[int, bool]]:
+        """Stories whose entries were planned but whose card was never written: (id, is news) each."""
+        rows = await self._fetchall("SELECT id, announced_at IS NOT NULL FROM stories WHERE card IS NULL ORDER BY id")
+        return [(int(r[0]), bool(r[1])) for r in rows]
 
     async def unrouted_stories(self, since: float) -> list[int]:
-        """Stories carded since `since` with no delivery at all: routing may have been cut short.
+        """Stories that became news since `since`, carded, with no delivery at all: routing may have
+        been cut short (history, never news, is never among them).
 
         Enqueueing is idempotent, so routing one again costs a look at the routes at most."""
         rows = await self._fetchall(
-            "SELECT s.id FROM stories s WHERE s.card IS NOT NULL AND s.carded_at >= ? AND s.announce = 1 AND NOT EXISTS"
+            "SELECT s.id FROM stories s WHERE s.card IS NOT NULL AND s.announced_at >= ? AND NOT EXISTS"
             " (SELECT 1 FROM deliveries d WHERE d.story_id = s.id) ORDER BY s.id",
             (since,),
         )

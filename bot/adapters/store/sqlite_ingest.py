@@ -124,6 +124,26 @@ class IngestRows(SQLiteBase):
         )
         return [StoredEntry(*r) for r in rows]
 
+    async def history_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
+        """Entries stored as seen (found at subscription, too old to post, imported) that are in no
+        story yet, oldest first, leaving out held ones as `released_entries` does: history to build."""
+        held = (
+            "" if now is None else
+            " AND NOT EXISTS (SELECT 1 FROM item_failures f WHERE f.stage = 'story' AND f.item_id = entries.id"
+            " AND (f.quarantined_at IS NOT NULL OR f.retry_at > ?))"
+        )  # fmt: skip
+        rows = await self._fetchall(
+            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"  # noqa: S608
+            f" FROM entries WHERE state = 'seen' AND story_id IS NULL{held} ORDER BY published_at, id LIMIT ?",
+            (limit,) if now is None else (now, limit),
+        )
+        return [StoredEntry(*r) for r in rows]
+
+    async def history_left(self) -> int:
+        """How many stored-as-seen entries are in no story yet (the history still to build)."""
+        rows = await self._fetchall("SELECT count(*) FROM entries WHERE state = 'seen' AND story_id IS NULL")
+        return int(rows[0][0])
+
     async def pending_count(self, feed_id: int) -> int:
         rows = await self._fetchall("SELECT count(*) FROM entries WHERE feed_id = ? AND state = 'pending'", (feed_id,))
         return int(rows[0][0])

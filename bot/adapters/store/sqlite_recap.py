@@ -2,6 +2,7 @@
 
 `viewer` arguments are the asking server (None: a direct message): every read shows it only the stories
 it may see, by the one condition of `sqlite_scope.visible` on the scope each story and mention carry.
+An entity's timeline holds its parts' stories too, each story once (`sqlite_family`).
 The queries are shaped for a store of a million entries: see bench/timeline.py and the indexes of
 migration steps 5 and 10 (the scope is in the indexes the reads walk).
 """
@@ -13,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.sqlite_family import FamilyRows, arms, counted, part_name
 from bot.adapters.store.sqlite_scope import visible
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.timeline import EntityEvent, NameRow, first_line
@@ -27,21 +28,29 @@ _SCHEDULES_SQL = (
 _SCHEDULE_SQL = _SCHEDULES_SQL + " WHERE guild_id = ?"
 _NO_START = -1e18  # "since the beginning": every stored time is after this
 
-# One page of events, by the index (entity_id, published_at, story_id): the newest first (before a
-# key, or after skipping some), or the oldest first (after a key); then their stories, oldest first.
+# One page of events, by the index (entity_id, published_at, story_id), walked for the entity and each
+# of its parts (one arm each, as many rows as the page needs): the newest first (before a key, or after
+# skipping some), or the oldest first (after a key); merged, each story once (about the first member of
+# the family that mentions it); then their stories, oldest first.
+_HITS_ARM = (
+    "SELECT m.story_id, m.published_at, {{rank}} AS part FROM entity_mentions m WHERE m.entity_id = ?{filters}"
+    " ORDER BY m.published_at {order}, m.story_id {order} LIMIT ?"
+)
 _EVENTS_SQL = """
-WITH page AS (
-    SELECT m.story_id, m.published_at FROM entity_mentions m
-    WHERE m.entity_id = ?{filters}
-    ORDER BY m.published_at {order}, m.story_id {order} LIMIT ? OFFSET ?
+WITH hits AS (
+{hits}
+), page AS (
+    SELECT story_id, published_at, min(part) AS part FROM hits GROUP BY story_id
+    ORDER BY published_at {order}, story_id {order} LIMIT ? OFFSET ?
 ), s AS (
-    SELECT p.story_id AS id, p.published_at, st.headline, st.source_count,
+    SELECT p.story_id AS id, p.published_at, p.part, st.headline, st.source_count,
            CASE WHEN json_valid(st.card) THEN st.card END AS card
     FROM page p JOIN stories st ON st.id = p.story_id
 )
 SELECT s.id, s.published_at, s.headline, s.source_count, s.card ->> '$.what_changed',
        coalesce(s.card ->> '$.url',
-                (SELECT e.link FROM entries e WHERE e.story_id = s.id ORDER BY e.published_at, e.id LIMIT 1), '')
+                (SELECT e.link FROM entries e WHERE e.story_id = s.id ORDER BY e.published_at, e.id LIMIT 1), ''),
+       s.part
 FROM s ORDER BY s.published_at, s.id
 """
 _SINCE = " AND m.published_at >= ?"
@@ -102,22 +111,23 @@ def _schedule(row: Sequence[Any]) -> RecapSchedule:
                          float(row[7]), None if row[8] is None else float(row[8]), row[9])  # fmt: skip
 
 
-class RecapRows(SQLiteBase):
+class RecapRows(FamilyRows):
     """The reads of /timeline and /recap, the entity directory, and the recap schedules."""
 
     # --- the entity directory ----------------------------------------------------------------
 
     async def entity_directory(self, limit: int) -> list[NameRow]:
         """Names and aliases of the `limit` most mentioned entities every server may know: configured,
-        or promoted by the operator's stories (a server's own feed promotes nothing)."""
+        or promoted by the operator's stories (a server's own feed promotes nothing); with the name of
+        the entity each is part of."""
         rows = await self._fetchall(
-            "WITH top AS (SELECT id, name, mention_count FROM entities WHERE promoted = 1"
+            "WITH top AS (SELECT id, name, mention_count, parent_id FROM entities WHERE promoted = 1"
             " ORDER BY mention_count DESC LIMIT ?)"
-            " SELECT top.id, top.name, top.mention_count, a.alias FROM top"
-            " JOIN entity_aliases a ON a.entity_id = top.id",
+            " SELECT top.id, top.name, top.mention_count, a.alias, p.name FROM top"
+            " JOIN entity_aliases a ON a.entity_id = top.id LEFT JOIN entities p ON p.id = top.parent_id",
             (limit,),
         )
-        return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+        return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4] or "")) for r in rows]
 
     async def own_entity_directory(self, viewer: int, limit: int) -> list[NameRow]:
         """Names and aliases of the `limit` entities most mentioned by the stories of the feeds the viewer
@@ -126,11 +136,11 @@ class RecapRows(SQLiteBase):
             "WITH own AS (SELECT m.entity_id AS id, count(*) AS n FROM subscriptions sub"
             " JOIN entity_mentions m ON m.scope_feed_id = sub.feed_id WHERE sub.guild_id = ?"
             " GROUP BY m.entity_id ORDER BY n DESC LIMIT ?)"
-            " SELECT e.id, e.name, own.n, a.alias FROM own JOIN entities e ON e.id = own.id"
-            " JOIN entity_aliases a ON a.entity_id = own.id",
+            " SELECT e.id, e.name, own.n, a.alias, p.name FROM own JOIN entities e ON e.id = own.id"
+            " JOIN entity_aliases a ON a.entity_id = own.id LEFT JOIN entities p ON p.id = e.parent_id",
             (viewer, limit),
         )
-        return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+        return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4] or "")) for r in rows]
 
     async def find_entity(self, name_or_alias: str, viewer: int | None = None) -> tuple[int, str] | None:
         """(id, canonical name) of the entity with this name or alias (case-folded), if the viewer may
@@ -150,12 +160,12 @@ class RecapRows(SQLiteBase):
     async def timeline_count(
         self, entity_id: int, since: float | None, topic: str | None = None, viewer: int | None = None
     ) -> int:
-        """How many stories the viewer may see mention the entity since `since` (None: ever); the
-        scope is in the index the count walks."""
+        """How many stories the viewer may see mention the entity or one of its parts since `since`
+        (None: ever), each story once; the scope is in the index the count walks."""
         filters, params = _filters("m.story_id", topic)
-        start = _NO_START if since is None else since
-        rows = await self._fetchall(_COUNT_SQL.format(filters=_MENTION_VISIBLE + filters),
-                                    (entity_id, start, viewer, *params))  # fmt: skip
+        filters, params = _MENTION_VISIBLE + filters, [_NO_START if since is None else since, viewer, *params]
+        sql, values = counted(_COUNT_SQL.format(filters=filters), await self._family(entity_id), params)
+        rows = await self._fetchall(sql, values)
         return int(rows[0][0])
 
     async def timeline_events(
@@ -171,10 +181,10 @@ class RecapRows(SQLiteBase):
         after: tuple[float, int] | None = None,
         oldest: bool = False,
     ) -> list[EntityEvent]:
-        """`limit` stories mentioning the entity since `since`, oldest first: the newest ones (after
-        skipping `skip`), those just older than the event `before`, those just newer than `after`,
-        or the `oldest` ones, of the stories the viewer may see. Keys are (published_at, story_id): a page
-        turn costs the same anywhere."""
+        """`limit` stories mentioning the entity or one of its parts since `since`, oldest first: the
+        newest ones (after skipping `skip`), those just older than the event `before`, those just newer
+        than `after`, or the `oldest` ones, of the stories the viewer may see; each story once, naming the
+        part it is about. Keys are (published_at, story_id): a page turn costs the same anywhere."""
         filters, params = _filters("m.story_id", topic)
         filters, params = _MENTION_VISIBLE + filters, [viewer, *params]
         if after is None:
@@ -183,12 +193,15 @@ class RecapRows(SQLiteBase):
             if key is not None:
                 filters += condition
                 params += [key[0], key[1]]
-        sql = _EVENTS_SQL.format(filters=filters, order="ASC" if after is not None or oldest else "DESC")
-        rows = await self._fetchall(sql, (entity_id, *params, limit, skip))
+        order = "ASC" if after is not None or oldest else "DESC"
+        family = await self._family(entity_id)
+        hits, values = arms(_HITS_ARM.format(filters=filters, order=order), family, [*params, skip + limit])
+        rows = await self._fetchall(_EVENTS_SQL.format(hits=hits, order=order), (*values, limit, skip))
         return [
-            EntityEvent(int(r[0]), float(r[1]), first_line(r[4] or "") or str(r[2]), int(r[3]), str(r[5] or ""))
+            EntityEvent(int(r[0]), float(r[1]), first_line(r[4] or "") or str(r[2]), int(r[3]), str(r[5] or ""),
+                        part_name(family, int(r[6])))
             for r in rows
-        ]
+        ]  # fmt: skip
 
     # --- the week's stories ------------------------------------------------------------------
 

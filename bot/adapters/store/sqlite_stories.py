@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -14,7 +14,7 @@ from bot.core.cards import Card, RelatedLink
 from bot.core.cluster import Features
 from bot.core.entities import PROMOTE_AFTER_STORIES
 from bot.core.routing import Audience
-from bot.core.stories import OPERATOR_SCOPE, StoryPlanItem, feed_scope, scope_feed_id
+from bot.core.stories import OPERATOR_SCOPE, Placed, StoryPlanItem, feed_scope, placed, scope_feed_id
 from bot.core.types import StoredEntry
 
 
@@ -63,36 +63,49 @@ class StoryRows(SQLiteBase):
             scopes.update((int(r[0]), OPERATOR_SCOPE if r[1] is None else feed_scope(int(r[1]))) for r in rows)
         return scopes
 
-    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, bool]]:
-        """Create or extend stories as planned; return (story id, created) in plan order."""
-        out: list[tuple[int, bool]] = []
+    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, Placed]]:
+        """Create or extend stories as planned; return (story id, what it means for posting) in plan order.
+
+        An entry that may be posted (released) makes its story news (`announced_at`, once); an entry
+        stored as seen is history: it creates a story that is never posted, or joins one without
+        touching `updated_at` (so no post is edited for it)."""
+        out: list[tuple[int, Placed]] = []
         created: dict[int, int] = {}  # provisional ref -> story id
         async with self.transaction() as db:
             for item in items:
+                async with db.execute("SELECT state FROM entries WHERE id = ?", (item.entry_id,)) as cur:
+                    row = await cur.fetchone()
+                news = row is not None and row[0] != "seen"
                 if item.creates:
                     cur = await db.execute(
-                        "INSERT INTO stories (headline, published_at, created_at, updated_at, signature, scope_feed_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO stories (headline, published_at, created_at, updated_at, signature, scope_feed_id,"
+                        " announced_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (item.headline, item.published_at, now, now, features_to_json(item.features),
-                         scope_feed_id(item.scope)),
+                         scope_feed_id(item.scope), now if news else None),
                     )  # fmt: skip
                     story_id = created[item.story_ref] = int(cur.lastrowid or 0)
+                    outcome = placed(news=news, story_was_news=None)
                 else:
                     story_id = created.get(item.story_ref, item.story_ref)
+                    async with db.execute("SELECT announced_at FROM stories WHERE id = ?", (story_id,)) as cur:
+                        known = await cur.fetchone()
+                    outcome = placed(news=news, story_was_news=known is not None and known[0] is not None)
                 await db.execute("UPDATE entries SET story_id = ? WHERE id = ?", (story_id, item.entry_id))
                 if not item.creates:
                     await db.execute(
-                        "UPDATE stories SET signature = ?, updated_at = ?,"
-                        " source_count = (SELECT count(DISTINCT feed_id) FROM entries WHERE story_id = ?)"
+                        "UPDATE stories SET signature = ?,"
+                        " source_count = (SELECT count(DISTINCT feed_id) FROM entries WHERE story_id = ?),"
+                        " updated_at = CASE WHEN ? THEN ? ELSE updated_at END,"
+                        " announced_at = CASE WHEN ? THEN coalesce(announced_at, ?) ELSE announced_at END"
                         " WHERE id = ?",
-                        (features_to_json(item.features), now, story_id, story_id),
+                        (features_to_json(item.features), story_id, news, now, news, now, story_id),
                     )
                 await db.executemany(
                     "INSERT OR IGNORE INTO story_topics (story_id, topic) VALUES (?, ?)",
                     [(story_id, t) for t in item.topics],
                 )
                 await self._mention(db, story_id, item, now)
-                out.append((story_id, item.creates))
+                out.append((story_id, outcome))
         return out
 
     async def _mention(self, db: aiosqlite.Connection, story_id: int, item: StoryPlanItem, now: float) -> None:
@@ -138,8 +151,12 @@ class StoryRows(SQLiteBase):
         )
         return entity_id
 
-    async def sync_watchlist(self, entities: Sequence[tuple[str, Sequence[str]]], now: float) -> None:
-        """Make the configured entities and their aliases known (idempotent; aliases fold)."""
+    async def sync_watchlist(
+        self, entities: Sequence[tuple[str, Sequence[str]]], now: float, parents: Mapping[str, str] | None = None
+    ) -> None:
+        """Make the configured entities and their aliases known (idempotent; aliases fold). With `parents`
+        (an entity's name → the name or alias of the entity it is part of), each entity's parent is set
+        from it, and cleared for every entity it does not list; None leaves the parents as they are."""
         async with self.transaction() as db:
             for name, aliases in entities:
                 await db.execute(
@@ -154,6 +171,17 @@ class StoryRows(SQLiteBase):
                     "INSERT INTO entity_aliases (alias, entity_id) VALUES (?, ?)"
                     " ON CONFLICT (alias) DO UPDATE SET entity_id = excluded.entity_id",
                     [(a.casefold(), entity_id) for a in (name, *aliases)],
+                )
+            if parents is not None:
+                await db.execute(
+                    "UPDATE entities SET parent_id = NULL WHERE parent_id IS NOT NULL"
+                    " AND name NOT IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(parents)),),
+                )
+                await db.executemany(
+                    "UPDATE entities SET parent_id = (SELECT a.entity_id FROM entity_aliases a WHERE a.alias = ?)"
+                    " WHERE name = ?",
+                    [(parent.casefold(), name) for name, parent in parents.items()],
                 )
 
     async def story_entries(self, story_id: int) -> list[StoredEntry]:
@@ -192,10 +220,10 @@ class StoryRows(SQLiteBase):
         )
         return [r[0] for r in rows]
 
-    async def story_created_at(self, story_id: int) -> float | None:
-        """When the story arrived (was first planned), if it exists."""
-        rows = await self._fetchall("SELECT created_at FROM stories WHERE id = ?", (story_id,))
-        return float(rows[0][0]) if rows else None
+    async def story_announced_at(self, story_id: int) -> float | None:
+        """When the story became news (None: history, or no such story)."""
+        rows = await self._fetchall("SELECT announced_at FROM stories WHERE id = ?", (story_id,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def story_audience(self, story_id: int) -> frozenset[int] | None:
         """Which servers may see the story: None for every server (the operator's scope), else the
@@ -222,9 +250,9 @@ class StoryRows(SQLiteBase):
     async def story_recipients(self, story_id: int) -> Audience:
         """Who the story is posted to: its scope's servers (the operator's: every server but those that
         muted each feed that told it; a feed's: its followers that have not paused it), with a follower's
-        own topics for the feeds that told it. A story not to be `announce`d goes to nobody."""
-        rows = await self._fetchall("SELECT scope_feed_id, announce FROM stories WHERE id = ?", (story_id,))
-        if not rows or not rows[0][1]:  # gone, or never to be posted
+        own topics for the feeds that told it. History (never news) goes to nobody."""
+        rows = await self._fetchall("SELECT scope_feed_id, announced_at FROM stories WHERE id = ?", (story_id,))
+        if not rows or rows[0][1] is None:  # gone, or history
             return Audience(frozenset())
         scope = rows[0][0]
         subs = await self._fetchall(

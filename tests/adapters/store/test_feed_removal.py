@@ -21,8 +21,8 @@ async def told_by(store: SQLiteStore, headline: str, *feed_ids: int) -> int:
     public = any(origins[f] is not FeedOrigin.DISCORD for f in feed_ids)
     async with store.transaction() as db:
         cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, card,"
-                               " scope_feed_id) VALUES (?, ?, ?, ?, '{}', ?)",
-                               (headline, T0, T0, T0, None if public else feed_ids[0]))  # fmt: skip
+                               " scope_feed_id, announced_at) VALUES (?, ?, ?, ?, '{}', ?, ?)",
+                               (headline, T0, T0, T0, None if public else feed_ids[0], T0))  # fmt: skip
         story = int(cur.lastrowid or 0)
         for n, feed in enumerate(feed_ids):
             await db.execute(

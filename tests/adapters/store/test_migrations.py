@@ -144,7 +144,8 @@ async def test_upgrade_to_10_splits_a_story_that_mixed_a_servers_feed_into_a_pub
     store = await SQLiteStore.open(path)
     await store.close()
     with sqlite3.connect(path) as db:
-        stories = db.execute("SELECT id, headline, published_at, scope_feed_id, announce, card IS NULL, source_count,"
+        stories = db.execute("SELECT id, headline, published_at, scope_feed_id, announced_at IS NOT NULL,"
+                             " card IS NULL, source_count,"
                              " main_entity_id FROM stories ORDER BY id").fetchall()  # fmt: skip
         assert stories[:2] == [
             (1, "Harbour Board opens the terminal", 55.0, None, 1, 1, 1, None),  # carded anew at the next start
