@@ -81,7 +81,8 @@ class CycleReport:
 
 
 class IngestService:
-    """Polls due feeds and writes what is new; hands released entry ids to `on_released`."""
+    """Polls due feeds and writes what is new; hands released entry ids to `on_released` (called, with
+    none, also when only entries stored as seen came: history to build)."""
 
     def __init__(
         self,
@@ -223,7 +224,8 @@ class IngestService:
             )
             self.last_cycle = report
             released = [i for o in report.outcomes for i in o.released]
-            if released and self.on_released is not None:
+            # entries stored as seen are history to build: the next step is woken for them too
+            if (released or report.new_entries) and self.on_released is not None:
                 await self.on_released(released)
         return report
 

@@ -166,6 +166,7 @@ class Subscriptions:
                 url, now=now, origin=FeedOrigin.DISCORD, guild_id=guild_id, topic=own_topic, added_by=added_by
             )
             await self.store.record_poll(feed.id, await self._first_poll(feed, result, parsed, now))
+        self.wake()  # its entries are history to build now
         stored = await self.store.get_feed(feed.id)
         return SubscribeResult(stored or feed, parsed.title or url, len(parsed.entries), own_topic)
 

@@ -16,7 +16,7 @@ from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, Publisher
 from bot.services.ports import Store
 from bot.services.recap import RecapScheduler, RecapService
-from bot.services.subscriptions import Subscriptions
+from bot.services.subscriptions import Subscriptions, Waker
 from bot.services.supervisor import Supervisor
 from bot.services.timeline import TimelineService
 from bot.services.topic_routes import TopicRoutes
@@ -66,7 +66,7 @@ class Services:
             recap=RecapService(store),
             timeline=TimelineService(store, settings),
             routes=TopicRoutes(settings, store),
-            subscriptions=Subscriptions(settings, store, fetcher, parser, enrich, wake=ingest.wake),
+            subscriptions=Subscriptions(settings, store, fetcher, parser, enrich, wake=lambda: _wake(ingest, enrich)),
             guilds=GuildLifecycle(store),
             summarizer=summarizer,
         )  # fmt: skip
@@ -93,3 +93,9 @@ class Services:
         await self.parser.close()
         if self.summarizer is not None:
             await self.summarizer.close()
+
+
+def _wake(*loops: Waker) -> None:
+    """A feed was added or resumed: ingest polls it, enrich builds its history."""
+    for loop in loops:
+        loop.wake()

@@ -105,6 +105,22 @@ async def test_first_fetch_stores_as_seen_and_releases_nothing(store, fetcher, p
     assert feed.subscribed and feed.entries_seen == 3 and feed.title == "News"
 
 
+async def test_a_first_fetch_wakes_the_next_step_to_build_its_history(store, fetcher, parser, clock) -> None:
+    await store.add_feed(URL, now=clock.now)
+    fetcher.then(URL, ok(body(item(1), item(2))), ok(body(item(1), item(2))))
+    woken: list[list[int]] = []
+
+    async def on_released(ids: list[int]) -> None:
+        woken.append(ids)
+
+    svc = service(store, fetcher, parser, clock)
+    svc.on_released = on_released
+    await poll(svc, clock, advance=0)
+    assert woken == [[]], "nothing released, but two entries stored as seen: history to build"
+    await poll(svc, clock)
+    assert woken == [[]], "nothing new: nobody is woken"
+
+
 async def test_new_entry_after_subscribing_is_released_once(store, fetcher, parser, clock) -> None:
     await store.add_feed(URL, now=clock.now)
     svc = service(store, fetcher, parser, clock)

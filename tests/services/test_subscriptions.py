@@ -324,6 +324,7 @@ async def test_only_the_owning_server_sees_and_manages_its_feed(
 ) -> None:
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha"))
     feed = (await subs.subscribe(server.url("/feed.xml"), GUILD)).feed
+    assert wakes.count == 1, "subscribing wakes the loops: its entries are history to build"
     await store.add_feed("https://config.example/feed.xml", now=time.time())  # the operator's, no server's
     ref = str(feed.id)
 
@@ -338,7 +339,7 @@ async def test_only_the_owning_server_sees_and_manages_its_feed(
     with pytest.raises(UserError, match="is paused already"):
         await subs.pause(GUILD, "Test News")  # by name, as typed without autocomplete
     await subs.resume(GUILD, server.url("/feed.xml"))  # by address
-    assert wakes.count == 1
+    assert wakes.count == 2
     assert feed_state(await store.get_feed(feed.id)) is FeedState.OK  # type: ignore[arg-type]
     with pytest.raises(UserError, match="is not paused"):
         await subs.resume(GUILD, ref)
