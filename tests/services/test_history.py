@@ -8,6 +8,8 @@ history creates stories nobody is sent and joins stories without editing a post.
 
 from __future__ import annotations
 
+import pytest
+
 from bot.adapters.store import SQLiteStore
 from bot.config import parse_settings
 from bot.core.cards import Draft, StoryInput
@@ -147,3 +149,29 @@ async def test_history_joining_a_posted_story_edits_nothing_and_a_restart_posts_
     await outbox.drain_once()
     assert [a for a, _ in publisher.log] == [Action.SENT], "one post, no edit, no history posted"
     assert await store.unrouted_stories(0) == []
+
+
+async def test_an_upgraded_database_builds_its_missing_history_once_resumably_with_progress_in_the_log(
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Older versions stored these entries as seen and left them out of every story: the first start
+    of this version says how many wait, builds them batch by batch (each batch commits), and a
+    restart in between goes on where it stopped."""
+    alpha = await store.add_feed("https://alpha.example/feed", now=T0, name="Alpha")
+    olds = [(item(f"old-{n}", f"Helix Labs note number {n} on topic {n * 7}", f"Helix Labs wrote note {n}."),
+             T0 - (n + 1) * DAY) for n in range(250)]  # fmt: skip
+    await store_entries(store, alpha.id, EntryState.SEEN, *olds)
+    with caplog.at_level("INFO", logger="bot.services.enrich"):
+        first = EnrichService(store, SETTINGS, clock=lambda: T0)
+        await first.start()
+        await first.run_once()  # one batch, then the process "stops"
+    assert "history: 250 stored entries are in no story yet; building their stories (news first)" in caplog.messages
+    assert "history: 100 more entries placed in stories; 150 left" in caplog.messages
+    assert await store.history_left() == 150
+    again = EnrichService(store, SETTINGS, clock=lambda: T0)  # the restart
+    await again.start()
+    while again.history_built or await store.history_left():
+        await again.run_once()
+    assert await store.history_left() == 0
+    rows = await store._fetchall("SELECT count(*), count(announced_at), min(published_at) FROM stories")
+    assert rows == [(250, 0, T0 - 250 * DAY)], "each note its story, none of them news, each with its date"
