@@ -7,6 +7,10 @@
 
 Every process `start_bot` starts is stopped at teardown, whatever the test did: SIGTERM, then
 SIGKILL if it is still there after STOP_TIMEOUT seconds.
+
+For a test of two servers on one bot, `servers` gives A (the fake's guild) and B, each with an admin,
+a reader and its channels, and `feeds` a feed server on 127.0.0.1; the helpers that go with them are
+in servers.py.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from fake_discord import (
     StartBot,
     child_environment,
 )
+from feed_server import FeedServer
+from servers import Server
 
 STOP_TIMEOUT = 20.0
 
@@ -130,3 +136,26 @@ async def start_bot(fake_discord: FakeDiscord, fake_guild: FakeGuild, tmp_path: 
                 with contextlib.suppress(TimeoutError):
                     await process.wait(STOP_TIMEOUT)
             await process.kill()
+
+
+@pytest.fixture
+def servers(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> tuple[Server, Server]:
+    """A (`fake_guild`) and B, each with #general, #news and #briefs, an admin (Manage Server)
+    and a reader, made before the bot connects (so both are in its GUILD_CREATEs)."""
+    fake_guild.add_channel("briefs")
+    other = fake_discord.add_guild("Server B", channels=("general", "news", "briefs"))
+    made = []
+    for guild, name in ((fake_guild, "a"), (other, "b")):
+        admin = fake_discord.add_user(f"admin-{name}")
+        guild.add_member(admin, permissions=EVERYONE_PERMISSIONS | MANAGE_GUILD)
+        reader = fake_discord.add_user(f"reader-{name}")
+        guild.add_member(reader)
+        made.append(Server(guild, admin, reader))
+    return made[0], made[1]
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    """A feed server on 127.0.0.1 (tests that define their own `feeds` fixture use that one)."""
+    async with FeedServer() as server:
+        yield server

@@ -11,7 +11,8 @@ The invariant proven here from the outside, on what the fake Discord recorded:
     follows; and a feed's address is shown only to the servers that follow it.
 
 A's own feed is called MARKER: the word is in its address, its title, its items' links and their
-text, so any trace of it in what B saw is found by one case-insensitive search (`seen_by`).
+text, so any trace of it in what B saw is found by one case-insensitive search (`seen_by`; it and the
+other helpers for two servers are in tests/e2e/servers.py).
 
 Feeds come from a feed server in this process on 127.0.0.1; the config allows private addresses so
 that /feeds add may fetch it. A test never sleeps to prove that something did *not* happen: it makes
@@ -22,54 +23,60 @@ not hang" bounds, never expectations of speed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-import os
 import re
-import signal
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
 from fake_discord import (
     EPHEMERAL,
-    EVERYONE_PERMISSIONS,
-    MANAGE_GUILD,
     OPTION_SUB_COMMAND,
     BotProcess,
     FakeChannel,
     FakeDiscord,
-    FakeGuild,
     FakeMessage,
     FakeUser,
     RecordedRequest,
     StartBot,
     option,
-    resolved,
-    shown,
     sub,
 )
 from feed_server import FeedServer, Item, LocalFeed
+from servers import (
+    JSON,
+    MARKER,
+    MESSAGES,
+    STOP_TIMEOUT,
+    TIMELINE,
+    TIMEOUT,
+    Server,
+    ask,
+    assert_no_trace,
+    card_urls,
+    check_no_trace,
+    follow,
+    item,
+    links_in,
+    read_db,
+    seen_by,
+    sigkill,
+    start,
+    stop,
+    timeline,
+    wait_posted,
+)
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT = 40.0  # "did not hang"
-STOP_TIMEOUT = 20.0
-MARKER = "zephyrine"  # server A's own feed: /zephyrine.xml, "Zephyrine Desk", https://zephyrine.example/…
 ENTITY = "Northwind Rail"  # in the config's watchlist; the operator's feeds and A's own both write about it
-TIMELINE = "⏳ Timeline"
 RELATED = "👉 Related updates"
 QUICK = "fetch_cooldown_seconds = 1e-6\nread_cooldown_seconds = 1e-6\n"  # no command waits for another
-MESSAGES = re.compile(r"/channels/(?P<channel>\d+)/messages(?:/\d+)?")
-LINK = re.compile(r"\]\((https?://[^)\s]+)\)")
-JSON = dict[str, Any]
 
 # the news: one event told by two operator feeds and republished by A's own feed, and follow-ups
 LINE = "Northwind Rail opens a new line between Harwick and Selby"
@@ -85,54 +92,7 @@ TRAINS_TEXT = ("Northwind Rail ordered twelve electric trains from Calder Works 
 TOPICS = '[[topics]]\nname = "transport"\nkeywords = ["rail", "train", "trains", "ferry"]\n'
 
 
-# --- the two servers -----------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """A guild of the fake with an admin (Manage Server) and a reader (an ordinary member)."""
-
-    guild: FakeGuild
-    admin: FakeUser
-    reader: FakeUser
-
-    @property
-    def id(self) -> int:
-        return self.guild.id
-
-    @property
-    def general(self) -> FakeChannel:
-        return self.guild.channel("general")
-
-    @property
-    def news(self) -> FakeChannel:
-        return self.guild.channel("news")
-
-    @property
-    def briefs(self) -> FakeChannel:
-        return self.guild.channel("briefs")
-
-
-@pytest.fixture
-def servers(fake_discord: FakeDiscord, fake_guild: FakeGuild) -> tuple[Server, Server]:
-    """A (the conftest's guild) and B, each with #general, #news and #briefs, made before the bot
-    connects (so both are in its GUILD_CREATEs)."""
-    fake_guild.add_channel("briefs")
-    other = fake_discord.add_guild("Server B", channels=("general", "news", "briefs"))
-    made = []
-    for guild, name in ((fake_guild, "a"), (other, "b")):
-        admin = fake_discord.add_user(f"admin-{name}")
-        guild.add_member(admin, permissions=EVERYONE_PERMISSIONS | MANAGE_GUILD)
-        reader = fake_discord.add_user(f"reader-{name}")
-        guild.add_member(reader)
-        made.append(Server(guild, admin, reader))
-    return made[0], made[1]
-
-
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
+# --- the two servers (the conftest's `servers`; helpers in servers.py) ---------------------------
 
 
 def bot_config(a: Server, b: Server, operator: Iterable[LocalFeed], *, limits: str = QUICK, routes: bool = True) -> str:
@@ -150,68 +110,7 @@ def bot_config(a: Server, b: Server, operator: Iterable[LocalFeed], *, limits: s
     return "\n".join(parts)
 
 
-def item(feed: LocalFeed, key: str, title: str, text: str) -> Item:
-    """An item of `feed` whose link is https://<feed name>.example/<key>."""
-    return Item(f"{feed.name}-{key}", title, f"https://{feed.name}.example/{key}", text)
-
-
-# --- the bot -------------------------------------------------------------------------------------
-
-
-async def start(
-    start_bot: StartBot, fake: FakeDiscord, a: Server, b: Server, config: str, *, switch: KillSwitch | None = None
-) -> BotProcess:
-    """Start the bot with commands synced to both servers; return once it is connected anew. A kill
-    `switch` is pointed at the new process at once, before it can send anything."""
-    connections = len(fake.connections)
-    bot = await start_bot(extra_config=config, dev_guild_ids=[a.id, b.id])
-    if switch is not None:
-        switch.bot = bot
-
-    def connected_again() -> bool:
-        live = fake.live_connection
-        synced = all(fake.find_command("feeds", s.id) for s in (a, b))
-        return bool(live is not None and live.number > connections and fake.ready_sent and synced)
-
-    await fake.wait_for(connected_again, TIMEOUT)
-    return bot
-
-
-async def stop(bot: BotProcess) -> None:
-    """SIGTERM: the loops finish their current step (a cycle's polls are all recorded), exit 0."""
-    bot.send_signal(signal.SIGTERM)
-    assert await bot.wait(STOP_TIMEOUT) == 0
-
-
-def sigkill(bot: BotProcess) -> None:
-    """The bot and its parser workers die at once, as in a crash."""
-    bot.stopping = True  # expected: the fake's health check lets it be
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(bot.pid, signal.SIGKILL)
-
-
-def read_db(tmp_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a query on the bot's database (the one `start_bot` configures), read from here."""
-    with contextlib.closing(sqlite3.connect(tmp_path / "wirebrief.db", timeout=10)) as db:
-        return db.execute(sql, params).fetchall()
-
-
 # --- commands ------------------------------------------------------------------------------------
-
-
-async def ask(
-    fake: FakeDiscord,
-    server: Server,
-    command: str,
-    options: Sequence[JSON] = (),
-    *,
-    user: FakeUser | None = None,
-    channels: Sequence[FakeChannel] = (),
-) -> JSON:
-    """What `user` (default: the server's admin) is shown after running the command in #general."""
-    interaction = await fake.invoke(command, user=user or server.admin, channel=server.general, options=options,
-                                    resolved=resolved(*channels) if channels else None)  # fmt: skip
-    return await shown(interaction, TIMEOUT)
 
 
 async def typing(
@@ -227,47 +126,7 @@ def typed_in(subcommand: str, name: str, value: str) -> list[JSON]:
     return [{"type": OPTION_SUB_COMMAND, "name": subcommand, "options": [option(name, value, focused=True)]}]
 
 
-async def follow(fake: FakeDiscord, server: Server, feed: LocalFeed) -> JSON:
-    """/feeds add in the server; it must work."""
-    reply = await ask(fake, server, "feeds", sub("add", url=feed.url))
-    assert reply["content"].startswith(f"Added **{feed.title}**"), reply
-    assert reply["flags"] & EPHEMERAL
-    return reply
-
-
-async def timeline(fake: FakeDiscord, server: Server, entity: str = ENTITY) -> JSON:
-    """/timeline <entity>, asked by the server's reader: the embed everyone in the channel sees."""
-    data = await ask(fake, server, "timeline", [option("entity", entity)], user=server.reader)
-    [embed] = data["embeds"]
-    return dict(embed)
-
-
-def links_in(embed: JSON) -> set[str]:
-    """The Markdown links of an embed's description."""
-    return set(LINK.findall(str(embed.get("description", ""))))
-
-
 # --- what the fake saw ---------------------------------------------------------------------------
-
-
-def card_urls(fake: FakeDiscord, channel: FakeChannel) -> Counter[str]:
-    """How many messages in the channel show a card of each url."""
-    return Counter(embed.get("url", "") for m in fake.messages(channel) for embed in m.embeds if embed.get("url"))
-
-
-async def wait_posted(
-    fake: FakeDiscord, *expected: tuple[FakeChannel, Iterable[str]], watch: Server | None = None
-) -> None:
-    """Wait until each channel holds a card of each of its urls. With `watch`, a trace of MARKER in
-    anything that server saw ends the wait at once, as the failure it is (not as a timeout)."""
-    wanted = [(channel, set(urls)) for channel, urls in expected]
-
-    def cards_posted() -> bool:
-        if watch is not None:
-            check_no_trace(seen_by(fake, watch), MARKER, where=watch.guild.name)
-        return all(urls <= set(card_urls(fake, channel)) for channel, urls in wanted)
-
-    await fake.wait_for(cards_posted, TIMEOUT)
 
 
 def fields_of(message: FakeMessage) -> dict[str, str]:
@@ -297,44 +156,6 @@ def edits_in(fake: FakeDiscord, server: Server) -> list[RecordedRequest]:
     return [
         r for r in fake.find_requests("PATCH", MESSAGES) if (m := MESSAGES.fullmatch(r.path)) and m["channel"] in ids
     ]
-
-
-def seen_by(fake: FakeDiscord, server: Server) -> list[str]:
-    """Everything the bot showed in the server, one text each: every message it created or edited in
-    its channels (as sent, and as the channel holds it now), and every answer to an interaction
-    there — callbacks (autocomplete choices included), follow-ups and edits of the original."""
-    ids = {str(c.id) for c in server.guild.channels.values()}
-    seen = []
-    for request in fake.requests:
-        match = MESSAGES.fullmatch(request.path)
-        if match and match["channel"] in ids and request.method in ("POST", "PATCH"):
-            seen.append(f"{request.method} {request.path}: {json.dumps(request.json)}")
-    for channel in server.guild.channels.values():
-        seen += [f"#{channel.name} holds: {json.dumps(m.payload)}" for m in channel.messages]
-    tokens = set()
-    for interaction in fake.interactions.values():
-        if interaction.payload.get("guild_id") == str(server.id):
-            tokens.add(interaction.token)
-            name = interaction.payload["data"].get("name") or interaction.payload["data"].get("custom_id")
-            seen += [f"answer to {name}: {json.dumps(body)}" for body in interaction.callbacks]
-    for request in fake.requests:
-        parts = request.path.split("/")  # /webhooks/<app>/<token>/…
-        if parts[1:2] == ["webhooks"] and len(parts) > 3 and parts[3] in tokens:
-            seen.append(f"{request.method} interaction webhook: {json.dumps(request.json)}")
-    return seen
-
-
-def check_no_trace(seen: Sequence[str], *needles: str, where: str = "B") -> None:
-    """None of `needles` (case-insensitive) in anything seen."""
-    for text in seen:
-        found = [n for n in needles if n.casefold() in text.casefold()]
-        assert not found, f"{where} saw {found} in: {text[:3000]}"
-
-
-def assert_no_trace(seen: Sequence[str], *needles: str, where: str = "B") -> None:
-    """`check_no_trace`, on something seen (else the check would prove nothing)."""
-    assert seen, "nothing was seen at all: the check would prove nothing"
-    check_no_trace(seen, *needles, where=where)
 
 
 # --- 1. one feed, two followers ------------------------------------------------------------------
@@ -426,7 +247,7 @@ async def test_a_servers_own_feed_leaves_no_trace_in_another_servers_posts_edits
     assert first.link in fields_of(message_with(fake_discord, b.news, trains.link)).get(TIMELINE, "")
     assert edits_in(fake_discord, b), "B's card was edited"
 
-    told = await timeline(fake_discord, b)
+    told = await timeline(fake_discord, b, ENTITY)
     assert {first.link, trains.link} <= links_in(told)
     recap = await ask(fake_discord, b, "recap", user=b.reader)
     assert "**2 stories**" in recap["embeds"][0]["description"], "only the operator's two stories count in B"
@@ -474,10 +295,10 @@ async def test_timeline_of_an_entity_lists_another_servers_own_stories_only_in_t
     a, b = servers
     operator, own = await northwind_stories(fake_discord, a, b, feeds, start_bot)
 
-    in_b = await timeline(fake_discord, b)
+    in_b = await timeline(fake_discord, b, ENTITY)
     assert links_in(in_b) == {i.link for i in operator}
     assert in_b["footer"]["text"].endswith("2 stories in the whole history")
-    in_a = await timeline(fake_discord, a)
+    in_a = await timeline(fake_discord, a, ENTITY)
     assert links_in(in_a) == {i.link for i in operator + own}
     assert in_a["footer"]["text"].endswith("4 stories in the whole history")
     offered = await typing(fake_discord, b, "timeline", [option("entity", "northw", focused=True)], user=b.reader)
@@ -547,7 +368,7 @@ async def test_a_feed_its_only_follower_removed_leaves_nothing_in_the_other_serv
     assert len(private.fetches) == fetched, "a feed nobody follows is not polled"
     assert card_urls(fake_discord, a.news) == Counter({first.link: 1, republished.link: 1, trains.link: 1})
     assert card_urls(fake_discord, b.news) == Counter({first.link: 1, trains.link: 1})
-    in_b = await timeline(fake_discord, b)
+    in_b = await timeline(fake_discord, b, ENTITY)
     assert links_in(in_b) == {first.link, trains.link}
     recap = await ask(fake_discord, b, "recap", user=b.reader)
     assert "**2 stories**" in recap["embeds"][0]["description"]
@@ -806,7 +627,7 @@ async def test_a_config_feed_a_server_also_follows_goes_back_to_that_server_alon
     assert ferry.link not in card_urls(fake_discord, b.news)
     listed = await ask(fake_discord, b, "feeds", sub("list"))
     assert harbour.url not in json.dumps(listed), "B never followed it"
-    told = await timeline(fake_discord, b)
+    told = await timeline(fake_discord, b, ENTITY)
     assert trains.link in links_in(told)
     assert_no_trace(seen_by(fake_discord, b), ferry.link, "second ferry line")
 
@@ -829,6 +650,10 @@ class KillSwitch:
     def __post_init__(self) -> None:
         self._respond = self.fake._respond
         self.fake._respond = self.respond  # type: ignore[method-assign]
+
+    def point_at(self, bot: BotProcess) -> None:
+        """The process to kill (`start` calls this with each new one, before it can send anything)."""
+        self.bot = bot
 
     def arm(self, when: Callable[[RecordedRequest], bool], *, after: bool) -> None:
         self.when, self.after = when, after
@@ -864,7 +689,7 @@ async def test_sigkill_while_a_servers_own_story_is_clustered_posted_or_grows_le
     config = bot_config(a, b, [wire, daily])
     switch = KillSwitch(fake_discord)
     kills: list[str] = []
-    bot = await start(start_bot, fake_discord, a, b, config, switch=switch)
+    bot = await start(start_bot, fake_discord, a, b, config, started=switch.point_at)
     await feeds.wait_fetched(wire, times=2, timeout=TIMEOUT)
     await feeds.wait_fetched(daily, times=2, timeout=TIMEOUT)
     await follow(fake_discord, a, private)
@@ -892,7 +717,7 @@ async def test_sigkill_while_a_servers_own_story_is_clustered_posted_or_grows_le
             republished.link in json.dumps(record.json))  # fmt: skip
 
     switch.arm(a_card, after=True)
-    bot = await start(start_bot, fake_discord, a, b, config, switch=switch)
+    bot = await start(start_bot, fake_discord, a, b, config, started=switch.point_at)
 
     def killed_or_posted() -> bool:
         check_no_trace(seen_by(fake_discord, b), MARKER)
@@ -902,7 +727,7 @@ async def test_sigkill_while_a_servers_own_story_is_clustered_posted_or_grows_le
     if switch.fired:  # (the first kill may have come after the card was sent: then there is nothing to kill at)
         await bot.wait(STOP_TIMEOUT)
         kills.append(switch.fired[-1])
-        bot = await start(start_bot, fake_discord, a, b, config, switch=switch)
+        bot = await start(start_bot, fake_discord, a, b, config, started=switch.point_at)
     switch.when = None
 
     # 3: the operator's story and A's both grow; the bot dies as it sends B's edit (the edit is lost)
@@ -927,12 +752,12 @@ async def test_sigkill_while_a_servers_own_story_is_clustered_posted_or_grows_le
     await bot.wait(STOP_TIMEOUT)
     kills.append(switch.fired[-1])
 
-    bot = await start(start_bot, fake_discord, a, b, config, switch=switch)
+    bot = await start(start_bot, fake_discord, a, b, config, started=switch.point_at)
     trains = item(wire, "northwind-trains", TRAINS, TRAINS_TEXT)
     wire.publish(trains)
     await wait_posted(fake_discord, (a.news, {trains.link, republished.link}), (b.news, {trains.link}), watch=b)
     await wait_shows(fake_discord, posted_in_b, "daily.example/harwick-selby", watch=b)  # the lost edit was made again
-    told = await timeline(fake_discord, b)
+    told = await timeline(fake_discord, b, ENTITY)
     assert {first.link, trains.link} <= links_in(told)
     await ask(fake_discord, b, "recap", user=b.reader)
     await stop(bot)
