@@ -175,10 +175,10 @@ def descendants(root: int, exclude: set[int]) -> list[int]:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far (0.0 when unknown)."""
+def _cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User + system CPU time the process (with `tid`: that one thread of it) has used so far (0.0 when unknown)."""
     try:
-        with open(f"/proc/{pid}/stat") as fh:
+        with open(f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     except (OSError, IndexError, ValueError):

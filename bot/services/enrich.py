@@ -40,7 +40,7 @@ from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
 
-HISTORY_BATCH = 100  # history entries planned at once: small, so news never waits long behind it
+HISTORY_BATCH = 25  # history entries planned at once: small, so news never waits long behind one batch
 PROGRESS_EVERY = 30.0  # seconds between two log lines about the history being built
 
 

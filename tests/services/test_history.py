@@ -19,7 +19,7 @@ from bot.core.polls import PollRecord
 from bot.core.routing import Route
 from bot.core.types import ParsedEntry
 from bot.offline.recorder import Action, RecordingPublisher
-from bot.services.enrich import EnrichService
+from bot.services.enrich import HISTORY_BATCH, EnrichService
 from bot.services.outbox import Outbox
 
 T0 = 1_800_000_000.0
@@ -166,8 +166,8 @@ async def test_an_upgraded_database_builds_its_missing_history_once_resumably_wi
         await first.start()
         await first.run_once()  # one batch, then the process "stops"
     assert "history: 250 stored entries are in no story yet; building their stories (news first)" in caplog.messages
-    assert "history: 100 more entries placed in stories; 150 left" in caplog.messages
-    assert await store.history_left() == 150
+    assert f"history: {HISTORY_BATCH} more entries placed in stories; {250 - HISTORY_BATCH} left" in caplog.messages
+    assert await store.history_left() == 250 - HISTORY_BATCH
     again = EnrichService(store, SETTINGS, clock=lambda: T0)  # the restart
     await again.start()
     while again.history_built or await store.history_left():
