@@ -175,3 +175,17 @@ async def test_an_upgraded_database_builds_its_missing_history_once_resumably_wi
     assert await store.history_left() == 0
     rows = await store._fetchall("SELECT count(*), count(announced_at), min(published_at) FROM stories")
     assert rows == [(250, 0, T0 - 250 * DAY)], "each note its story, none of them news, each with its date"
+
+
+async def test_the_next_history_batch_is_read_by_its_index_without_sorting_the_whole_archive(
+    store: SQLiteStore,
+) -> None:
+    """An upgraded store may hold a whole archive in no story yet: each batch must read the oldest
+    few by the partial index `entries_history`, not sort every waiting entry again (a quadratic build)."""
+    statements: list[str] = []
+    await store._db.set_trace_callback(statements.append)
+    await store.history_entries(25, T0)
+    await store._db.set_trace_callback(None)
+    [sql] = [s for s in statements if "state = 'seen'" in s]
+    plan = " | ".join(str(r[3]) for r in await store._fetchall("EXPLAIN QUERY PLAN " + sql))
+    assert "USING INDEX entries_history" in plan and "TEMP B-TREE" not in plan, plan

@@ -134,14 +134,19 @@ class IngestRows(SQLiteBase):
         )  # fmt: skip
         rows = await self._fetchall(
             "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"  # noqa: S608
-            f" FROM entries WHERE state = 'seen' AND story_id IS NULL{held} ORDER BY published_at, id LIMIT ?",
+            # by the partial index, oldest first: SQLite would otherwise take entries_story and sort
+            # every entry still in no story at each batch (a whole upgraded archive, again and again)
+            f" FROM entries INDEXED BY entries_history WHERE state = 'seen' AND story_id IS NULL{held}"
+            " ORDER BY published_at, id LIMIT ?",
             (limit,) if now is None else (now, limit),
         )
         return [StoredEntry(*r) for r in rows]
 
     async def history_left(self) -> int:
         """How many stored-as-seen entries are in no story yet (the history still to build)."""
-        rows = await self._fetchall("SELECT count(*) FROM entries WHERE state = 'seen' AND story_id IS NULL")
+        rows = await self._fetchall(
+            "SELECT count(*) FROM entries INDEXED BY entries_history WHERE state = 'seen' AND story_id IS NULL"
+        )
         return int(rows[0][0])
 
     async def pending_count(self, feed_id: int) -> int:
