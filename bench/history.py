@@ -105,10 +105,17 @@ def now_mono() -> float:
 # Watching the enrich loop (instance wrappers: they time, and change nothing)
 
 
-PARTS = ("take", "feeds", "features", "plan", "apply", "cards")  # where a batch's time goes (the rest: other reads)
-
-PART_NAMES = {"take": "history_entries", "feeds": "list_feeds", "features": "story_features_since + story_scopes",
-              "plan": "planning (in a thread)", "apply": "apply_story_plan", "cards": "writing the cards"}  # fmt: skip
+# where a batch's time goes (the rest: other reads and the loop's own work), and what each part is
+PART_NAMES = {
+    "released": "released_entries",
+    "take": "history_entries",
+    "feeds": "list_feeds",
+    "features": "story_features_since + story_scopes",
+    "plan": "planning (in a thread)",
+    "apply": "apply_story_plan",
+    "cards": "writing the cards",
+}
+PARTS = tuple(PART_NAMES)
 
 
 @dataclass(slots=True)
@@ -121,7 +128,7 @@ class Batch:
     history: int = 0  # history entries taken
     history_asked: bool = False  # run_once looked for history (no released entry waited)
     candidates: int = 0  # stories story_features_since handed to the planner
-    # seconds in: history_entries / released_entries, list_feeds, story_features_since + story_scopes, the
+    # seconds in: released_entries, history_entries, list_feeds, story_features_since + story_scopes, the
     # planner (in its thread), apply_story_plan, _write_cards
     parts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PARTS, 0.0))
 
@@ -177,7 +184,7 @@ class Instruments:
         store.history_entries = counted_history  # type: ignore[method-assign]
         store.released_entries = counted_released  # type: ignore[method-assign]
         self._time(store, "history_entries", "take")
-        self._time(store, "released_entries", "take")
+        self._time(store, "released_entries", "released")
         self._time(store, "list_feeds", "feeds")
         self._time(enrich, "_write_cards", "cards")
         self._time(store, "story_features_since", "features", count=True)
@@ -789,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     at_start = ingest_bench.machine()
+    code = git_state()  # the code this process imports now (a commit landing during the run is not in it)
     print(f"Serving {args.feeds} generated feeds (seed {args.seed}) from a separate process ...", flush=True)
     server = ingest_bench.FeedServer(args.feeds, args.seed, compress=False)
     try:
@@ -803,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
         "machine": ingest_bench.machine() | {"load_average_at_start": at_start["load_average"]},
-        "git": git_state(),
+        "git": code,
         **data,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -177,7 +177,7 @@ async def test_an_upgraded_database_builds_its_missing_history_once_resumably_wi
     assert rows == [(250, 0, T0 - 250 * DAY)], "each note its story, none of them news, each with its date"
 
 
-async def test_the_next_history_batch_is_read_by_its_index_without_sorting_the_whole_archive(
+async def test_the_next_history_batch_and_the_next_news_are_read_by_their_indexes_without_sorting_the_archive(
     store: SQLiteStore,
 ) -> None:
     """An upgraded store may hold a whole archive in no story yet: each batch must read the oldest
@@ -185,7 +185,9 @@ async def test_the_next_history_batch_is_read_by_its_index_without_sorting_the_w
     statements: list[str] = []
     await store._db.set_trace_callback(statements.append)
     await store.history_entries(25, T0)
+    await store.released_entries(200, T0)  # and news is found without walking the history
     await store._db.set_trace_callback(None)
-    [sql] = [s for s in statements if "state = 'seen'" in s]
-    plan = " | ".join(str(r[3]) for r in await store._fetchall("EXPLAIN QUERY PLAN " + sql))
-    assert "USING INDEX entries_history" in plan and "TEMP B-TREE" not in plan, plan
+    for state, index in (("seen", "entries_history"), ("released", "entries_released")):
+        [sql] = [s for s in statements if f"state = '{state}'" in s]
+        plan = " | ".join(str(r[3]) for r in await store._fetchall("EXPLAIN QUERY PLAN " + sql))
+        assert f"USING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan

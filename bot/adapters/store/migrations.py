@@ -505,6 +505,15 @@ async def _to_11_history_and_entity_parts(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_12_released_index(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE INDEX entries_released ON entries (published_at, id) WHERE state = 'released' AND story_id IS NULL;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -518,5 +527,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_9_subscriptions,
     _to_10_story_scopes,
     _to_11_history_and_entity_parts,
+    _to_12_released_index,
 )
 LATEST_VERSION = len(MIGRATIONS)

@@ -104,6 +104,8 @@ CREATE INDEX entries_link_key ON entries (feed_id, link_key) WHERE link_key IS N
 CREATE INDEX entries_pending ON entries (feed_id, published_at) WHERE state = 'pending';
 -- history to build: entries stored as seen (never to be posted) that are in no story yet, oldest first
 CREATE INDEX entries_history ON entries (published_at, id) WHERE state = 'seen' AND story_id IS NULL;
+-- news to cluster: released entries in no story yet, oldest first (never a walk over the history)
+CREATE INDEX entries_released ON entries (published_at, id) WHERE state = 'released' AND story_id IS NULL;
 CREATE INDEX entries_story ON entries (story_id);
 -- who may see a story (its feeds), and the stories of a feed, without reading the entries
 CREATE INDEX entries_story_feed ON entries (story_id, feed_id);
