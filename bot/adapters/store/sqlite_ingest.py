@@ -112,23 +112,17 @@ class IngestRows(SQLiteBase):
     async def released_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
         """Released entries not in a story yet, oldest first; with `now`, those held back from planning
         (quarantined, or waiting out a backoff after a failure) are left out."""
-        held = (
-            "" if now is None else
-            " AND NOT EXISTS (SELECT 1 FROM item_failures f WHERE f.stage = 'story' AND f.item_id = entries.id"
-            " AND (f.quarantined_at IS NOT NULL OR f.retry_at > ?))"
-        )  # fmt: skip
-        rows = await self._fetchall(
-            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"  # noqa: S608
-            # by its partial index: a history backlog in no story yet is never walked to find the news
-            f" FROM entries INDEXED BY entries_released WHERE state = 'released' AND story_id IS NULL{held}"
-            " ORDER BY published_at, id LIMIT ?",
-            (limit,) if now is None else (now, limit),
-        )
-        return [StoredEntry(*r) for r in rows]
+        return await self._unplaced("released", "entries_released", limit, now)
 
     async def history_entries(self, limit: int = 100, now: float | None = None) -> list[StoredEntry]:
         """Entries stored as seen (found at subscription, too old to post, imported) that are in no
         story yet, oldest first, leaving out held ones as `released_entries` does: history to build."""
+        return await self._unplaced("seen", "entries_history", limit, now)
+
+    async def _unplaced(self, state: str, index: str, limit: int, now: float | None) -> list[StoredEntry]:
+        """The oldest `limit` entries in `state` and in no story, read by their partial `index` (SQLite
+        would otherwise take entries_story and sort every entry still in no story, a whole upgraded
+        archive, at each batch); with `now`, without those held back from planning."""
         held = (
             "" if now is None else
             " AND NOT EXISTS (SELECT 1 FROM item_failures f WHERE f.stage = 'story' AND f.item_id = entries.id"
@@ -136,9 +130,7 @@ class IngestRows(SQLiteBase):
         )  # fmt: skip
         rows = await self._fetchall(
             "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"  # noqa: S608
-            # by the partial index, oldest first: SQLite would otherwise take entries_story and sort
-            # every entry still in no story at each batch (a whole upgraded archive, again and again)
-            f" FROM entries INDEXED BY entries_history WHERE state = 'seen' AND story_id IS NULL{held}"
+            f" FROM entries INDEXED BY {index} WHERE state = '{state}' AND story_id IS NULL{held}"
             " ORDER BY published_at, id LIMIT ?",
             (limit,) if now is None else (now, limit),
         )
