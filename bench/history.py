@@ -83,6 +83,7 @@ from bot.core.polls import PollRecord  # noqa: E402
 from bot.core.routing import Route, RouteOrigin  # noqa: E402
 from bot.core.types import FeedOrigin, ParsedEntry  # noqa: E402
 from bot.offline.recorder import RecordingPublisher  # noqa: E402
+from bot.services import enrich as enrich_module  # noqa: E402
 from bot.services.enrich import HISTORY_BATCH, EnrichService, StoryChange  # noqa: E402
 from bot.services.wiring import Services  # noqa: E402
 
@@ -510,6 +511,8 @@ async def run_bench(server: ingest_bench.FeedServer, args: argparse.Namespace, t
     out: dict[str, Any] = {"settings": {"topics": len(settings.topics), "entities": len(settings.entities),
                                         "config": str(args.config) if args.config else None,
                                         "history_batch": HISTORY_BATCH, "enrich_batch": services.enrich.batch_size,
+                                        "history_chunk": enrich_module.HISTORY_CHUNK,
+                                        "news_grace": enrich_module.NEWS_GRACE,
                                         "max_new_per_poll": settings.polling.max_new_per_poll}}  # fmt: skip
     try:
         # 1. one ingest cycle: every entry stored as seen
@@ -680,7 +683,8 @@ def report(args: argparse.Namespace, server: ingest_bench.FeedServer, data: dict
     print(f"Feed set: {len(server.manifest)} feeds (seed {args.seed}), {entries} entries, "
           f"{server.total_bytes / MB:.1f} MB. Settings: {settings.get('topics')} topics, "
           f"{settings.get('entities')} entities ({settings.get('config') or 'the defaults'}); "
-          f"HISTORY_BATCH {settings.get('history_batch')}, offline cards.")  # fmt: skip
+          f"HISTORY_BATCH {settings.get('history_batch')}, HISTORY_CHUNK {settings.get('history_chunk')}, "
+          f"NEWS_GRACE {settings.get('news_grace')} s, offline cards.")  # fmt: skip
     if "problem" in data:
         print(f"NOT RUN: {data['problem']}")
         return data

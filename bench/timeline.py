@@ -1,6 +1,6 @@
 """Timeline and recap benchmark (issue 6): /timeline, autocomplete and /recap on a big store.
 
-    .venv/bin/python bench/timeline.py [--calls 1000] [--seed 1] [--db PATH]
+    .venv/bin/python bench/timeline.py [--calls 1000] [--seed 1] [--db PATH] [--postgres]
 
 What it does:
 
@@ -21,7 +21,10 @@ What it does:
    calls that read the names index and a server's own names;
    servers alternate between one that follows feeds from Discord and two that do not, so every
    read carries the condition of who may see a story;
-3. prints p50/p99/max per query type, the DB file size, and PASS/FAIL per goal; writes the same
+   with `--postgres`, the same store is then copied into a PostgreSQL database (`wirebrief migrate`'s
+   copy, into a server the `pgserver` package starts in a temp dir) and every query is timed again
+   on PostgresStore, after the SQLite run, in the same process;
+3. prints p50/p99/max per query type (per engine), the DB file size, and PASS/FAIL per goal; writes the same
    figures as JSON to bench/out/timeline-<timestamp>.json. The share of the CPUs other processes
    used during the timing is printed too: above 10 % the figures are suspect.
 
@@ -103,14 +106,18 @@ def typed_queries(names: list[str], calls: int, rng: random.Random) -> list[str]
     return out
 
 
-async def measure(db: Path, made: storegen.GeneratedStore, calls: int, seed: int) -> dict[str, Any]:
-    """Time every query type on the store at `db`, as the bot opens it."""
+async def measure(
+    db: Path, made: storegen.GeneratedStore, calls: int, seed: int, pg_url: str | None = None
+) -> dict[str, Any]:
+    """Time every query type on the store at `db`, as the bot opens it (or, with `pg_url`, on the
+    PostgreSQL database there)."""
     from bot.adapters.store import SQLiteStore
+    from bot.adapters.store.postgres import PostgresStore
     from bot.config import Settings, TopicSettings
     from bot.services.recap import RecapService
     from bot.services.timeline import TimelineService
 
-    store = await SQLiteStore.open(db)
+    store: Any = await (SQLiteStore.open(db) if pg_url is None else PostgresStore.open(pg_url))
     settings = Settings(topics=tuple(TopicSettings(t) for t in storegen.TOPICS))
     timeline = TimelineService(store, settings, clock=lambda: storegen.END)
     recaps = RecapService(store, clock=lambda: storegen.END)
@@ -156,10 +163,39 @@ async def measure(db: Path, made: storegen.GeneratedStore, calls: int, seed: int
     return {"results": results, "others_cpu_share": others}
 
 
-def report(made: storegen.GeneratedStore, measured: dict[str, Any], size: int, calls: int) -> dict[str, Any]:
+async def copy_to_postgres(db: Path, data_dir: Path) -> tuple[Any, str, float]:
+    """Start PostgreSQL in `data_dir`, copy the store at `db` into a new database; (server, URL, seconds)."""
+    import asyncpg
+    import pgserver
+
+    from bot.adapters.store import SQLiteStore
+    from bot.adapters.store.copy import copy_store
+    from bot.adapters.store.postgres import PostgresStore
+
+    server = pgserver.get_server(data_dir, cleanup_mode="delete")
+    admin = server.get_uri()
+    conn = await asyncpg.connect(admin)
+    await conn.execute("CREATE DATABASE wirebrief_bench TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'")
+    await conn.close()
+    url = admin.replace("/postgres?", "/wirebrief_bench?", 1)
+    started = time.monotonic()
+    source, target = await SQLiteStore.open(db), await PostgresStore.open(url, max_size=2)
+    try:
+        report = await copy_store(source, target)
+    finally:
+        await source.close()
+        await target.close()
+    seconds = time.monotonic() - started
+    print(f"copied {report.total:,} rows into PostgreSQL in {seconds:.0f} s", flush=True)
+    return server, url, seconds
+
+
+def report(
+    made: storegen.GeneratedStore, measured: dict[str, Any], size: int, calls: int, engine: str = "SQLite"
+) -> dict[str, Any]:
     """Print the table and the verdicts; the same figures for the JSON file."""
     rows = {}
-    print(f"\nstore: {size / MB:,.0f} MB ({size:,} bytes), generated in {made.seconds:.0f} s")
+    print(f"\n{engine} — store: {size / MB:,.0f} MB ({size:,} bytes), generated in {made.seconds:.0f} s")
     print(f"{'query':38} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  goal")
     verdicts = []
     for name, values in measured["results"].items():
@@ -178,12 +214,23 @@ def report(made: storegen.GeneratedStore, measured: dict[str, Any], size: int, c
             "others_cpu_share": share, "cpus": os.cpu_count(), "all_pass": all(verdicts)}  # fmt: skip
 
 
+async def _pg_size(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="use (or create and keep) the store at this path")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
+    parser.add_argument("--postgres", action="store_true", help="then the same on PostgreSQL (a copy of the store)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wirebrief-timeline-") as tmp:
         db = args.db or Path(tmp) / "big.db"
@@ -196,6 +243,15 @@ def main() -> None:
         measured = asyncio.run(measure(db, made, args.calls, args.seed))
         size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob(db.name + "-*"))
         summary = report(made, measured, size, args.calls)
+        if args.postgres:
+            server, url, seconds = asyncio.run(copy_to_postgres(db, Path(tmp) / "pg"))
+            try:
+                measured_pg = asyncio.run(measure(db, made, args.calls, args.seed, pg_url=url))
+                pg_size = asyncio.run(_pg_size(url))
+            finally:
+                server.cleanup()
+            summary = {"sqlite": summary, "postgresql": report(made, measured_pg, pg_size, args.calls, "PostgreSQL")}
+            summary["postgresql"]["copy_seconds"] = seconds
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"timeline-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(summary, indent=2))

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, load_settings
+from bot.config.loader import url_has_password
 from bot.core.quarantine import Stage
+from bot.core.topology import ALL_ROLES, Role, Topology, parse_shards
 from bot.errors import ConfigError, UserError, WirebriefError
 from bot.logs import setup_logging
 
@@ -46,6 +48,41 @@ def _port(text: str) -> int:
     return port
 
 
+def _roles(text: str) -> frozenset[Role]:
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    if names == {"all"}:
+        return ALL_ROLES
+    wrong = sorted(names - {r.value for r in Role})
+    if wrong or not names:
+        raise argparse.ArgumentTypeError(f"roles are all, ingest, enrich and discord (got {text!r})")
+    return frozenset(Role(n) for n in names)
+
+
+def _shards(text: str) -> tuple[int, ...]:
+    try:
+        return parse_shards(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def topology_of(args: argparse.Namespace, settings: Settings) -> Topology:
+    """This process's roles and shards from `run`'s options; UserError when they do not fit together."""
+    roles: frozenset[Role] = args.role
+    if (args.shard_count is None) != (args.shards is None):
+        raise UserError("--shards and --shard-count go together: the shards this process serves, of how many")
+    if args.shards is not None and Role.DISCORD not in roles:
+        raise UserError("--shards is for a process with the discord role")
+    if (roles != ALL_ROLES or args.shards is not None) and not settings.storage.url:
+        raise UserError(
+            "several processes share one PostgreSQL database: set [storage] url in the config to use --role or"
+            " --shards (SQLite serves one process)"
+        )
+    try:
+        return Topology(roles, args.shards, 1 if args.shard_count is None else args.shard_count)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wirebrief",
@@ -60,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--health-port", type=_port, metavar="N", help="answer GET http://127.0.0.1:N/health (200 healthy, 503 not)"
     )
+    run.add_argument(
+        "--role",
+        type=_roles,
+        default=ALL_ROLES,
+        metavar="ROLES",
+        help="what this process does: all (default), or ingest, enrich, discord, or several joined by commas;"
+        " more than one process needs [storage] url (PostgreSQL)",
+    )
+    run.add_argument(
+        "--shards", type=_shards, metavar="IDS", help="the discord role's shards, as 0,1 or 0-3 (default: all)"
+    )
+    run.add_argument("--shard-count", type=int, metavar="N", help="how many shards the bot has in all (with --shards)")
 
     demo = sub.add_parser("demo", help="the whole pipeline offline on bundled sample feeds; no token")
     demo.add_argument("--output", "-o", default="wirebrief-demo", metavar="DIR",
@@ -90,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     q_retry = q_sub.add_parser("retry", help="give quarantined items a new round of attempts (after a fix)")
     q_retry.add_argument("--stage", choices=[s.value for s in Stage], help="only the items of this stage")
     _add_config(q_retry)
+
+    migrate = sub.add_parser(
+        "migrate", help="copy this installation's SQLite database into an empty PostgreSQL database"
+    )
+    migrate.add_argument(
+        "--to", required=True, metavar="URL", help="postgresql://user@host:5432/db (password: [storage] password_env)"
+    )
+    migrate.add_argument("--from", dest="source", metavar="PATH", help="the SQLite file (default: [storage] path)")
+    _add_config(migrate)
     return parser
 
 
@@ -112,9 +170,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _load(args.config)
+    topology = topology_of(args, settings)
     token_env = settings.discord.token_env
     token = os.environ.get(token_env, "").strip()
-    if not token:
+    if not token and topology.has(Role.DISCORD):  # ingest and enrich processes never talk to Discord
         print(
             f"error: the environment variable {token_env} is not set; put the bot token there"
             " (discord.token_env in the config names the variable)",
@@ -122,14 +181,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     llm_key = os.environ.get(settings.summarizer.api_key_env, "")
-    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token, llm_key])
+    db_password = os.environ.get(settings.storage.password_env, "") if settings.storage.url else ""
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token, llm_key, db_password])
     import aiohttp
     import discord
 
     from bot.app.runtime import run_bot  # imported late: discord.py is slow to import
 
     try:
-        asyncio.run(run_bot(settings, token, health_port=args.health_port))
+        asyncio.run(run_bot(settings, token, health_port=args.health_port, topology=topology))
     except discord.LoginFailure:
         print(f"error: Discord refused the token in ${token_env}; check it", file=sys.stderr)
         return EXIT_USAGE
@@ -170,7 +230,7 @@ def cmd_opml(args: argparse.Namespace) -> int:
 
 
 async def _opml_import(settings: Settings, path: str) -> int:
-    from bot.adapters.store import SQLiteStore
+    from bot.adapters.store.factory import open_store
     from bot.progress import ProgressBar
     from bot.services.feeds import import_opml
 
@@ -179,7 +239,7 @@ async def _opml_import(settings: Settings, path: str) -> int:
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    store = await SQLiteStore.open(settings.storage.path)
+    store = await open_store(settings.storage)
     bar = ProgressBar("importing feeds")
     try:
         report = await import_opml(store, data, time.time(), progress=bar.update)
@@ -193,10 +253,10 @@ async def _opml_import(settings: Settings, path: str) -> int:
 
 
 async def _opml_export(settings: Settings, output: str) -> int:
-    from bot.adapters.store import SQLiteStore
+    from bot.adapters.store.factory import open_store
     from bot.services.feeds import export_opml
 
-    store = await SQLiteStore.open(settings.storage.path)
+    store = await open_store(settings.storage)
     try:
         document = await export_opml(store, time.time())
     finally:
@@ -210,15 +270,52 @@ async def _opml_export(settings: Settings, output: str) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    source = args.source or settings.storage.path
+    if source != ":memory:" and not Path(source).is_file():
+        raise UserError(f"there is no SQLite database at {source} to copy (--from names another)")
+    scheme = args.to.partition("://")[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise UserError(f"--to takes a postgresql:// address (got {scheme or args.to!r})")
+    if url_has_password(args.to):
+        raise UserError(f"put the password in the environment variable {settings.storage.password_env}, not in --to")
+    return asyncio.run(_migrate(settings, source, args.to))
+
+
+async def _migrate(settings: Settings, source: str, url: str) -> int:
+    from bot.adapters.store.copy import copy_store
+    from bot.adapters.store.postgres import PostgresStore
+    from bot.adapters.store.sqlite import SQLiteStore
+    from bot.progress import ProgressBar
+
+    password = os.environ.get(settings.storage.password_env) or None
+    sqlite = await SQLiteStore.open(source)
+    try:
+        target = await PostgresStore.open(url, password=password, max_size=2)
+        bar = ProgressBar("copying")
+        try:
+            report = await copy_store(sqlite, target, progress=bar.update)
+        finally:
+            bar.close()
+            await target.close()
+    finally:
+        await sqlite.close()
+    print(f"copied {report.total} rows ({report.rows['feeds']} feeds, {report.rows['entries']} entries,"
+          f" {report.rows['stories']} stories, {report.rows['deliveries']} deliveries) into {target.path}")  # fmt: skip
+    print(f'next: set [storage] url = "{target.path}" in the config, then start the bot')
+    return EXIT_OK
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     return asyncio.run(_quarantine(settings, args))
 
 
 async def _quarantine(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.adapters.store import SQLiteStore
+    from bot.adapters.store.factory import open_store
 
-    store = await SQLiteStore.open(settings.storage.path)
+    store = await open_store(settings.storage)
     try:
         if args.quarantine_command == "retry":
             released = await store.release_quarantine(time.time(), args.stage)
@@ -246,6 +343,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": cmd_check_config,
     "opml": cmd_opml,
     "quarantine": cmd_quarantine,
+    "migrate": cmd_migrate,
 }
 
 

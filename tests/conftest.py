@@ -1,4 +1,5 @@
-"""Settings and fixtures shared by every test: the Hypothesis profiles, a fresh store, a fake clock,
+"""Settings and fixtures shared by every test: the Hypothesis profiles, a fresh store (each test that
+takes `store` runs on SQLite and again on a real PostgreSQL server, tests/fakes/pg.py), a fake clock,
 and a guard that fails any test whose process connects to an address outside 127.0.0.0/8 and ::1
 (Unix sockets, such as the parser pool's, are local and allowed; the network adapters' tests add
 a stricter guard that refuses DNS lookups too, in tests/adapters/conftest.py).
@@ -16,13 +17,19 @@ import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pg
 import pytest
 from fake_clock import Clock
 from hypothesis import settings
 
 from bot.adapters.store import SQLiteStore
+from bot.adapters.store.postgres import PostgresStore
+
+Store = SQLiteStore | PostgresStore
+# the backends a test taking `store` runs on; WIREBRIEF_TEST_BACKENDS=sqlite narrows it while developing
+BACKENDS = [b for b in os.environ.get("WIREBRIEF_TEST_BACKENDS", "sqlite,pg").split(",") if b]
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", max_examples=1000, deadline=None, print_blob=True)
@@ -66,12 +73,45 @@ def no_network_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     assert not outside, f"connected outside loopback: {outside}"
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """The admin URL of the session's PostgreSQL server (started on first use, stopped at the end)."""
+    with pg.pg_server() as url:
+        yield url
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+async def pg_store(pg_url: str) -> AsyncIterator[PostgresStore]:
+    """A new, empty PostgresStore in a database of its own, dropped after the test."""
+    db_url = await pg.create_database(pg_url)
+    s = await PostgresStore.open(db_url, max_size=4)
+    try:
+        yield s
+    finally:
+        await s.close()
+        await pg.drop_database(pg_url, db_url)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     """A new, empty SQLiteStore at tmp_path / "w.db", closed after the test."""
     s = await SQLiteStore.open(tmp_path / "w.db")
     yield s
     await s.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `sqlite_only` (it reads SQLite's own query plans or files) runs on SQLite alone."""
+    other = [i for i in items if i.get_closest_marker("sqlite_only") and "[pg" in i.nodeid]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [i for i in items if i not in other]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> Store:
+    """A new, empty store: the test runs once on each backend (SQLite, then PostgreSQL)."""
+    return cast(Store, request.getfixturevalue(f"{request.param}_store"))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from bot.app.publisher import DiscordPublisher
 from bot.app.tree import WirebriefTree
 from bot.app.views import register_views
 from bot.config import Settings
+from bot.core.topology import Topology
 from bot.services.ports import Store
 from bot.services.status import ServerStatus, StatusReport, gather_server_status, gather_status
 from bot.services.wiring import Services
@@ -46,21 +47,38 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-class WirebriefBot(commands.Bot):
-    """The bot. Slash commands only; every message it sends mentions nobody."""
+class WirebriefBot(commands.AutoShardedBot):
+    """The bot. Slash commands only; every message it sends mentions nobody.
 
-    def __init__(self, settings: Settings, store: Store, *, services: Services | None = None, **options: Any) -> None:
+    One gateway connection per shard of `topology` (Discord's `shard_ids` of `shard_count`); a process
+    serving every server has one shard. Its services run the loops of the topology's roles."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        services: Services | None = None,
+        topology: Topology | None = None,
+        **options: Any,
+    ) -> None:
+        topology = topology or (services.topology if services is not None else Topology())
+        if topology.shard_ids is not None:
+            options["shard_ids"] = list(topology.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
             allowed_mentions=NOBODY,
             help_command=None,
             tree_cls=WirebriefTree,
+            shard_count=topology.shard_count,  # given: no asking Discord for a recommended count
             **options,
         )
         self.settings = settings
         self.store = store
-        self.services = services or Services.build(settings, store, DiscordPublisher(self, store, settings))
+        self.services = services or Services.build(
+            settings, store, DiscordPublisher(self, store, settings), topology=topology
+        )
         self.cooldowns = CommandCooldowns(settings.limits)  # one for every cog, kept across cog reloads
         self.started_at = time.time()
         self.version = __version__
@@ -70,7 +88,9 @@ class WirebriefBot(commands.Bot):
         for name in find_extensions():
             await self.load_extension(name)
         log.info("loaded %d extensions", len(self.extensions))
-        await self.sync_commands()
+        shards = self.services.topology.shard_ids
+        if shards is None or 0 in shards:  # one process syncs the commands: the one with shard 0
+            await self.sync_commands()
         await self.services.start()
 
     async def close(self) -> None:
@@ -93,6 +113,7 @@ class WirebriefBot(commands.Bot):
             gateway_connected=connected,
             gateway_latency=latency,
             ingest_heartbeat=self.services.ingest.heartbeat,
+            topology=self.services.topology,
         )
 
     async def server_status(self, guild_id: int) -> ServerStatus:

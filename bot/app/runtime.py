@@ -6,15 +6,21 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 import discord
 import yarl
 
-from bot.adapters.store import SQLiteStore
+from bot.adapters.store.factory import open_store
 from bot.app.bot import WirebriefBot
 from bot.config import Settings
+from bot.core.cards import Card
+from bot.core.recap import Recap
+from bot.core.topology import Role, Topology
 from bot.ops.health import HealthServer
+from bot.services.status import StatusReport, gather_status
+from bot.services.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +45,26 @@ def point_discord_at(api_base: str, gateway_url: str) -> Callable[[], None]:
     return restore
 
 
-async def run_bot(settings: Settings, token: str, *, health_port: int | None = None) -> None:
-    """Start the bot and serve until a stop signal; close the gateway, HTTP and store."""
+async def run_bot(
+    settings: Settings, token: str, *, health_port: int | None = None, topology: Topology | None = None
+) -> None:
+    """Start the bot and serve until a stop signal; close the gateway, HTTP and store. A process without
+    the discord role (`--role ingest,enrich`) connects to no gateway: `run_worker`."""
+    topology = topology or Topology()
+    if not topology.has(Role.DISCORD):
+        await run_worker(settings, topology, health_port=health_port)
+        return
     restore = point_discord_at(settings.discord.api_base, settings.discord.gateway_url)
     # slash commands and embeds only: no voice, so no warnings about voice libraries
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
-    store = await SQLiteStore.open(settings.storage.path)
+    store = await open_store(settings.storage)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with WirebriefBot(settings, store) as bot:
+        async with WirebriefBot(settings, store, topology=topology) as bot:
             health = HealthServer(bot.status_report, health_port) if health_port else None
             if health is not None:
                 await health.start()
@@ -77,4 +90,59 @@ async def run_bot(settings: Settings, token: str, *, health_port: int | None = N
             loop.remove_signal_handler(sig)
         await store.close()
         restore()
+        log.info("stopped")
+
+
+class _NoDiscord:
+    """The publisher of a process without the discord role: its outbox routes but never sends (it
+    is built with `send=False`), so none of these is ever called."""
+
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+        raise _NOT_HERE
+
+    async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
+        raise _NOT_HERE
+
+    async def find_card(self, channel_id: int, card: Card) -> int | None:
+        raise _NOT_HERE
+
+    async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int:
+        raise _NOT_HERE
+
+    async def send_recap(self, channel_id: int, recap: Recap, *, nonce: str) -> int:
+        raise _NOT_HERE
+
+
+_NOT_HERE = RuntimeError("a process without the discord role sends nothing")
+
+
+async def run_worker(settings: Settings, topology: Topology, *, health_port: int | None = None) -> None:
+    """Run the loops of `topology`'s roles (ingest, enrich) with no gateway, until a stop signal."""
+    store = await open_store(settings.storage)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    services = Services.build(settings, store, _NoDiscord(), topology=topology)
+    started_at = time.time()
+
+    async def report() -> StatusReport:
+        return await gather_status(store, settings, started_at=started_at, gateway_connected=False,
+                                   gateway_latency=None, ingest_heartbeat=services.ingest.heartbeat,
+                                   topology=topology)  # fmt: skip
+
+    health = HealthServer(report, health_port) if health_port else None
+    try:
+        await services.start()
+        if health is not None:
+            await health.start()
+        await stop.wait()
+        log.info("stop signal received; shutting down")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if health is not None:
+            await health.close()
+        await services.close()
+        await store.close()
         log.info("stopped")

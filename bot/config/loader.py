@@ -14,6 +14,7 @@ import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from bot.config import settings as s
 from bot.core.checks import url_has_scheme, valid_timezone
@@ -186,10 +187,31 @@ def _check_discord(cfg: s.Settings) -> list[str]:
     return out
 
 
+def url_has_password(url: str) -> bool:
+    """Whether a database address carries a password (after the user, or as a `password=` parameter)."""
+    parts = urlsplit(url)
+    return bool(parts.password) or any(p.lower().startswith("password=") for p in parts.query.split("&"))
+
+
 def _check_storage(cfg: s.Settings) -> list[str]:
-    if not cfg.storage.path.strip():
-        return ["storage.path: must not be empty (got '')"]
-    return []
+    st = cfg.storage
+    if not st.url:
+        return [] if st.path.strip() else ["storage.path: must not be empty (got '')"]
+    errors = []
+    scheme, sep, _ = st.url.partition("://")
+    if scheme not in ("postgresql", "postgres") or not sep:
+        shown = scheme if sep else st.url.partition(":")[0]  # never the rest: it may hold a password
+        errors.append(f"storage.url: must start with postgresql:// (got {shown!r})")
+    elif url_has_password(st.url):
+        errors.append(
+            "storage.url: must not hold the password; put it in the environment variable named by"
+            f" storage.password_env ({st.password_env})"
+        )
+    if not st.password_env.strip():
+        errors.append("storage.password_env: must name an environment variable (got '')")
+    if not 1 <= st.pool_size <= 100:
+        errors.append(f"storage.pool_size: must be between 1 and 100 (got {st.pool_size})")
+    return errors
 
 
 _POLLING_MINIMUMS: dict[str, float] = {

@@ -25,7 +25,10 @@ class DiscordSettings:
 
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
-    path: str = "wirebrief.db"
+    path: str = "wirebrief.db"  # SQLite, the default
+    url: str = ""  # "postgresql://user@host:5432/db": PostgreSQL instead of `path`
+    password_env: str = "WIREBRIEF_DB_PASSWORD"  # noqa: S105 -- the name of the variable holding the password
+    pool_size: int = 8  # PostgreSQL connections per process
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ when no released entry waits (news first, always). A story history creates is ne
 edits no post. A released entry joining a history story makes it news: posted then, to the routes
 that exist then. History is built as it comes, so an upgraded database builds its past once, in
 batches that each commit (a restart goes on where it stopped), with progress in the log.
+
+History yields to news: a history batch looks for released entries waiting (only after ingest woke
+the loop) before it plans, between the short transactions its plan is written in (`HISTORY_CHUNK`
+entries each) and before each card; when news waits, it stops there. What it did not write is left
+as it was (entries in no story, planned again with a later batch; cards written at the next history
+batch, or by `start` after a restart), so nothing is lost and a crash between two parts is harmless.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ from bot.services.supervisor import wait_any
 log = logging.getLogger(__name__)
 
 HISTORY_BATCH = 25  # history entries planned at once: small, so news never waits long behind one batch
+HISTORY_CHUNK = 10  # history plan items written per transaction; news waiting is looked for between two
+NEWS_GRACE = 0.05  # seconds history waits after news was handed to the outbox (a wake-up ends the wait)
+FEEDS_TTL = 5.0  # seconds a history build reuses the feeds it read (news, and a wake-up, read them anew)
 PROGRESS_EVERY = 30.0  # seconds between two log lines about the history being built
 
 
@@ -94,6 +103,12 @@ class EnrichService:
         self.on_changes: Callable[[list[StoryChange]], Awaitable[None]] | None = None
         self._history_logged = 0.0  # when the history's progress was last logged (0: never)
         self.history_built = False  # the last run_once placed history: more may wait
+        self._wakes = 0  # wake-ups so far; `_looked` of them were looked at for news waiting
+        self._looked = 0
+        self._yielding = False  # news waits: the history batch under way stops
+        self._deferred: dict[int, Placed] = {}  # history stories whose card waits for the next history batch
+        self._feeds: tuple[float, dict[int, Feed]] | None = None  # (when read, feeds) for history batches
+        self._more_news = False  # the last batch of news was full: more may wait
 
     async def start(self) -> None:
         """Make the configured entities known; write the cards a stopped process did not."""
@@ -111,7 +126,9 @@ class EnrichService:
             log.info("history: %d stored entries are in no story yet; building their stories (news first)", left)
 
     def wake(self) -> None:
-        """Entries were released: look at them now."""
+        """Entries were released (or stored as seen, or a feed added): look at them now."""
+        self._wakes += 1
+        self._feeds = None
         self._wake.set()
 
     async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
@@ -124,6 +141,11 @@ class EnrichService:
                          sum(not c.created for c in changes))  # fmt: skip
                 if self.on_changes is not None:
                     await self.on_changes(changes)
+            if changes and not self._more_news:
+                # the news is with the outbox: history waits a moment (a wake-up ends it), so that its
+                # posts go out without a history batch taking the connection and the interpreter
+                await wait_any(stop, self._wake, timeout=NEWS_GRACE)
+                continue
             if changes or self.history_built:
                 continue  # there may be more released entries, or history, than one batch
             await wait_any(stop, self._wake, timeout=idle_seconds)
@@ -133,20 +155,24 @@ class EnrichService:
         the cards, and retry the cards whose backoff has passed; [] when there was nothing. An entry or
         story that fails is retried alone, then quarantined (`bot.services.isolation`): the others go
         on. Returns the changes to post (history is not among them)."""
+        self._looked, self._yielding = self._wakes, False
         entries = await self.store.released_entries(self.batch_size, self.clock())
         history = not entries
-        if history:
-            entries = await self.store.history_entries(min(self.batch_size, HISTORY_BATCH), self.clock())
-        feeds = {f.id: f for f in await self.store.list_feeds()} if entries else {}
+        self._more_news = len(entries) >= self.batch_size
         changes: dict[int, Placed] = {}
-        for applied in await self.planning.in_batch(entries, _entry_id, lambda group: self._plan(group, feeds)):
-            for story_id, placed in applied:
-                changes[story_id] = _stronger(changes.get(story_id), placed)
+        if history:
+            changes, self._deferred = self._deferred, {}  # cards an earlier history batch left for news
+            entries = await self.store.history_entries(min(self.batch_size, HISTORY_BATCH), self.clock())
+        feeds = await self._read_feeds(reuse=history) if entries or changes else {}
+        applied: list[tuple[int, Placed]] = []  # as each part of a plan commits
+        await self.planning.in_batch(entries, _entry_id, lambda group: self._plan(group, feeds, applied, history))
+        for story_id, placed in applied:
+            changes[story_id] = _stronger(changes.get(story_id), placed)
         for failure in await self.store.due_item_failures(Stage.CARD, self.clock(), self.batch_size):
             changes.setdefault(failure.item_id, Placed(failure.note) if failure.note in _PLACED else Placed.GROWN)
-        written = await self._write_cards(changes, feeds or None)
+        written = await self._write_cards(changes, feeds or None, history=history)
         if history and entries:
-            await self._log_history(len(entries))
+            await self._log_history(len(applied))
         self.history_built = history and bool(entries)
         return [StoryChange(story_id, placed is Placed.NEWS) for story_id, placed in written.items()
                 if placed is not Placed.HISTORY]  # fmt: skip
@@ -159,11 +185,37 @@ class EnrichService:
         left = await self.store.history_left()
         log.info("history: %d more entries placed in stories; %d left", done, left)
 
-    async def _plan(self, entries: list[StoredEntry], feeds: dict[int, Feed]) -> list[tuple[int, Placed]]:
-        """Plan the stories of these entries off the event loop, then write the plan."""
+    async def _read_feeds(self, *, reuse: bool) -> dict[int, Feed]:
+        """Every feed by id; with `reuse`, those read by an earlier history batch less than FEEDS_TTL ago
+        and since the last wake-up (a feed added comes with one)."""
+        now = time.monotonic()
+        if reuse and self._feeds is not None and now - self._feeds[0] < FEEDS_TTL:
+            return self._feeds[1]
+        feeds = {f.id: f for f in await self.store.list_feeds()}
+        self._feeds = (now, feeds)
+        return feeds
+
+    async def _news_waits(self) -> bool:
+        """Whether released entries wait, so that history stops: looked for in the store only after a
+        wake-up that came since the batch began or since the last look; once found, for the rest of it."""
+        if not self._yielding and self._looked != self._wakes:
+            self._looked = self._wakes
+            self._yielding = bool(await self.store.released_entries(1, self.clock()))
+        return self._yielding
+
+    async def _plan(
+        self, entries: list[StoredEntry], feeds: dict[int, Feed], applied: list[tuple[int, Placed]], history: bool
+    ) -> None:
+        """Plan the stories of these entries off the event loop, then write the plan, adding to `applied`
+        what each write placed. News is written in one transaction; history in parts of HISTORY_CHUNK, and
+        it stops (before planning, or between two parts) when news waits: the rest stays in no story."""
+        if history and await self._news_waits():
+            return
         since = min(e.published_at for e in entries) - self.params.window_hours * 3600
         candidates = await self.store.story_features_since(since)
         scopes = await self.store.story_scopes([story_id for story_id, _ in candidates])
+        if history and await self._news_waits():
+            return
         inputs = [
             EntryInput(
                 e.id, e.feed_id, e.title, e.summary or e.content, e.published_at, _forced(feeds, e), _scope(feeds, e)
@@ -173,18 +225,34 @@ class EnrichService:
         plan = await asyncio.to_thread(
             self.planner, inputs, candidates, self.extractor, self.matcher, self.params, scopes
         )
-        return await self.store.apply_story_plan(plan, self.clock())
+        size = HISTORY_CHUNK if history else max(1, len(plan))
+        created: dict[int, int] = {}  # a provisional story ref of the plan -> the story an earlier part made
+        for start in range(0, len(plan), size):
+            if history and await self._news_waits():
+                return
+            part = [replace(i, story_ref=created.get(i.story_ref, i.story_ref)) for i in plan[start : start + size]]
+            done = await self.store.apply_story_plan(part, self.clock())
+            applied.extend(done)
+            if len(done) != len(part):  # the store left some out (placed, or their story gone): plan the rest anew
+                return
+            created.update((i.story_ref, story_id) for i, (story_id, _) in zip(part, done, strict=True) if i.creates)
 
-    async def _write_cards(self, changes: dict[int, Placed], feeds: dict[int, Feed] | None = None) -> dict[int, Placed]:
+    async def _write_cards(
+        self, changes: dict[int, Placed], feeds: dict[int, Feed] | None = None, *, history: bool = False
+    ) -> dict[int, Placed]:
         """Write the card of each story; return those written. A story whose card cannot be written
         is retried later, then quarantined, without holding up the others. History gets an offline
-        card when it has none, and nothing when it has one (no post shows it)."""
+        card when it has none, and nothing when it has one (no post shows it); in a `history` run, a
+        history card waits for the next history batch when news waits."""
         if not changes:
             return {}
         feeds = feeds or {f.id: f for f in await self.store.list_feeds()}
 
         async def write(story_id: int) -> Placed | None:
             placed = changes[story_id]
+            if history and placed is Placed.HISTORY and await self._news_waits():
+                self._deferred[story_id] = placed
+                return None
             existing = await self.store.get_card(story_id)
             if placed is Placed.HISTORY and existing is not None:
                 return placed

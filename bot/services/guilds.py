@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.core.quarantine import Stage
+from bot.core.topology import Shards
 from bot.services.isolation import Isolation
 from bot.services.ports import FailureStore, GuildStore
 from bot.services.supervisor import wait_any
@@ -29,9 +30,15 @@ class GuildLifecycle:
     """What happens to a server's data when the bot leaves it or comes back."""
 
     def __init__(
-        self, store: LifecycleStore, *, clock: Callable[[], float] = time.time, grace_seconds: float = GRACE_SECONDS
+        self,
+        store: LifecycleStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        grace_seconds: float = GRACE_SECONDS,
+        shards: Shards | None = None,
     ) -> None:
         self.store = store
+        self.shards = shards  # the servers whose data this process purges (None: all)
         self.clock = clock
         self.grace_seconds = grace_seconds
         self.purging = Isolation(store, Stage.PURGE, clock=clock)  # one server's failure holds up no other
@@ -50,7 +57,8 @@ class GuildLifecycle:
 
     async def purge_due(self) -> int:
         """Purge the servers whose grace period is over; returns how many."""
-        due = await self.store.guilds_left_before(self.clock() - self.grace_seconds)
+        due = [g for g in await self.store.guilds_left_before(self.clock() - self.grace_seconds)
+               if self.shards is None or g in self.shards]  # fmt: skip
         purged = await self.purging.one_by_one(due, int, self._purge)
         return len(purged)
 

@@ -95,8 +95,10 @@ class IngestService:
         rng: random.Random | None = None,
         on_released: Callable[[list[int]], Awaitable[None]] | None = None,
         batch_size: int = 1000,
+        shared: bool = False,
     ) -> None:
         self.store = store
+        self.shared = shared  # other processes may poll from the same database
         self.fetcher = fetcher
         self.parser = parser
         self.polling = polling
@@ -204,23 +206,38 @@ class IngestService:
         return PollOutcome(feed.id, PollStatus.FAILED, error=error)
 
     async def run_cycle(self) -> CycleReport:
-        """Poll every feed due now, concurrently (the fetcher enforces the connection limits)."""
+        """Poll every feed due now, concurrently (the fetcher enforces the connection limits).
+
+        Feeds are claimed a few at a time, as polls finish (at most `2 × concurrency` in flight): a
+        claimed feed is polled at once, well within its lease however slow the others are, other
+        ingest processes share what is due, and a process that dies strands only the few it held."""
         report = CycleReport(started_at=self.clock())
-        feeds = await self.store.claim_due_feeds(report.started_at, self.lease_seconds, self.batch_size)
-        if feeds:
-            # a bounded number in flight: fetched bodies do not pile up in memory, and the start of
-            # a big cycle does not run hundreds of first steps in one turn of the event loop
-            gate = asyncio.Semaphore(2 * self.polling.concurrency)
-
-            async def poll(feed: Feed) -> PollOutcome:
-                async with gate:
-                    return await self.poll_feed(feed)
-
-            report.outcomes = list(await asyncio.gather(*(poll(f) for f in feeds)))
+        slots = 2 * self.polling.concurrency  # fetched bodies do not pile up in memory
+        running: dict[asyncio.Task[PollOutcome], int] = {}
+        outcomes: list[tuple[int, PollOutcome]] = []
+        claimed, more = 0, True
+        try:
+            while True:
+                while more and len(running) < slots and claimed < self.batch_size:
+                    want = min(slots - len(running), self.batch_size - claimed)
+                    feeds = await self.store.claim_due_feeds(self.clock(), self.lease_seconds, want)
+                    more = len(feeds) == want
+                    for feed in feeds:
+                        running[asyncio.create_task(self.poll_feed(feed), name=f"poll-{feed.id}")] = claimed
+                        claimed += 1
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    outcomes.append((running.pop(task), task.result()))
+        finally:
+            for task in running:  # an error, or the loop stopped: the feeds' leases run out
+                task.cancel()
+        report.outcomes = [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
         report.finished_at = self.clock()
-        if feeds:
+        if report.outcomes:
             await self.store.record_cycle(
-                report.started_at, report.finished_at, len(feeds), report.new_entries, report.errors
+                report.started_at, report.finished_at, len(report.outcomes), report.new_entries, report.errors
             )
             self.last_cycle = report
             released = [i for o in report.outcomes for i in o.released]
@@ -231,7 +248,8 @@ class IngestService:
 
     async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 60.0) -> None:
         """Poll due feeds until `stop` is set; sleep until the next feed is due in between."""
-        await self.store.clear_leases()  # a restart continues where it stopped
+        if not self.shared:  # a restart continues where it stopped; with other ingest processes, a crashed
+            await self.store.clear_leases()  # one's leases expire instead (one lease at most)
         while not stop.is_set():
             report = await self.run_cycle()
             self.heartbeat = self.clock()

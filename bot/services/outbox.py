@@ -22,6 +22,7 @@ from bot.core.limits import safe
 from bot.core.quarantine import INTERRUPTED, Stage, describe
 from bot.core.recap import Recap
 from bot.core.routing import Route, destinations, open_to
+from bot.core.topology import Shards
 from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
@@ -92,6 +93,38 @@ class ChannelPacer:
         self._sent[channel_id].append(self.clock())
 
 
+# Discord allows a bot 50 REST requests a second in all; the outbox keeps to 40 of them, leaving the
+# rest to commands and buttons. Several discord processes share it by their part of the shards.
+GLOBAL_REQUESTS_PER_SECOND = 40.0
+
+
+class RequestBudget:
+    """At most `rate` sends and edits a second from this process, over every channel (a token bucket
+    holding one second's worth): the bot's global REST limit, or this process's share of it."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = max(rate, 0.1)
+        self.clock = clock
+        self._tokens = self.rate
+        self._at = clock()
+
+    @classmethod
+    def share(cls, shards: Shards | None, *, clock: Callable[[], float] = time.monotonic) -> RequestBudget:
+        """This process's part of the global budget: its shards' part of all shards."""
+        part = 1.0 if shards is None else len(shards.ids) / shards.count
+        return cls(GLOBAL_REQUESTS_PER_SECOND * part, clock=clock)
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request keeps within the budget (0: take it now)."""
+        now = self.clock()
+        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return max((1.0 - self._tokens) / self.rate, 0.001)
+
+
 @dataclass(slots=True)
 class OutboxStats:
     sent: int = 0
@@ -113,8 +146,11 @@ class Outbox:
         pacer: ChannelPacer | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         batch: int = 500,
+        shards: Shards | None = None,
     ) -> None:
         self.store = store
+        self.shards = shards  # the servers whose deliveries this process sends (None: all)
+        self.budget = RequestBudget.share(shards, clock=time.monotonic if pacer is None else pacer.clock)
         self.publisher = publisher
         self.clock = clock
         self.pacer = pacer or ChannelPacer()
@@ -170,20 +206,25 @@ class Outbox:
             await self.route_changes([StoryChange(f.item_id, f.note == "new") for f in due])
         return len(due)
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, *, route: bool = True, send: bool = True) -> None:
         """Finish what a stopped process left half done.
 
-        Stories carded but never routed are routed; posted cards of stories that grew are marked
-        for editing; deliveries left mid-send are looked for in their channel: found → sent, else
-        retried with the same nonce (Discord drops the duplicate if the first one did land).
+        Routing (`route`): stories carded but never routed are routed; posted cards of stories that grew
+        are marked for editing. Sending (`send`, this process's shards): deliveries left mid-send are
+        looked for in their channel: found → sent, else retried with the same nonce (Discord drops the
+        duplicate if the first one did land).
         """
-        since = self.clock() - RECOVERY_WINDOW_SECONDS
-        unrouted = await self.store.unrouted_stories(since)
-        grown = await self.store.stories_posted_before_update()
-        if unrouted or grown:
-            log.info("recovering %d unrouted stories and %d posts to edit", len(unrouted), len(grown))
-            await self.route_changes([StoryChange(s, True) for s in unrouted] + [StoryChange(s, False) for s in grown])
-        for delivery in await self.store.stale_sending():
+        if route:
+            since = self.clock() - RECOVERY_WINDOW_SECONDS
+            unrouted = await self.store.unrouted_stories(since)
+            grown = await self.store.stories_posted_before_update()
+            if unrouted or grown:
+                log.info("recovering %d unrouted stories and %d posts to edit", len(unrouted), len(grown))
+                await self.route_changes([StoryChange(s, True) for s in unrouted]
+                                         + [StoryChange(s, False) for s in grown])  # fmt: skip
+        if not send:
+            return
+        for delivery in await self.store.stale_sending(self.shards):
             try:
                 await self._reconcile_one(delivery)
             except Exception as exc:
@@ -207,7 +248,7 @@ class Outbox:
 
     async def drain_once(self) -> int:
         """Send or edit every due delivery, channels in parallel, each channel paced; return how many."""
-        due = await self.store.due_deliveries(self.clock(), self.batch)
+        due = await self.store.due_deliveries(self.clock(), self.batch, self.shards)
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in due:
             by_channel[delivery.channel_id].append(delivery)
@@ -217,6 +258,8 @@ class Outbox:
     async def _drain_channel(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             while (wait := self.pacer.delay(delivery.channel_id)) > 0:
+                await self.sleep(wait)
+            while (wait := self.budget.delay()) > 0:
                 await self.sleep(wait)
             delivered = await self._deliver(delivery)
             # stamped when the answer came: Discord counts the send from when it arrived, which a
@@ -378,14 +421,19 @@ class Outbox:
             log.warning("%s: %s (%s)", event.kind.replace("_", " "), feed.url if feed else "?", event.detail)
         await self.store.mark_event_announced(event.id, self.clock())
 
-    async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 5.0) -> None:
-        """Reconcile, then send as deliveries come due, until `stop` is set."""
-        await self.reconcile()
+    async def run_forever(
+        self, stop: asyncio.Event, *, idle_seconds: float = 5.0, route: bool = True, send: bool = True
+    ) -> None:
+        """Reconcile, then send as deliveries come due, until `stop` is set. Past one process, the enrich
+        role routes (`send` False: recovery, retries of routing, feed events) and each discord process
+        sends its shards' deliveries (`route` False)."""
+        await self.reconcile(route=route, send=send)
         while not stop.is_set():
             self._wake.clear()
-            await self.announce_events()
-            await self.retry_routing()
-            if await self.drain_once():
+            if route:
+                await self.announce_events()
+                await self.retry_routing()
+            if send and await self.drain_once():
                 continue
             await wait_any(stop, self._wake, timeout=idle_seconds)
 

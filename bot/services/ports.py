@@ -1,14 +1,15 @@
 """The store's ports: what each part of Wirebrief needs from storage, one Protocol per area.
 
-A store implementation (SQLite today: `bot.adapters.store.SQLiteStore`; PostgreSQL next) provides
-them all; a service takes only the areas it uses, so its signature says what it touches, and a
-second store can be written and tested area by area. `Store` is every area at once, for the wiring.
+A store implementation (`bot.adapters.store.SQLiteStore`, the default, and `PostgresStore`, the same
+row code on PostgreSQL for several processes) provides them all; a service takes only the areas it
+uses, so its signature says what it touches. `Store` is every area at once, for the wiring.
 All times are UNIX seconds (UTC).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from bot.adapters.llm import LLMStore
@@ -21,6 +22,7 @@ from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.routing import Audience, Route
 from bot.core.stories import Placed, StoryPlanItem
 from bot.core.timeline import EntityEvent, NameRow
+from bot.core.topology import Shards
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 __all__ = [
@@ -106,10 +108,12 @@ class PollStore(Protocol):
     """Polling: due feeds and their leases, what a poll found, its failures, the cycles."""
 
     async def claim_due_feeds(self, now: float, lease_seconds: float, limit: int) -> list[Feed]:
-        """Feeds due at `now`, leased so that nobody polls them twice at once."""
+        """Feeds due at `now`, leased so that nobody polls them twice at once (several processes claiming
+        at the same moment each get other feeds)."""
 
     async def clear_leases(self) -> None:
-        """Forget every lease (at start-up: a lease left by a crash must not delay a feed)."""
+        """Forget every lease (at the start of the only ingest process: a lease left by a crash must not
+        delay a feed; with several, a crashed one's leases expire instead)."""
 
     async def next_due_at(self) -> float | None:
         """When the next active feed is due, or None when there are none."""
@@ -238,11 +242,11 @@ class DeliveryStore(Protocol):
     async def request_edits(self, story_id: int, now: float) -> int:
         """Mark the sent cards of a story for editing."""
 
-    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        """Deliveries to send or edit now, oldest first."""
+    async def due_deliveries(self, now: float, limit: int, shards: Shards | None = None) -> list[Delivery]:
+        """Deliveries to send or edit now (to servers on `shards`; None: all), oldest first."""
 
-    async def stale_sending(self) -> list[Delivery]:
-        """Deliveries left in 'sending' by a stopped process."""
+    async def stale_sending(self, shards: Shards | None = None) -> list[Delivery]:
+        """Deliveries left in 'sending' by a stopped process (to servers on `shards`; None: all)."""
 
     async def mark_sending(self, delivery_id: int) -> None:
         """The send is about to happen (committed before the request)."""
@@ -415,9 +419,27 @@ class GuildStore(Protocol):
         """Remove what the server set up from Discord; returns how many feeds went."""
 
 
+class CoordinationStore(Protocol):
+    """How processes sharing one database coordinate through it (PostgreSQL); on SQLite, the one process
+    coordinates with itself: `shared` is False, `exclusive` a local lock, `notify` and `listen` nothing."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may use this database."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Hold the lock `name` among every process of the database for a block (waiting for it)."""
+
+    async def notify(self, channel: str) -> None:
+        """Wake the processes listening on `channel`."""
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever some process notifies `channel`."""
+
+
 class Store(
     FeedStore, PollStore, StoryStore, CardStore, DeliveryStore, StatusStore, RecapStore, TimelineStore,
-    FailureStore, GuildStore, LLMStore, Protocol,
+    FailureStore, GuildStore, LLMStore, CoordinationStore, Protocol,
 ):  # fmt: skip
     """Everything Wirebrief keeps: every area at once (what the wiring opens and hands out)."""
 

@@ -40,6 +40,7 @@ from bot.core.recap import (
     top_per_topic,
     week_window,
 )
+from bot.core.topology import Shards
 from bot.errors import UserError
 from bot.services.isolation import Isolation
 from bot.services.ports import RecapStore
@@ -164,8 +165,10 @@ class RecapScheduler:
         on_queued: Callable[[], None] = _nothing,
         clock: Callable[[], float] = time.time,
         max_sleep: float = MAX_SLEEP,
+        shards: Shards | None = None,
     ) -> None:
         self.store = store
+        self.shards = shards  # the servers whose recaps this process queues (None: all)
         self.on_queued = on_queued
         self.clock = clock
         self.max_sleep = max_sleep
@@ -235,7 +238,8 @@ class RecapScheduler:
         now = self.clock()
         # a broken schedule's channel refused the last recap: not again until the schedule is set again
         departed = await self.store.departed_guilds()  # the bot was removed from these servers
-        working = [s for s in await self.store.recap_schedules() if not s.broken and s.guild_id not in departed]
+        mine = [s for s in await self.store.recap_schedules() if self.shards is None or s.guild_id in self.shards]
+        working = [s for s in mine if not s.broken and s.guild_id not in departed]
         wakes = await self.isolation.one_by_one(working, _guild_of, lambda s: self._look_at(s, now))
         return min([now + self.max_sleep, *(wake for _, wake in wakes)])
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from bot import __version__
 from bot.config import Settings
 from bot.core.routing import Route
+from bot.core.topology import Role, Topology
 from bot.services.ports import StatusStore
 
 # The ingest loop looks for due feeds at least once a minute; if it has not come round for this
@@ -20,6 +21,9 @@ STALE_LOOP_SECONDS = 900.0
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     version: str
+    roles: tuple[str, ...]  # what this process does (bot/core/topology.py)
+    shards: tuple[int, ...] | None  # the discord role's shards (None: every server)
+    shard_count: int
     uptime_seconds: float
     gateway_connected: bool
     gateway_latency_ms: float | None
@@ -53,8 +57,10 @@ async def gather_status(
     gateway_latency: float | None,
     ingest_heartbeat: float | None,
     now: float | None = None,
+    topology: Topology | None = None,
 ) -> StatusReport:
-    """Read the figures from the store and judge health."""
+    """Read the figures from the store and judge health (of this process: its roles' parts)."""
+    topology = topology or Topology()
     now = time.time() if now is None else now
     cycle = await store.last_cycle()
     pending, oldest = await store.outbox_depth()
@@ -62,14 +68,17 @@ async def gather_status(
     day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
     calls, tokens_in, tokens_out = await store.llm_usage_get(day)
     problems = []
-    if not gateway_connected:
+    if topology.has(Role.DISCORD) and not gateway_connected:
         problems.append("not connected to the Discord gateway")
     last_loop = ingest_heartbeat if ingest_heartbeat is not None else started_at
-    if now - last_loop > STALE_LOOP_SECONDS:
+    if topology.has(Role.INGEST) and now - last_loop > STALE_LOOP_SECONDS:
         problems.append(f"the ingest loop has not come round for {int(now - last_loop)} s")
     offline = settings.summarizer.backend == "offline"
     return StatusReport(
         version=__version__,
+        roles=tuple(sorted(topology.roles)),
+        shards=topology.shard_ids if topology.has(Role.DISCORD) else None,
+        shard_count=topology.shard_count,
         uptime_seconds=now - started_at,
         gateway_connected=gateway_connected,
         gateway_latency_ms=None if gateway_latency is None else round(gateway_latency * 1000, 1),

@@ -29,12 +29,23 @@ What it does:
   with `retry_after`), `server_error()` (5xx) or any list of `Fault`s with `inject()`, per method
   and path pattern, each used by one matching request, in order.
 * Gateway (`/` and the resume URL `/resume`): HELLO, heartbeat ACKs (op 1 → op 11), IDENTIFY →
-  READY + one GUILD_CREATE per guild, RESUME → the missed events then RESUMED (or INVALID_SESSION
-  when the session is unknown or `fail_resumes` is set). It honours `compress=zlib-stream` in the
-  URL as Discord does (one zlib stream per connection, each message ending in a sync flush); any
-  other value, or `compress_transport=False`, gets plain text frames, which discord.py accepts too.
+  READY + one GUILD_CREATE per guild of the session's shard, RESUME → the missed events then
+  RESUMED (or INVALID_SESSION when the session is unknown or `fail_resumes` is set). It honours
+  `compress=zlib-stream` in the URL as Discord does (one zlib stream per connection, each message
+  ending in a sync flush); any other value, or `compress_transport=False`, gets plain text frames,
+  which discord.py accepts too.
   `dispatch()` pushes any event; `invoke()` builds an INTERACTION_CREATE for a slash command as
   Discord would; `drop_gateway()` closes (or aborts) the live connection to test resuming.
+* Sharding, as Discord documents it: IDENTIFY's `shard: [shard_id, num_shards]` (default [0, 1];
+  anything else closes with 4010 Invalid shard) makes a session of that shard: READY echoes it and
+  lists only its guilds, and only the guilds with `(guild_id >> 22) % num_shards == shard_id` get a
+  GUILD_CREATE. An event about a guild (INTERACTION_CREATE, GUILD_DELETE, …) goes to the newest
+  session of the shard that owns the guild; one about no guild (a DM) to shard 0's. `add_guild(…,
+  shard=(1, 2))` makes a guild on a chosen shard; `shard_ready(1, 2)` is `ready_sent` for one shard.
+  `/gateway/bot` keeps recommending one shard. `client_of` (None by default) may name the process
+  behind each REST request and gateway connection, e.g. from its TCP peer (`RecordedRequest.client`,
+  `GatewayConnection.client`): several processes share one bot token, so nothing else tells them
+  apart.
 * Knobs a test may turn at any time: `ack_heartbeats` (False: a zombie connection),
   `fail_resumes`, `interaction_deadline` (e.g. 3.0: Discord's limit for the first callback),
   `nonce_window`, `compress_transport`; per guild, `bot_permissions` (a 403 50013 on sending when
@@ -473,6 +484,7 @@ class RecordedRequest:
     files: list[tuple[str, bytes]] = field(default_factory=list)  # multipart (filename, content)
     status: int = 0  # what the fake answered
     at: float = field(default_factory=time.monotonic)
+    client: Any = None  # who sent it, as `FakeDiscord.client_of` names the peer (None: not asked)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
@@ -520,6 +532,17 @@ class GatewaySession:
     events: list[JSON] = field(default_factory=list)  # every dispatch sent, with its "s"
     seq: int = 0
     connection: GatewayConnection | None = None
+    shard: tuple[int, int] = (0, 1)  # (shard_id, num_shards), as identified
+
+    def owns(self, guild_id: int) -> bool:
+        """Whether the guild's events come to this session (Discord's rule for its shard)."""
+        shard_id, count = self.shard
+        return shard_of(guild_id, count) == shard_id
+
+
+def shard_of(guild_id: int, num_shards: int) -> int:
+    """The shard Discord gives guild `guild_id` among `num_shards`."""
+    return (guild_id >> 22) % num_shards
 
 
 @dataclass
@@ -542,6 +565,7 @@ class GatewayConnection:
     closed: bool = False
     closed_by_server: bool = False
     close_code: int | None = None  # the bot's close code; the fake's own if closed_by_server (None: aborted)
+    client: Any = None  # who connected, as `FakeDiscord.client_of` names the peer (None: not asked)
 
     @property
     def compressed(self) -> bool:
@@ -620,6 +644,9 @@ class FakeDiscord:
         self.fail_resumes = False  # True: answer every RESUME with INVALID_SESSION
         self.nonce_window = nonce_window  # seconds a message nonce is remembered (enforce_nonce)
         self.interaction_deadline: float | None = None  # e.g. 3.0: a later first callback gets 404 10062
+        # who is behind a request or a gateway connection (asked with the aiohttp request, as it arrives,
+        # e.g. from its TCP peer): which of several processes sharing the token sent it; kept in `client`
+        self.client_of: Callable[[web.BaseRequest], Any] | None = None
 
         # what was seen
         self.requests: list[RecordedRequest] = []
@@ -705,10 +732,12 @@ class FakeDiscord:
         channels: Iterable[str] = ("general",),
         bot_permissions: int = BOT_PERMISSIONS,
         everyone_permissions: int = EVERYONE_PERMISSIONS,
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """A guild the bot is in (it gets a GUILD_CREATE for it on IDENTIFY), with text channels."""
+        """A guild the bot is in (it gets a GUILD_CREATE for it on IDENTIFY), with text channels;
+        `shard` = (shard_id, num_shards) picks an id on that shard (else: whichever the clock gives)."""
         guild = FakeGuild(
-            id=self.ids(),
+            id=self.ids() if shard is None else self.id_on_shard(*shard),
             name=name,
             owner_id=self.owner.id,
             bot_role_id=self.ids(),
@@ -722,6 +751,16 @@ class FakeDiscord:
         guild.add_member(self.bot_user)
         self.guilds[guild.id] = guild
         return guild
+
+    def id_on_shard(self, shard_id: int, num_shards: int) -> int:
+        """A new snowflake whose guild would be on shard `shard_id` of `num_shards`: the next id, its
+        timestamp moved on to the next millisecond that gives that shard (still unique: the counter)."""
+        if not 0 <= shard_id < num_shards:
+            raise ValueError(f"shard {shard_id} is not among {num_shards}")
+        snowflake = self.ids()
+        ms = snowflake >> 22
+        ms += (shard_id - ms) % num_shards
+        return (ms << 22) | (snowflake & 0x3FFFFF)
 
     def dm_channel(self, user: FakeUser) -> FakeChannel:
         """The DM channel between `user` and the bot."""
@@ -809,6 +848,20 @@ class FakeDiscord:
         conn = self.live_connection
         return bool(conn and conn.session and any(p.get("t") in ("READY", "RESUMED") for p in conn.sent))
 
+    def live_connection_of(self, shard_id: int, num_shards: int) -> GatewayConnection | None:
+        """The newest open connection of a session of that shard."""
+        for conn in reversed(self.connections):
+            if not conn.closed and conn.session is not None and conn.session.shard == (shard_id, num_shards):
+                return conn
+        return None
+
+    def shard_ready(self, shard_id: int, num_shards: int) -> GatewayConnection | None:
+        """The shard's live connection once it got READY (or RESUMED): events of its guilds reach it."""
+        conn = self.live_connection_of(shard_id, num_shards)
+        if conn is not None and any(p.get("t") in ("READY", "RESUMED") for p in conn.sent):
+            return conn
+        return None
+
     # ----- faults
 
     def inject(self, method: str, path: str, faults: Iterable[Fault]) -> None:
@@ -874,6 +927,7 @@ class FakeDiscord:
             headers=dict(request.headers),
             json=body,
             files=files,
+            client=self._client(request),
         )
         self.requests.append(record)
         try:
@@ -882,6 +936,10 @@ class FakeDiscord:
             return response
         finally:
             self._changes.notify()
+
+    def _client(self, request: web.Request) -> Any:
+        """`client_of` the request (None when no one asks)."""
+        return None if self.client_of is None else self.client_of(request)
 
     async def _respond(self, record: RecordedRequest) -> web.Response:
         fault = self._take_fault(record.method, record.path)
@@ -1231,7 +1289,12 @@ class FakeDiscord:
         await ws.prepare(request)
         query = dict(request.query)
         conn = GatewayConnection(
-            number=len(self.connections) + 1, path=request.path, query=query, ws=ws, request=request
+            number=len(self.connections) + 1,
+            path=request.path,
+            query=query,
+            ws=ws,
+            request=request,
+            client=self._client(request),
         )
         if self.compress_transport and query.get("compress") == "zlib-stream":
             conn.compressor = zlib.compressobj()
@@ -1299,17 +1362,24 @@ class FakeDiscord:
             conn.close_code = 4004
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = GatewaySession(id=secrets.token_hex(16), connection=conn)
+        shard = _identify_shard(data.get("shard"))
+        if shard is None:
+            conn.closed_by_server = True
+            conn.close_code = 4010
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        session = GatewaySession(id=secrets.token_hex(16), connection=conn, shard=shard)
         self.sessions[session.id] = session
         conn.session = session
+        guilds = [g for g in self.guilds.values() if session.owns(g.id)]
         ready = {
             "v": 10,
             "user": self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,
-            "shard": [0, 1],
+            "shard": list(shard),
             "application": {"id": str(self.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
@@ -1319,7 +1389,7 @@ class FakeDiscord:
             "user_settings": {},
         }
         await self._dispatch_on(session, "READY", ready)
-        for guild in list(self.guilds.values()):
+        for guild in guilds:
             await self._dispatch_on(session, "GUILD_CREATE", guild.payload())
 
     async def _resume(self, conn: GatewayConnection, data: JSON) -> None:
@@ -1352,8 +1422,19 @@ class FakeDiscord:
         return session.seq
 
     async def dispatch(self, event: str, data: Any) -> int:
-        """Send a DISPATCH of `event` on the newest session (kept for RESUME if the bot is away)."""
-        session = next(reversed(self.sessions.values()), None) if self.sessions else None
+        """Send a DISPATCH of `event` on the newest session of the shard that owns the event's guild
+        (`guild_id`, or a GUILD_* event's `id`; no guild: shard 0), kept for RESUME if the bot is away."""
+        guild_id = _guild_of(event, data)
+        owners = (
+            [s for s in self.sessions.values() if s.owns(guild_id)]
+            if guild_id is not None
+            else [s for s in self.sessions.values() if s.shard[0] == 0]
+        )
+        session = owners[-1] if owners else None
+        if session is None and self.sessions:
+            where = f"guild {guild_id}" if guild_id is not None else "an event about no guild (shard 0)"
+            shards = sorted({s.shard for s in self.sessions.values()})
+            raise RuntimeError(f"no gateway session of the shard of {where}; sessions of shards {shards}")
         return await self._dispatch_on(session, event, data)
 
     async def send_op(self, op: int, data: Any = None) -> None:
@@ -1515,6 +1596,27 @@ class FakeDiscord:
         for commands in self.guild_commands.values():
             names += [c["name"] for c in commands.values()]
         return sorted(set(names))
+
+
+def _identify_shard(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's `shard` as (shard_id, num_shards): [0, 1] when absent; None when invalid."""
+    if value is None:
+        return (0, 1)
+    if not (isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)):
+        return None
+    shard_id, count = value
+    return (shard_id, count) if 0 <= shard_id < count else None
+
+
+_GUILD_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})  # the guild is `d.id`
+
+
+def _guild_of(event: str, data: Any) -> int | None:
+    """The guild an event is about (its shard's session gets it), or None."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("id") if event in _GUILD_EVENTS else data.get("guild_id")
+    return int(value) if value is not None else None
 
 
 def _interaction_user(payload: JSON) -> JSON:

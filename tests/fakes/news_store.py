@@ -52,10 +52,10 @@ async def add_entry(store: SQLiteStore, feed: int, title: str, link: str, when: 
     async with store.transaction() as db:
         cur = await db.execute(
             "INSERT INTO entries (feed_id, entry_key, title, link, published_at, first_seen_at, content_hash, state)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'h', 'released')",
+            " VALUES (?, ?, ?, ?, ?, ?, 'h', 'released') RETURNING id",
             (feed, f"urn:{next(_KEYS)}", title, link, when, when),
         )
-        return int(cur.lastrowid or 0)
+        return int((await cur.fetchone())[0])
 
 
 async def seed_store(

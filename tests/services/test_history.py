@@ -177,6 +177,7 @@ async def test_an_upgraded_database_builds_its_missing_history_once_resumably_wi
     assert rows == [(250, 0, T0 - 250 * DAY)], "each note its story, none of them news, each with its date"
 
 
+@pytest.mark.sqlite_only
 async def test_the_next_history_batch_and_the_next_news_are_read_by_their_indexes_without_sorting_the_archive(
     store: SQLiteStore,
 ) -> None:

@@ -253,8 +253,8 @@ class Publisher:
 async def story(store: SQLiteStore, headline: str) -> int:
     async with store.transaction() as db:
         cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, announced_at)"
-                               " VALUES (?, ?, ?, ?, ?)", (headline, T0, T0, T0, T0))  # fmt: skip
-        story_id = int(cur.lastrowid or 0)
+                               " VALUES (?, ?, ?, ?, ?) RETURNING id", (headline, T0, T0, T0, T0))  # fmt: skip
+        story_id = int((await cur.fetchone())[0])
     card = Card(story_id, headline, f"https://news.example/{story_id}", "Alpha", T0, "", f"{headline}.", "w", "n",
                 "c", topics=("news",))  # fmt: skip
     await store.save_card(story_id, card, T0)

@@ -72,10 +72,11 @@ class FakePublisher:
 async def story(store: SQLiteStore, n: int, topics: tuple[str, ...], related: int = 0) -> int:
     async with store.transaction() as db:
         cur = await db.execute(
-            "INSERT INTO stories (headline, published_at, created_at, updated_at, announced_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO stories (headline, published_at, created_at, updated_at, announced_at)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
             (f"Story {n}", T0, T0, T0, T0),
         )
-        story_id = int(cur.lastrowid or 0)
+        story_id = int((await cur.fetchone())[0])
     card = Card(story_id, f"Story {n}", f"https://news.example/{n}", "Alpha", T0, "", f"Change {n}", "w", "n", "c",
                 topics=topics, related=tuple(RelatedLink("Beta", "t", f"https://b.example/{i}", T0)
                                              for i in range(related)))  # fmt: skip

@@ -191,8 +191,9 @@ async def seed_story(store: SQLiteStore, *feed_ids: int) -> list[int]:
         async with store.transaction() as db:
             cur = await db.execute(
                 "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state)"
-                " VALUES (?, ?, 'Story', 1.0, 1.0, 'h', 'released')", (feed_id, f"k{next(_KEYS)}"))  # fmt: skip
-            entry = int(cur.lastrowid or 0)
+                " VALUES (?, ?, 'Story', 1.0, 1.0, 'h', 'released') RETURNING id",
+                (feed_id, f"k{next(_KEYS)}"))  # fmt: skip
+            entry = int((await cur.fetchone())[0])
         item = StoryPlanItem(entry, ref, n == 0, "Story", 1.0, Features({}, frozenset(), frozenset(), 1.0), (), (),
                              scope)  # fmt: skip
         [(ref, _)] = await store.apply_story_plan([item], 1.0)

@@ -16,6 +16,8 @@ from importlib import resources
 
 import aiosqlite
 
+from bot.adapters.store.sqlite_family import families, rebuild
+
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
 
@@ -514,6 +516,26 @@ async def _to_12_released_index(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_13_family_mentions(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        -- mentions rolled up to the entities the named ones are parts of: a family's timeline is one range
+        CREATE TABLE family_mentions (
+            ancestor_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+            story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+            published_at REAL NOT NULL,
+            scope_feed_id INTEGER,
+            part_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+            PRIMARY KEY (ancestor_id, story_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX family_mentions_timeline ON family_mentions (ancestor_id, published_at, scope_feed_id);
+        CREATE INDEX family_mentions_story ON family_mentions (story_id);
+        """,
+    )
+    await rebuild(db, [ancestor for _, ancestor, _ in await families(db)])  # the stories stored so far
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -528,5 +550,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_10_story_scopes,
     _to_11_history_and_entity_parts,
     _to_12_released_index,
+    _to_13_family_mentions,
 )
 LATEST_VERSION = len(MIGRATIONS)

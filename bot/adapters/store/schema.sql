@@ -1,4 +1,4 @@
--- The whole schema of Wirebrief's SQLite store, as it is now (schema version 9).
+-- The whole schema of Wirebrief's SQLite store, as it is now (schema version 13).
 --
 -- A new database is created from this file in one transaction; an older one is brought here by the
 -- steps of migrations.py, one per version. tests/adapters/store/test_migrations.py proves that both
@@ -175,6 +175,22 @@ CREATE TABLE entity_mentions (
 ) WITHOUT ROWID;
 CREATE INDEX entity_mentions_timeline ON entity_mentions (entity_id, published_at, scope_feed_id);
 CREATE INDEX entity_mentions_scope ON entity_mentions (scope_feed_id, entity_id) WHERE scope_feed_id IS NOT NULL;
+
+-- mentions rolled up to the entities the named ones are parts of ([[entities]] part_of, transitively): for
+-- each entity that has parts, one row per story that names it or a part of it, with the story's date and
+-- scope and the member the story is about (the entity itself when named, else the nearest part named,
+-- then by name); written with the mentions, rebuilt for an entity whose parts change
+-- (adapters/store/sqlite_family.py): a family's timeline is one range of an index, each story once
+CREATE TABLE family_mentions (
+    ancestor_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    story_id INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    published_at REAL NOT NULL,
+    scope_feed_id INTEGER,
+    part_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    PRIMARY KEY (ancestor_id, story_id)
+) WITHOUT ROWID;
+CREATE INDEX family_mentions_timeline ON family_mentions (ancestor_id, published_at, scope_feed_id);
+CREATE INDEX family_mentions_story ON family_mentions (story_id);
 
 -- a story holds entries of its own scope only: clustering's rule, kept by the database as well
 CREATE TRIGGER entries_insert_own_scope BEFORE INSERT ON entries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.adapters.store.sqlite_base import SQLiteBase
 from bot.adapters.store.sqlite_delivery import DeliveryRows
 from bot.adapters.store.sqlite_failures import FailureRows
 from bot.adapters.store.sqlite_feeds import FeedRows
@@ -14,6 +15,15 @@ from bot.adapters.store.sqlite_timeline import TimelineRows
 
 
 class SQLiteStore(
-    FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows, RecapRows, FailureRows, GuildRows
+    FeedRows,
+    IngestRows,
+    StoryRows,
+    DeliveryRows,
+    LLMRows,
+    TimelineRows,
+    RecapRows,
+    FailureRows,
+    GuildRows,
+    SQLiteBase,
 ):
     """The Store on SQLite: one connection, WAL mode, one write transaction at a time."""

@@ -12,17 +12,22 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot.adapters.store.base import RowsBase
+from bot.adapters.store.dialect import SQLITE
 from bot.adapters.store.migrations import LATEST_VERSION, MIGRATIONS, current_schema, run_script
 from bot.errors import SchemaTooNewError, StorageError
 
 log = logging.getLogger(__name__)
 
 
-class SQLiteBase:
+class SQLiteBase(RowsBase):
     """One aiosqlite connection; writes are serialised by an asyncio lock."""
+
+    _db: aiosqlite.Connection
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
+        self._sql = SQLITE
         self.path = path
         self._write_lock = asyncio.Lock()
 

@@ -6,12 +6,12 @@ import json
 import secrets
 from collections.abc import Sequence
 
-import aiosqlite
-
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase, in_shards
+from bot.adapters.store.conn import Conn
 from bot.adapters.store.sqlite_stories import card_from_json
 from bot.core.cards import Card
 from bot.core.routing import Route, RouteOrigin
+from bot.core.topology import Shards
 from bot.core.types import Delivery
 
 _DELIVERY_COLUMNS = (
@@ -31,7 +31,7 @@ def new_nonce() -> str:
     return str(secrets.randbelow(9 * 10**18) + 10**18)
 
 
-class DeliveryRows(SQLiteBase):
+class DeliveryRows(RowsBase):
     # --- routes --------------------------------------------------------------------------------
 
     async def list_routes(self, guild_id: int | None = None) -> list[Route]:
@@ -52,7 +52,7 @@ class DeliveryRows(SQLiteBase):
             cur = await db.execute(
                 "INSERT INTO routes (guild_id, topic, channel_id, include_keywords, exclude_keywords, origin,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, topic, channel_id) DO UPDATE"
-                " SET broken_at = NULL, broken_reason = NULL WHERE broken_at IS NOT NULL",
+                " SET broken_at = NULL, broken_reason = NULL WHERE routes.broken_at IS NOT NULL",
                 (route.guild_id, route.topic, route.channel_id, json.dumps(list(route.include_keywords)),
                  json.dumps(list(route.exclude_keywords)), route.origin.value, now),
             )  # fmt: skip
@@ -118,8 +118,8 @@ class DeliveryRows(SQLiteBase):
             added = 0
             for guild_id, channel_id in targets:
                 cur = await db.execute(
-                    "INSERT OR IGNORE INTO deliveries (kind, story_id, ref, guild_id, channel_id, nonce,"
-                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO deliveries (kind, story_id, ref, guild_id, channel_id, nonce,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (kind, story_id, ref, guild_id, channel_id, new_nonce(), now, now),
                 )
                 added += cur.rowcount
@@ -135,18 +135,23 @@ class DeliveryRows(SQLiteBase):
             )
             return cur.rowcount
 
-    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+    async def due_deliveries(self, now: float, limit: int, shards: Shards | None = None) -> list[Delivery]:
+        mine, params = in_shards("guild_id", shards)
         rows = await self._fetchall(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE next_attempt_at <= ? AND"  # noqa: S608
-            " (state IN ('pending', 'sending') OR (state = 'sent' AND needs_edit = 1))"
+            f" (state IN ('pending', 'sending') OR (state = 'sent' AND needs_edit = 1)){mine}"
             " ORDER BY next_attempt_at, id LIMIT ?",
-            (now, limit),
+            (now, *params, limit),
         )
         return [_delivery(r) for r in rows]
 
-    async def stale_sending(self) -> list[Delivery]:
+    async def stale_sending(self, shards: Shards | None = None) -> list[Delivery]:
         """Deliveries whose send was under way when the process stopped: reconcile before retrying."""
-        rows = await self._fetchall(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending'")  # noqa: S608
+        mine, params = in_shards("guild_id", shards)
+        rows = await self._fetchall(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending'{mine}",  # noqa: S608
+            params,
+        )
         return [_delivery(r) for r in rows]
 
     async def mark_sending(self, delivery_id: int) -> None:
@@ -232,7 +237,7 @@ class DeliveryRows(SQLiteBase):
         return [int(r[0]) for r in rows]
 
 
-async def _shows_stale_card(db: aiosqlite.Connection, delivery_id: int, shown: Card | None) -> bool:
+async def _shows_stale_card(db: Conn, delivery_id: int, shown: Card | None) -> bool:
     """Whether a card delivery's message shows something other than its story's card now.
 
     Read in the transaction that records the send or edit, so a source that joined while the

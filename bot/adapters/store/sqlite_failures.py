@@ -8,9 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-import aiosqlite
-
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase
+from bot.adapters.store.conn import Conn
 from bot.core.quarantine import INTERRUPTED, ItemFailure, RetryPolicy, Stage
 
 _CHUNK = 500  # ids per statement: far below SQLite's limit on bound parameters
@@ -27,7 +26,7 @@ def _failure(row: sqlite3.Row) -> ItemFailure:
                        None if row[6] is None else float(row[6]), str(row[7]))  # fmt: skip
 
 
-class FailureRows(SQLiteBase):
+class FailureRows(RowsBase):
     """The `item_failures` table (schema v7)."""
 
     async def attempted_items(self, stage: str, ids: Sequence[int]) -> dict[int, int]:
@@ -200,5 +199,5 @@ def _params(f: ItemFailure) -> tuple[object, ...]:
             f.note)  # fmt: skip
 
 
-async def _upsert(db: aiosqlite.Connection, f: ItemFailure) -> None:
+async def _upsert(db: Conn, f: ItemFailure) -> None:
     await db.execute(_UPSERT, _params(f))

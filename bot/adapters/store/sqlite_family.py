@@ -3,94 +3,128 @@
 A part is a product, model or subsidiary of another entity (`entities.parent_id`, set from the
 config's `[[entities]] part_of`), transitively: the stories of Anthropic are those that mention
 Anthropic, Claude or Claude Code. /timeline (count and pages), the card's Timeline field and the
-Timeline button read an entity's *family*: the entity itself, then its parts, nearest first, by name.
+Timeline button read an entity's *family*: the entity itself and every part of it, at any depth.
 
-Each member's stories are walked apart, by the index `entity_mentions_timeline (entity_id,
-published_at, scope_feed_id)`, each walk taking at most the rows a page needs (an *arm* of one compound
-select), and merged: a page costs about the same with or without parts. A story several members
-mention is one line, about the first of them in the family's order (the entity itself when it is
-mentioned: then no part is named), and counted once (`counted`).
+Mentions are rolled up to the entities they are parts of when they are written: `family_mentions`
+(schema v13) holds, for each entity that has parts (an *ancestor*), one row per story that mentions
+it or one of its parts, with the story's date and scope, and the member the story is about — the
+ancestor itself when the story names it, else the nearest part it names (by name among parts as
+near). So the count and the pages of a family are one range of the index `family_mentions_timeline
+(ancestor_id, published_at, scope_feed_id)`, as an entity's own are of `entity_mentions_timeline`,
+and a story is counted once. The rows are written in the transaction that writes the mentions
+(`roll_up`, for the stories that gained mentions), rebuilt for the ancestors whose family changed when
+the config's parents change (`families` before and after, `rebuild`), and built for an older database
+by schema step 13. An entity with no part is read from its own mentions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase
+from bot.adapters.store.conn import Conn
 
-MAX_PARTS = 50  # parts read with an entity (the nearest first): a read merges at most 51 walks
 _MAX_DEPTH = 32  # a guard only: the config allows no cycle
+_MANY = 400  # ids per IN (…) list: well below SQLite's limit on bound parameters
 
-_FAMILY_SQL = """
-WITH RECURSIVE family(id, depth) AS (
-    SELECT id, 0 FROM ({seed})
-    UNION SELECT e.id, f.depth + 1 FROM family f JOIN entities e ON e.parent_id = f.id WHERE f.depth < {max_depth}
-)
-SELECT f.id, e.name, min(f.depth) AS depth, e.mention_count FROM family f JOIN entities e ON e.id = f.id
-GROUP BY f.id ORDER BY depth, e.name, f.id LIMIT ?
+# Every (entity, ancestor, depth): each entity that has parts with itself at depth 0, and each entity
+# with every entity it is a part of, its parent at depth 1.
+_CLOSURE = f"""
+WITH RECURSIVE up(entity_id, ancestor_id, depth) AS (
+    SELECT id, parent_id, 1 FROM entities WHERE parent_id IS NOT NULL
+    UNION ALL
+    SELECT up.entity_id, e.parent_id, up.depth + 1 FROM up JOIN entities e ON e.id = up.ancestor_id
+    WHERE e.parent_id IS NOT NULL AND up.depth < {_MAX_DEPTH}
+), closure(entity_id, ancestor_id, depth) AS (
+    SELECT entity_id, ancestor_id, depth FROM up
+    UNION ALL
+    SELECT DISTINCT ancestor_id, ancestor_id, 0 FROM up
+)"""  # noqa: S608 (a constant of our own)
+# The family rows of the mentions that `{where}` selects (`m`: entity_mentions, `c`: closure): per
+# ancestor and story, the member nearest the ancestor, then by name. A row already there takes the
+# member (a story that now names a nearer one); date and scope are the story's and never change.
+_ROLL_UP = (
+    _CLOSURE  # noqa: S608 (our own SQL; `where` is a condition of our own)
+    + """
+INSERT INTO family_mentions (ancestor_id, story_id, published_at, scope_feed_id, part_id)
+SELECT ancestor_id, story_id, published_at, scope_feed_id, entity_id FROM (
+    SELECT c.ancestor_id, m.story_id, m.published_at, m.scope_feed_id, m.entity_id,
+           row_number() OVER (PARTITION BY c.ancestor_id, m.story_id ORDER BY c.depth, e.name, e.id) AS n
+    FROM closure c
+    JOIN entity_mentions m ON m.entity_id = c.entity_id
+    JOIN entities e ON e.id = m.entity_id
+    WHERE {where}
+) AS ranked
+WHERE n = 1
+ON CONFLICT (ancestor_id, story_id) DO UPDATE SET part_id = excluded.part_id
 """
-_NOT_EARLIER = (
-    " AND NOT EXISTS (SELECT 1 FROM entity_mentions o WHERE o.entity_id IN ({ids}) AND o.story_id = m.story_id)"
 )
-_BY_ID = _FAMILY_SQL.format(seed="SELECT ? AS id", max_depth=_MAX_DEPTH)
-_BY_NAME = _FAMILY_SQL.format(
-    seed="SELECT entity_id AS id FROM entity_aliases WHERE alias = ? UNION SELECT id FROM entities WHERE name = ?",
-    max_depth=_MAX_DEPTH,
-)
+_FAMILIES = _CLOSURE + "\nSELECT entity_id, ancestor_id, depth FROM closure"
+
+
+async def roll_up(db: Conn, story_ids: Sequence[int]) -> None:
+    """Write (or correct) the family rows of these stories from their mentions, in the caller's
+    transaction: called with the stories that gained mentions."""
+    ids = list(dict.fromkeys(story_ids))
+    for start in range(0, len(ids), _MANY):
+        chunk = ids[start : start + _MANY]
+        await db.execute(_ROLL_UP.format(where=f"m.story_id IN ({','.join('?' * len(chunk))})"), chunk)
+
+
+async def families(db: Conn) -> set[tuple[int, int, int]]:
+    """Every (entity, ancestor, depth) of the current parents (see `_CLOSURE`): compared before and
+    after the parents change, it names the ancestors to `rebuild`."""
+    return {(int(r[0]), int(r[1]), int(r[2])) for r in await db.execute_fetchall(_FAMILIES)}
+
+
+async def rebuild(db: Conn, ancestor_ids: Sequence[int]) -> None:
+    """Write anew the family rows of these ancestors (an entity that has no part any more has none),
+    in the caller's transaction."""
+    ids = sorted(set(ancestor_ids))
+    for start in range(0, len(ids), _MANY):
+        chunk = ids[start : start + _MANY]
+        marks = ",".join("?" * len(chunk))
+        await db.execute(f"DELETE FROM family_mentions WHERE ancestor_id IN ({marks})", chunk)  # noqa: S608
+        await db.execute(_ROLL_UP.format(where=f"c.ancestor_id IN ({marks})"), chunk)
 
 
 @dataclass(frozen=True, slots=True)
-class Member:
-    """One entity of a family: its id, the name a line about it shows ("" for the entity itself), and how
-    many stories mention it (the operator's: a guide to the cost of walking its mentions)."""
+class Mentions:
+    """Where an entity's stories are read: `table m` holds one row per story (story_id, published_at,
+    scope_feed_id), `key` the column equal to the entity's id, `part` the member a story is about."""
 
-    entity_id: int
+    table: str
+    key: str
     part: str
-    mentions: int = 0
+
+    def about(self, entity_id: int, part_id: int, name: str | None) -> str:
+        """The part a line is about: "" for the entity itself."""
+        return "" if part_id == entity_id else str(name or "")
 
 
-def arms(arm: str, members: list[Member], params: list[Any]) -> tuple[str, list[Any]]:
-    """One walk `arm` per member, as one compound select (UNION ALL), and its parameters. `arm` reads
-    `{rank}` (the member's place in the family, 0 first) as a column and takes the member's entity id as
-    its first parameter, then `params`."""
-    walks = [f"SELECT * FROM ({arm.replace('{rank}', str(rank))})" for rank in range(len(members))]  # noqa: S608 (our own SQL)
-    sql = "\nUNION ALL\n".join(walks)
-    return sql, [value for member in members for value in (member.entity_id, *params)]
+OWN = Mentions("entity_mentions", "m.entity_id", "m.entity_id")
+FAMILY = Mentions("family_mentions", "m.ancestor_id", "m.part_id")
+
+_HAS_PARTS = "EXISTS (SELECT 1 FROM entities c WHERE c.parent_id = {id})"
+_NAMED = (
+    "SELECT found.id, " + _HAS_PARTS.format(id="found.id") + " FROM"  # noqa: S608 (constants of our own)
+    " (SELECT entity_id AS id, 0 AS rank FROM entity_aliases WHERE alias = ?"
+    " UNION ALL SELECT id, 1 AS rank FROM entities WHERE name = ?) AS found ORDER BY found.rank LIMIT 1"
+)
 
 
-def counted(arm: str, members: list[Member], params: list[Any]) -> tuple[str, list[Any]]:
-    """The number of distinct stories the count `arm` finds for the whole family, and its parameters:
-    `arm` counts the mentions `m` of one member (its entity id the first parameter, then `params`); each
-    member after the first counts only the stories no earlier member mentions (a story's mentions share
-    its date, scope and topics: what `arm` filters holds for all of them). Cheaper than a UNION of the
-    members' stories: the most mentioned member is counted from the index alone, each other with one
-    lookup per mention and member before it (the most mentioned first, so the fewest lookups)."""
-    members = sorted(members, key=lambda m: -m.mentions)
-    sql, values = [], []
-    for rank, member in enumerate(members):
-        sql.append(f"({arm}{_NOT_EARLIER.format(ids=', '.join('?' * rank))})" if rank else f"({arm})")
-        values += [member.entity_id, *params, *(m.entity_id for m in members[:rank])]
-    return "SELECT " + " + ".join(sql), values
+class FamilyRows(RowsBase):
+    """Reads an entity's stories with its parts': which rows hold them."""
 
+    async def _mentions(self, entity_id: int) -> Mentions:
+        rows = await self._fetchall("SELECT " + _HAS_PARTS.format(id="CAST(? AS BIGINT)"), (entity_id,))
+        return FAMILY if rows and rows[0][0] else OWN
 
-def part_name(members: list[Member], rank: int) -> str:
-    """The part a line is about, from the rank a merged read returns ("" for the entity itself)."""
-    return members[rank].part if 0 <= rank < len(members) else ""
-
-
-class FamilyRows(SQLiteBase):
-    """Reads an entity's family: the entity (or the entities a name or alias names), then its parts."""
-
-    async def _family(self, entity_id: int) -> list[Member]:
-        rows = await self._fetchall(_BY_ID, (entity_id, 1 + MAX_PARTS))
-        return _members(rows) or [Member(entity_id, "")]
-
-    async def _family_named(self, name_or_alias: str) -> list[Member]:
-        """The family of the entity with this name or alias (its aliases are stored case-folded)."""
+    async def _mentions_named(self, name_or_alias: str) -> tuple[int, Mentions] | None:
+        """The entity with this name or alias (aliases are stored case-folded; an alias first), and
+        where its stories are read; None when no entity has it."""
         name = " ".join(name_or_alias.split())
-        return _members(await self._fetchall(_BY_NAME, (name.casefold(), name, 1 + MAX_PARTS)))
-
-
-def _members(rows: list[Any]) -> list[Member]:
-    return [Member(int(r[0]), "" if int(r[2]) == 0 else str(r[1]), int(r[3])) for r in rows]
+        rows: list[Any] = await self._fetchall(_NAMED, (name.casefold(), name))
+        return (int(rows[0][0]), FAMILY if rows[0][1] else OWN) if rows else None

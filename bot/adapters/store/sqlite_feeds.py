@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import aiosqlite
-
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase
+from bot.adapters.store.conn import Conn
 from bot.core.polls import FailureRecord
 from bot.core.types import Feed, FeedOrigin
 
@@ -55,7 +54,7 @@ def _feed(row: sqlite3.Row | tuple[Any, ...]) -> Feed:
     )
 
 
-class FeedRows(SQLiteBase):
+class FeedRows(RowsBase):
     async def add_feed(
         self,
         url: str,
@@ -71,15 +70,16 @@ class FeedRows(SQLiteBase):
         """Add a feed (nothing when its URL is known). From Discord (`guild_id`), the server is its first
         follower, with its own `topic` for the feed's stories and the member who `added_by` it."""
         async with self.transaction() as db:
-            cur = await db.execute(
+            async with db.execute(
                 "INSERT INTO feeds (url, name, origin, forced_topics, added_by_guild_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING RETURNING id",
                 (url, name, origin.value, json.dumps(list(forced_topics)), guild_id, now),
-            )
-            if cur.rowcount and origin is FeedOrigin.DISCORD and guild_id is not None:  # its first follower
+            ) as cur:
+                added = await cur.fetchone()
+            if added is not None and origin is FeedOrigin.DISCORD and guild_id is not None:  # its first follower
                 await db.execute(
                     "INSERT INTO subscriptions (guild_id, feed_id, created_at, topic, added_by) VALUES (?, ?, ?, ?, ?)",
-                    (guild_id, cur.lastrowid, now, topic, added_by),
+                    (guild_id, added[0], now, topic, added_by),
                 )
         feed = await self.get_feed_by_url(url)
         assert feed is not None  # noqa: S101 -- just inserted or already there
@@ -197,7 +197,7 @@ class FeedRows(SQLiteBase):
         async with self.transaction() as db:
             async with db.execute(
                 f"SELECT {_FEED_COLUMNS} FROM feeds WHERE paused = 0 AND disabled_at IS NULL"  # noqa: S608
-                " AND next_poll_at <= ? AND lease_until <= ? ORDER BY next_poll_at LIMIT ?",
+                f" AND next_poll_at <= ? AND lease_until <= ? ORDER BY next_poll_at LIMIT ?{self._sql.skip_locked}",
                 (now, now, limit),
             ) as cur:
                 feeds = [_feed(r) for r in await cur.fetchall()]
@@ -212,7 +212,8 @@ class FeedRows(SQLiteBase):
 
     async def next_due_at(self) -> float | None:
         rows = await self._fetchall(
-            "SELECT min(max(next_poll_at, lease_until)) FROM feeds WHERE paused = 0 AND disabled_at IS NULL"
+            f"SELECT min({self._sql.greatest('next_poll_at', 'lease_until')}) FROM feeds"  # noqa: S608
+            " WHERE paused = 0 AND disabled_at IS NULL"
         )
         return rows[0][0] if rows and rows[0][0] is not None else None
 
@@ -275,17 +276,17 @@ class FeedRows(SQLiteBase):
             )
 
 
-async def _sync_feed_paused(db: aiosqlite.Connection, feed_id: int) -> None:
+async def _sync_feed_paused(db: Conn, feed_id: int) -> None:
     """A feed servers follow is polled while one of them has not paused it (the operator's feeds: always)."""
     await db.execute(
-        "UPDATE feeds SET paused = NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id"
-        " AND s.paused = 0) WHERE id = ? AND origin = 'discord'"
+        "UPDATE feeds SET paused = CASE WHEN EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id"
+        " AND s.paused = 0) THEN 0 ELSE 1 END WHERE id = ? AND origin = 'discord'"
         " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = feeds.id)",
         (feed_id,),
     )
 
 
-async def delete_feeds(db: aiosqlite.Connection, feed_ids: Sequence[int]) -> int:
+async def delete_feeds(db: Conn, feed_ids: Sequence[int]) -> int:
     """Delete these feeds (inside the caller's transaction) with their entries, and the stories left
     with no entry at all (their deliveries, topics and mentions go with them)."""
     removed = 0

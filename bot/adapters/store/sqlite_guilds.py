@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase
 from bot.adapters.store.sqlite_feeds import delete_feeds
 
 LEFT = "the bot was removed from the server"
 
 
-class GuildRows(SQLiteBase):
+class GuildRows(RowsBase):
     """The `guild_departures` table (schema v8), and what leaving and purging a server touch."""
 
     async def mark_guild_left(self, guild_id: int, now: float) -> int:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import aiosqlite
-
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase
+from bot.adapters.store.conn import Conn
 from bot.core.dedup import Decision, EntryState, KnownEntry
 from bot.core.polls import PollRecord
 from bot.core.types import FeedEvent, StoredEntry
@@ -21,7 +20,7 @@ def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
-class IngestRows(SQLiteBase):
+class IngestRows(RowsBase):
     async def known_entries(self, feed_id: int, keys: Sequence[str], link_keys: Sequence[str]) -> list[KnownEntry]:
         found: dict[int, KnownEntry] = {}
         for column, values in (("entry_key", keys), ("link_key", link_keys)):
@@ -58,7 +57,7 @@ class IngestRows(SQLiteBase):
                 await self._move(db, feed_id, poll.move_to, poll.now)
         return released
 
-    async def _write_decision(self, db: aiosqlite.Connection, feed_id: int, decision: Decision, now: float) -> None:
+    async def _write_decision(self, db: Conn, feed_id: int, decision: Decision, now: float) -> None:
         await db.executemany(
             "INSERT INTO entries (feed_id, entry_key, link_key, title, link, author, summary, content,"
             " published_at, first_seen_at, content_hash, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -79,7 +78,7 @@ class IngestRows(SQLiteBase):
              for c in decision.changed],
         )  # fmt: skip
 
-    async def _release(self, db: aiosqlite.Connection, feed_id: int, limit: int) -> list[int]:
+    async def _release(self, db: Conn, feed_id: int, limit: int) -> list[int]:
         # One round trip when nothing waits (every 304 and unchanged poll): each await is a thread hop.
         rows = await db.execute_fetchall(
             "SELECT id FROM entries WHERE feed_id = ? AND state = ? ORDER BY published_at, id LIMIT ?",
@@ -92,7 +91,7 @@ class IngestRows(SQLiteBase):
             )
         return ids
 
-    async def _move(self, db: aiosqlite.Connection, feed_id: int, new_url: str, now: float) -> None:
+    async def _move(self, db: Conn, feed_id: int, new_url: str, now: float) -> None:
         async with db.execute("SELECT url FROM feeds WHERE id = ?", (feed_id,)) as cur:
             row = await cur.fetchone()
         async with db.execute("SELECT id FROM feeds WHERE url = ?", (new_url,)) as cur:
@@ -174,7 +173,7 @@ class IngestRows(SQLiteBase):
         else:  # the feeds the server follows, paused as it paused them
             source, paused = "feeds JOIN subscriptions s ON s.feed_id = feeds.id AND s.guild_id = ?", "s.paused"
         rows = await self._fetchall(
-            f"SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN {paused} THEN 'paused'"  # noqa: S608
+            f"SELECT CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN {paused} = 1 THEN 'paused'"  # noqa: S608
             f" WHEN failures > 0 THEN 'backing_off' ELSE 'ok' END AS state, count(*) FROM {source} GROUP BY state",
             (guild_id,) if guild_id is not None else (),
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.adapters.store.sqlite_base import SQLiteBase
+from bot.adapters.store.base import RowsBase
 
 
-class LLMRows(SQLiteBase):
+class LLMRows(RowsBase):
     """The `llm_cache` and `llm_usage` tables (schema v4)."""
 
     async def llm_cache_get(self, key: str) -> str | None:
@@ -45,9 +45,9 @@ class LLMRows(SQLiteBase):
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO llm_usage (day, calls, input_tokens, output_tokens) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (day) DO UPDATE SET calls = calls + excluded.calls,"
-                " input_tokens = input_tokens + excluded.input_tokens,"
-                " output_tokens = output_tokens + excluded.output_tokens",
+                " ON CONFLICT (day) DO UPDATE SET calls = llm_usage.calls + excluded.calls,"
+                " input_tokens = llm_usage.input_tokens + excluded.input_tokens,"
+                " output_tokens = llm_usage.output_tokens + excluded.output_tokens",
                 (day, calls, input_tokens, output_tokens),
             )
 

@@ -2,9 +2,10 @@
 
 `viewer` arguments are the asking server (None: a direct message): every read shows it only the stories
 it may see, by the one condition of `sqlite_scope.visible` on the scope each story and mention carry.
-An entity's timeline holds its parts' stories too, each story once (`sqlite_family`).
+An entity's timeline holds its parts' stories too, each story once (`sqlite_family`), and a week's top
+entities count a part's stories under the entities it is part of.
 The queries are shaped for a store of a million entries: see bench/timeline.py and the indexes of
-migration steps 5 and 10 (the scope is in the indexes the reads walk).
+migration steps 5, 10 and 13 (the scope is in the indexes the reads walk).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
-from bot.adapters.store.sqlite_family import FamilyRows, arms, counted, part_name
+from bot.adapters.store.sqlite_family import FamilyRows
 from bot.adapters.store.sqlite_scope import visible
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.timeline import EntityEvent, NameRow, first_line
@@ -28,20 +29,14 @@ _SCHEDULES_SQL = (
 _SCHEDULE_SQL = _SCHEDULES_SQL + " WHERE guild_id = ?"
 _NO_START = -1e18  # "since the beginning": every stored time is after this
 
-# One page of events, by the index (entity_id, published_at, story_id), walked for the entity and each
-# of its parts (one arm each, as many rows as the page needs): the newest first (before a key, or after
-# skipping some), or the oldest first (after a key); merged, each story once (about the first member of
-# the family that mentions it); then their stories, oldest first.
-_HITS_ARM = (
-    "SELECT m.story_id, m.published_at, {{rank}} AS part FROM entity_mentions m WHERE m.entity_id = ?{filters}"
-    " ORDER BY m.published_at {order}, m.story_id {order} LIMIT ?"
-)
+# One page of an entity's events, by one index range: the entity's own mentions (entity_id, published_at,
+# scope), or its family's rows when it has parts (ancestor_id, published_at, scope: `sqlite_family`),
+# each story once: the newest first (before a key, or after skipping some), or the oldest first (after a
+# key); then their stories, oldest first, with the member each is about.
 _EVENTS_SQL = """
-WITH hits AS (
-{hits}
-), page AS (
-    SELECT story_id, published_at, min(part) AS part FROM hits GROUP BY story_id
-    ORDER BY published_at {order}, story_id {order} LIMIT ? OFFSET ?
+WITH page AS (
+    SELECT m.story_id, m.published_at, {part} AS part FROM {table} m WHERE {key} = ?{filters}
+    ORDER BY m.published_at {order}, m.story_id {order} LIMIT ? OFFSET ?
 ), s AS (
     SELECT p.story_id AS id, p.published_at, p.part, st.headline, st.source_count,
            CASE WHEN json_valid(st.card) THEN st.card END AS card
@@ -50,14 +45,14 @@ WITH hits AS (
 SELECT s.id, s.published_at, s.headline, s.source_count, s.card ->> '$.what_changed',
        coalesce(s.card ->> '$.url',
                 (SELECT e.link FROM entries e WHERE e.story_id = s.id ORDER BY e.published_at, e.id LIMIT 1), ''),
-       s.part
+       s.part, (SELECT pe.name FROM entities pe WHERE pe.id = s.part)
 FROM s ORDER BY s.published_at, s.id
 """
 _SINCE = " AND m.published_at >= ?"
 _BEFORE = " AND (m.published_at, m.story_id) < (?, ?)"
 _AFTER = " AND (m.published_at, m.story_id) > (?, ?)"  # later than since: no other bound, or it would be used
 
-_COUNT_SQL = "SELECT count(*) FROM entity_mentions m WHERE m.entity_id = ? AND m.published_at >= ?{filters}"
+_COUNT_SQL = "SELECT count(*) FROM {table} m WHERE {key} = ? AND m.published_at >= ?{filters}"
 # A week's stories with their main topic (the first given: the lowest rowid).
 _WEEK_SQL = f"""
 SELECT s.id, s.source_count, coalesce(t.topic, '') FROM stories s
@@ -74,7 +69,7 @@ WHERE s.published_at >= ? AND s.published_at < ? AND {visible("s.scope_feed_id")
 _DETAILS_SQL = """
 WITH s AS (
     SELECT id, published_at, headline, CASE WHEN json_valid(card) THEN card END AS card FROM stories
-    WHERE id IN (SELECT value FROM json_each(?))
+    WHERE id IN ({ids})
 )
 SELECT s.id, s.published_at, s.headline, s.card ->> '$.hook', s.card ->> '$.what_changed',
        coalesce(s.card ->> '$.url',
@@ -82,18 +77,29 @@ SELECT s.id, s.published_at, s.headline, s.card ->> '$.hook', s.card ->> '$.what
        (SELECT group_concat(topic, char(31)) FROM (SELECT topic FROM story_topics WHERE story_id = s.id ORDER BY rowid))
 FROM s
 """
-# The visible entities most of a week's stories are mainly about, from the index on stories.
+# The visible entities most of a week's stories are mainly about, from the index on stories: a story
+# counts for its main entity and for each entity that one is part of (once each: `up` holds each pair once).
 _WEEK_ENTITIES_SQL = """
-SELECT e.name FROM (
+WITH RECURSIVE up(entity_id, ancestor_id) AS (
+    SELECT id, parent_id FROM entities WHERE parent_id IS NOT NULL
+    UNION
+    SELECT up.entity_id, e.parent_id FROM up JOIN entities e ON e.id = up.ancestor_id WHERE e.parent_id IS NOT NULL
+), mains AS (
     SELECT s.main_entity_id AS entity_id, count(*) AS n FROM stories s
     WHERE s.published_at >= ? AND s.published_at < ? AND s.main_entity_id IS NOT NULL{filters}
       AND {visible}
     GROUP BY s.main_entity_id
-) c JOIN entities e ON e.id = c.entity_id
+), rolled AS (
+    SELECT entity_id, n FROM mains
+    UNION ALL
+    SELECT up.ancestor_id, mains.n FROM mains JOIN up ON up.entity_id = mains.entity_id
+)
+SELECT e.name FROM (SELECT entity_id, sum(n) AS n FROM rolled GROUP BY entity_id) AS c
+JOIN entities e ON e.id = c.entity_id
 WHERE e.promoted = 1 ORDER BY c.n DESC, e.name LIMIT ?
 """
 # Numbers of a list of stories, driven by the list (a week's few thousand ids, or a topic's few hundred).
-_SOURCES_SQL = "SELECT count(DISTINCT e.feed_id) FROM json_each(?) AS h CROSS JOIN entries e ON e.story_id = h.value"
+_SOURCES_SQL = "SELECT count(DISTINCT e.feed_id) FROM {ids} CROSS JOIN entries e WHERE e.story_id = h.value"
 
 
 def _filters(col: str, topic: str | None) -> tuple[str, list[Any]]:
@@ -161,11 +167,11 @@ class RecapRows(FamilyRows):
         self, entity_id: int, since: float | None, topic: str | None = None, viewer: int | None = None
     ) -> int:
         """How many stories the viewer may see mention the entity or one of its parts since `since`
-        (None: ever), each story once; the scope is in the index the count walks."""
+        (None: ever), each story once: one range of an index that holds the scope."""
         filters, params = _filters("m.story_id", topic)
-        filters, params = _MENTION_VISIBLE + filters, [_NO_START if since is None else since, viewer, *params]
-        sql, values = counted(_COUNT_SQL.format(filters=filters), await self._family(entity_id), params)
-        rows = await self._fetchall(sql, values)
+        mentions = await self._mentions(entity_id)
+        sql = _COUNT_SQL.format(table=mentions.table, key=mentions.key, filters=_MENTION_VISIBLE + filters)
+        rows = await self._fetchall(sql, (entity_id, _NO_START if since is None else since, viewer, *params))
         return int(rows[0][0])
 
     async def timeline_events(
@@ -194,12 +200,13 @@ class RecapRows(FamilyRows):
                 filters += condition
                 params += [key[0], key[1]]
         order = "ASC" if after is not None or oldest else "DESC"
-        family = await self._family(entity_id)
-        hits, values = arms(_HITS_ARM.format(filters=filters, order=order), family, [*params, skip + limit])
-        rows = await self._fetchall(_EVENTS_SQL.format(hits=hits, order=order), (*values, limit, skip))
+        mentions = await self._mentions(entity_id)
+        sql = _EVENTS_SQL.format(table=mentions.table, key=mentions.key, part=mentions.part, filters=filters,
+                                 order=order)  # fmt: skip
+        rows = await self._fetchall(sql, (entity_id, *params, limit, skip))
         return [
             EntityEvent(int(r[0]), float(r[1]), first_line(r[4] or "") or str(r[2]), int(r[3]), str(r[5] or ""),
-                        part_name(family, int(r[6])))
+                        mentions.about(entity_id, int(r[6]), r[7]))
             for r in rows
         ]  # fmt: skip
 
@@ -218,7 +225,7 @@ class RecapRows(FamilyRows):
 
     async def story_details(self, story_ids: Sequence[int]) -> dict[int, StoryDetail]:
         """Date, topics (main topic first), headline, one-line TL;DR and link of each of these stories."""
-        rows = await self._fetchall(_DETAILS_SQL, (json.dumps(list(story_ids)),))
+        rows = await self._fetchall(_DETAILS_SQL.format(ids=self._sql.json_ids()), (json.dumps(list(story_ids)),))
         return {
             int(r[0]): StoryDetail(float(r[1]), tuple(r[6].split("\x1f")) if r[6] else (), str(r[2]),
                                    str(r[3] or "") or first_line(r[4] or ""), str(r[5] or ""))
@@ -227,13 +234,15 @@ class RecapRows(FamilyRows):
 
     async def stories_sources(self, story_ids: Sequence[int]) -> int:
         """How many distinct feeds carried these stories."""
-        rows = await self._fetchall(_SOURCES_SQL, (json.dumps(list(story_ids)),))
+        sql = _SOURCES_SQL.format(ids=self._sql.json_ids_table("h"))
+        rows = await self._fetchall(sql, (json.dumps(list(story_ids)),))
         return int(rows[0][0])
 
     async def week_top_entities(
         self, start: float, end: float, limit: int, topic: str | None = None, viewer: int | None = None
     ) -> list[str]:
-        """The promoted entities most stories the viewer may see, published in [start, end), are mainly about."""
+        """The promoted entities most stories the viewer may see, published in [start, end), are mainly about:
+        a story about a part counts for the part and, once each, for every entity it is part of."""
         filters, params = _filters("s.id", topic)
         sql = _WEEK_ENTITIES_SQL.format(filters=filters, visible=visible("s.scope_feed_id"))
         rows = await self._fetchall(sql, (start, end, *params, viewer, limit))
@@ -267,8 +276,9 @@ class RecapRows(FamilyRows):
             await db.execute(
                 "INSERT INTO recap_schedules (guild_id, channel_id, weekday, time, timezone, origin, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET"
-                " updated_at = CASE WHEN (channel_id, weekday, time, timezone) = (excluded.channel_id,"
-                " excluded.weekday, excluded.time, excluded.timezone) THEN updated_at ELSE excluded.updated_at END,"
+                " updated_at = CASE WHEN (recap_schedules.channel_id, recap_schedules.weekday, recap_schedules.time,"
+                " recap_schedules.timezone) = (excluded.channel_id, excluded.weekday, excluded.time, excluded.timezone)"
+                " THEN recap_schedules.updated_at ELSE excluded.updated_at END,"
                 " channel_id = excluded.channel_id, weekday = excluded.weekday, time = excluded.time,"
                 " timezone = excluded.timezone, origin = excluded.origin, broken_at = NULL, broken_reason = NULL",
                 (schedule.guild_id, schedule.channel_id, schedule.weekday, schedule.time, schedule.timezone,
@@ -293,8 +303,8 @@ class RecapRows(FamilyRows):
         keep = [s.guild_id for s in schedules]
         async with self.transaction() as db:
             await db.execute(
-                "DELETE FROM recap_schedules WHERE origin = 'config'"
-                " AND guild_id NOT IN (SELECT value FROM json_each(?))",
+                "DELETE FROM recap_schedules WHERE origin = 'config'"  # noqa: S608 (the dialect's SQL)
+                f" AND guild_id NOT IN ({self._sql.json_ids()})",
                 (json.dumps(keep),),
             )
 

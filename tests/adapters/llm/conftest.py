@@ -12,10 +12,11 @@ import pytest
 from fake_llm import FakeLLM
 
 from bot.adapters.llm import AnthropicClient, OpenAIClient
+from bot.adapters.store.sqlite_base import SQLiteBase
 from bot.adapters.store.sqlite_llm import LLMRows
 
 
-class LLMTestStore(LLMRows):
+class LLMTestStore(LLMRows, SQLiteBase):
     """Only the LLM rows, on a real migrated database."""
 
 

@@ -21,9 +21,9 @@ async def told_by(store: SQLiteStore, headline: str, *feed_ids: int) -> int:
     public = any(origins[f] is not FeedOrigin.DISCORD for f in feed_ids)
     async with store.transaction() as db:
         cur = await db.execute("INSERT INTO stories (headline, published_at, created_at, updated_at, card,"
-                               " scope_feed_id, announced_at) VALUES (?, ?, ?, ?, '{}', ?, ?)",
+                               " scope_feed_id, announced_at) VALUES (?, ?, ?, ?, '{}', ?, ?) RETURNING id",
                                (headline, T0, T0, T0, None if public else feed_ids[0], T0))  # fmt: skip
-        story = int(cur.lastrowid or 0)
+        story = int((await cur.fetchone())[0])
         for n, feed in enumerate(feed_ids):
             await db.execute(
                 "INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at, content_hash, state,"
@@ -63,9 +63,9 @@ async def test_the_store_refuses_an_entry_in_a_story_of_another_scope(store: SQL
             await told_by_entry(store, feed, story)
         async with store.transaction() as db:
             cur = await db.execute("INSERT INTO entries (feed_id, entry_key, title, published_at, first_seen_at,"
-                                   " content_hash, state) VALUES (?, ?, 't', ?, ?, 'h', 'released')",
+                                   " content_hash, state) VALUES (?, ?, 't', ?, ?, 'h', 'released') RETURNING id",
                                    (feed, f"loose-{feed}-{story}", T0, T0))  # fmt: skip
-            entry = cur.lastrowid
+            entry = (await cur.fetchone())[0]
         with pytest.raises(StorageError, match="joins only a story of its own scope"):
             async with store.transaction() as db:
                 await db.execute("UPDATE entries SET story_id = ? WHERE id = ?", (story, entry))

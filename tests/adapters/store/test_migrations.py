@@ -16,7 +16,7 @@ EXPECTED_TABLES = {
     "feeds", "entries", "events", "ingest_cycles",
     "entities", "entity_aliases", "stories", "story_topics", "entity_mentions",
     "guild_settings", "routes", "deliveries", "recap_schedules",
-    "llm_cache", "llm_usage", "item_failures", "guild_departures", "subscriptions", "mutes",
+    "llm_cache", "llm_usage", "item_failures", "guild_departures", "subscriptions", "mutes", "family_mentions",
 }  # fmt: skip
 
 

@@ -1,0 +1,36 @@
+# Wirebrief's image: one process per container (README: "Running it in Docker", "Running at scale").
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# The project, installed from the checkout as the README installs it, without the test extras.
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+RUN pip install .
+
+# An unprivileged user. /data holds the SQLite database: a relative [storage] path (the default
+# wirebrief.db) lands there. Chowned before VOLUME, so a new named volume starts owned by the user.
+RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin wirebrief \
+    && mkdir -p /data /config \
+    && chown wirebrief:wirebrief /data
+VOLUME /data
+WORKDIR /data
+USER wirebrief
+
+# Mount the config here, read-only. It holds no secrets: DISCORD_TOKEN (and WIREBRIEF_DB_PASSWORD,
+# a model's API key) come from the environment.
+ENV WIREBRIEF_CONFIG=/config/wirebrief.toml
+
+# /health answers 200 when healthy and 503 when not; urlopen raises on a 503 or no answer (exit 1).
+# No curl in the slim image: Python's urllib does it.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/health', timeout=8)"]
+
+ENTRYPOINT ["wirebrief"]
+CMD ["run", "--health-port", "8080"]

@@ -1,0 +1,72 @@
+"""Ingest claims feeds a few at a time, as polls finish: a claimed feed is polled at once (well within
+its lease, however slow the other feeds are), and two ingest processes on one database share what is
+due without polling a feed twice (run on both stores; on PostgreSQL the two services stand for two
+processes only in their claims, which is what this checks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fake_clock import Clock
+
+from bot.adapters.store import SQLiteStore
+from bot.config import PollingSettings
+from bot.core.types import FetchResult, ParsedEntry, ParsedFeed
+from bot.services.ingest import IngestService
+
+GUARD = 30.0  # a hang guard only
+FEEDS = 40
+
+
+class Parser:
+    async def parse(self, data: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
+        return ParsedFeed("News", url, tuple(ParsedEntry(**e) for e in json.loads(data)))
+
+
+class GatedFetcher:
+    """Holds every fetch until the test lets it go; records which feeds were fetched, by whom."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]], gate: asyncio.Event) -> None:
+        self.name, self.log, self.gate = name, log, gate
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, trusted: bool = True
+    ) -> FetchResult:
+        self.log.append((self.name, url))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.gate.wait()
+        self.in_flight -= 1
+        return FetchResult(status=200, url=url, body=b"[]")
+
+
+async def leased(store: SQLiteStore, now: float) -> int:
+    return int((await store._fetchall("SELECT count(*) FROM feeds WHERE lease_until > ?", (now,)))[0][0])
+
+
+async def test_feeds_are_claimed_as_polls_finish_and_two_processes_never_poll_one_feed_twice(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    for n in range(FEEDS):
+        await store.add_feed(f"https://f{n}.example/feed.xml", now=clock())
+    settings = PollingSettings(concurrency=2)  # at most 4 polls in flight per process
+    gate, log = asyncio.Event(), []
+    fetchers = [GatedFetcher("a", log, gate), GatedFetcher("b", log, gate)]
+    services = [IngestService(store, f, Parser(), settings, clock=clock, shared=True) for f in fetchers]
+    cycles = [asyncio.create_task(s.run_cycle()) for s in services]
+    while sum(f.in_flight for f in fetchers) < 8:
+        await asyncio.sleep(0.01)
+    # while every poll hangs, only the feeds being polled are claimed: the rest wait for whoever is free
+    assert await leased(store, clock()) == 8
+    assert all(f.in_flight == 4 for f in fetchers)
+    gate.set()
+    reports = await asyncio.wait_for(asyncio.gather(*cycles), GUARD)
+    urls = [url for _, url in log]
+    assert len(urls) == len(set(urls)) == FEEDS  # every due feed once, by one process or the other
+    assert {who for who, _ in log} == {"a", "b"}
+    assert sum(len(r.outcomes) for r in reports) == FEEDS
+    assert all(f.most_in_flight <= 4 for f in fetchers)
+    assert await leased(store, clock()) == 0
