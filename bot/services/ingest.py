@@ -24,14 +24,16 @@ from bot.core.identity import entry_key, normalize_link
 from bot.core.polls import FailureRecord, PollRecord
 from bot.core.schedule import judge_failure, next_poll_after_success
 from bot.core.types import Feed, FetchResult, ParsedFeed
-from bot.errors import FetchError, ParseError
+from bot.errors import FetchError, ParseError, WirebriefError
 from bot.services.ports import PollStore
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
 
-# Longest a claimed feed stays leased; a crash mid-poll frees it after this (or at restart).
-MIN_LEASE_SECONDS = 300.0
+# A claimed feed stays leased this long after its lease was last renewed: a process renews the leases
+# of the feeds it still holds every third of it (a poll waiting for a busy host keeps its feed), so a
+# crashed process's feeds are free again within one lease (or at its restart, when it is the only one).
+MIN_LEASE_SECONDS = 60.0
 
 
 class FeedFetcher(Protocol):
@@ -96,8 +98,10 @@ class IngestService:
         on_released: Callable[[list[int]], Awaitable[None]] | None = None,
         batch_size: int = 1000,
         shared: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
+        self.sleep = sleep  # between lease renewals
         self.shared = shared  # other processes may poll from the same database
         self.fetcher = fetcher
         self.parser = parser
@@ -214,6 +218,8 @@ class IngestService:
         report = CycleReport(started_at=self.clock())
         slots = 2 * self.polling.concurrency  # fetched bodies do not pile up in memory
         running: dict[asyncio.Task[PollOutcome], int] = {}
+        held: dict[asyncio.Task[PollOutcome], int] = {}  # the feed each poll under way holds
+        renew = asyncio.create_task(self._renew_leases(held), name="ingest-leases")
         outcomes: list[tuple[int, PollOutcome]] = []
         claimed, more = 0, True
         try:
@@ -223,14 +229,17 @@ class IngestService:
                     feeds = await self.store.claim_due_feeds(self.clock(), self.lease_seconds, want)
                     more = len(feeds) == want
                     for feed in feeds:
-                        running[asyncio.create_task(self.poll_feed(feed), name=f"poll-{feed.id}")] = claimed
+                        task = asyncio.create_task(self.poll_feed(feed), name=f"poll-{feed.id}")
+                        running[task], held[task] = claimed, feed.id
                         claimed += 1
                 if not running:
                     break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
+                    held.pop(task, None)
                     outcomes.append((running.pop(task), task.result()))
         finally:
+            renew.cancel()
             for task in running:  # an error, or the loop stopped: the feeds' leases run out
                 task.cancel()
         report.outcomes = [outcome for _, outcome in sorted(outcomes, key=lambda pair: pair[0])]
@@ -245,6 +254,17 @@ class IngestService:
             if (released or report.new_entries) and self.on_released is not None:
                 await self.on_released(released)
         return report
+
+    async def _renew_leases(self, held: dict[asyncio.Task[PollOutcome], int]) -> None:
+        """Every third of a lease, extend the leases of the feeds still being polled."""
+        while True:
+            await self.sleep(self.lease_seconds / 3)
+            ids = sorted(set(held.values()))
+            if ids:
+                try:
+                    await self.store.renew_leases(ids, self.clock() + self.lease_seconds)
+                except WirebriefError as exc:  # the next renewal may do better; a lapse costs a double fetch
+                    log.warning("could not renew %d feed leases: %s", len(ids), exc)
 
     async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 60.0) -> None:
         """Poll due feeds until `stop` is set; sleep until the next feed is due in between."""

@@ -27,7 +27,15 @@ from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
 from bot.services.enrich import StoryChange
 from bot.services.isolation import Isolation
-from bot.services.ports import CardStore, DeliveryStore, FailureStore, FeedStore, GuildStore, RecapStore
+from bot.services.ports import (
+    CardStore,
+    CoordinationStore,
+    DeliveryStore,
+    FailureStore,
+    FeedStore,
+    GuildStore,
+    RecapStore,
+)
 from bot.services.recap import scheduled_recap
 from bot.services.supervisor import wait_any
 
@@ -38,7 +46,9 @@ RECOVERY_WINDOW_SECONDS = 3 * 24 * 3600.0  # older unrouted stories are news no 
 MAX_BACKOFF_SECONDS = 900.0
 
 
-class OutboxStore(DeliveryStore, CardStore, FeedStore, RecapStore, FailureStore, GuildStore, Protocol):
+class OutboxStore(
+    DeliveryStore, CardStore, FeedStore, RecapStore, FailureStore, GuildStore, CoordinationStore, Protocol
+):
     """What the outbox reads and writes (recaps are rendered when they are sent)."""
 
 
@@ -178,8 +188,15 @@ class Outbox:
         await self.routing.one_by_one(
             list(changes), _story_of, route, note=lambda change: "new" if change.created else "grown"
         )
-        self.wake()
+        await self._queued()
         return queued
+
+    async def _queued(self) -> None:
+        """Something may be due: the sending loop looks now, in this process and (PostgreSQL) in the
+        discord processes, which send their servers' rows."""
+        self.wake()
+        if self.store.shared:
+            await self.store.notify("outbox")
 
     async def _route(self, change: StoryChange, routes: Sequence[Route]) -> int:
         card = await self.store.get_card(change.story_id)
@@ -392,7 +409,7 @@ class Outbox:
         channel = await self.store.get_alerts_channel(guild_id) or 0
         ref = f"{key or int(self.clock() * 1000)}:{text[:1500]}"
         await self.store.enqueue("alert", None, ref, [(guild_id, channel)], self.clock())
-        self.wake()
+        await self._queued()
 
     async def announce_events(self) -> int:
         """Feed events (disabled, moved) become alerts to the server that added the feed; events of

@@ -111,6 +111,10 @@ class PollStore(Protocol):
         """Feeds due at `now`, leased so that nobody polls them twice at once (several processes claiming
         at the same moment each get other feeds)."""
 
+    async def renew_leases(self, feed_ids: Sequence[int], until: float) -> None:
+        """Extend to `until` the leases of these feeds, which this process is polling (not those a poll
+        already finished: their lease is over)."""
+
     async def clear_leases(self) -> None:
         """Forget every lease (at the start of the only ingest process: a lease left by a crash must not
         delay a feed; with several, a crashed one's leases expire instead)."""

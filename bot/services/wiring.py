@@ -69,9 +69,7 @@ class Services:
                 await store.notify("released")
 
         async def changed(changes: list[StoryChange]) -> None:
-            await outbox.route_changes(changes)
-            if store.shared:  # the servers' discord processes send what was queued
-                await store.notify("outbox")
+            await outbox.route_changes(changes)  # which wakes the processes that send them
 
         enrich.on_changes = changed
         ingest = IngestService(store, fetcher, parser, settings.polling, on_released=released, shared=store.shared)

@@ -70,3 +70,39 @@ async def test_feeds_are_claimed_as_polls_finish_and_two_processes_never_poll_on
     assert sum(len(r.outcomes) for r in reports) == FEEDS
     assert all(f.most_in_flight <= 4 for f in fetchers)
     assert await leased(store, clock()) == 0
+
+
+async def test_a_poll_longer_than_its_lease_keeps_its_feed_while_its_process_lives(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    """The lease is renewed every third of it while the poll goes on (a feed waiting for a busy host is
+    not taken by another process); once the process stops renewing (it died), the feed is free within
+    one lease."""
+    feed = await store.add_feed("https://slow.example/feed.xml", now=clock())
+    renewals: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+
+    async def sleep(seconds: float) -> None:  # each renewal waits for the test's go
+        go: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await renewals.put(go)
+        await go
+
+    gate, log = asyncio.Event(), []
+    a = IngestService(store, GatedFetcher("a", log, gate), Parser(), PollingSettings(), clock=clock, shared=True,
+                      sleep=sleep)  # fmt: skip
+    b = IngestService(store, GatedFetcher("b", log, gate), Parser(), PollingSettings(), clock=clock, shared=True)
+    cycle = asyncio.create_task(a.run_cycle())
+    go = await asyncio.wait_for(renewals.get(), GUARD)
+    while not log:
+        await asyncio.sleep(0.01)
+    assert log == [("a", feed.url)]
+    for _ in range(5):  # five leases' time goes by, renewed each third
+        clock.now += a.lease_seconds / 3
+        go.set_result(None)
+        go = await asyncio.wait_for(renewals.get(), GUARD)
+        assert await store.claim_due_feeds(clock(), b.lease_seconds, 10) == []
+    # the process stops renewing (as if it died): within one lease the feed is another's
+    clock.now += a.lease_seconds + 1
+    assert [f.id for f in await store.claim_due_feeds(clock(), b.lease_seconds, 10)] == [feed.id]
+    gate.set()
+    go.cancel()
+    await asyncio.wait_for(cycle, GUARD)

@@ -206,6 +206,12 @@ class FeedRows(RowsBase):
             )
         return feeds
 
+    async def renew_leases(self, feed_ids: Sequence[int], until: float) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE feeds SET lease_until = ? WHERE id = ? AND lease_until > 0", [(until, f) for f in feed_ids]
+            )
+
     async def clear_leases(self) -> None:
         async with self.transaction() as db:
             await db.execute("UPDATE feeds SET lease_until = 0 WHERE lease_until > 0")
