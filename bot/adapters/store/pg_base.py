@@ -30,8 +30,13 @@ from bot.errors import SchemaTooNewError, StorageError
 
 log = logging.getLogger(__name__)
 
-# The schema version pg_schema.sql creates: SQLite's numbering, so one number names one schema.
+# The schema version pg_schema.sql creates: SQLite's numbering, so one number names one schema (a test
+# holds it equal to SQLite's LATEST_VERSION: a schema change is made on both engines at once).
 PG_LATEST_VERSION = 13
+# The SQL that takes a PostgreSQL database from version v to v + 1, for every v from the first version
+# PostgreSQL was offered at (13). A new version adds its step here, its change to pg_schema.sql, and the
+# SQLite step in migrations.py.
+PG_STEPS: dict[int, str] = {}
 # A key of pg_advisory_lock: one process at a time creates or migrates the schema.
 _MIGRATION_LOCK = 0x57B_0001
 _CHANNEL_PREFIX = "wirebrief_"  # of LISTEN/NOTIFY channels
@@ -116,6 +121,8 @@ class PGBase(RowsBase):
         return store
 
     async def _migrate(self) -> None:
+        """Create the schema in an empty database, or bring an older one up to date one step at a time
+        (`PG_STEPS`), all in one transaction under a lock: processes starting together do it once."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
@@ -126,15 +133,21 @@ class PGBase(RowsBase):
                     log.info("database created at schema version %d", PG_LATEST_VERSION)
                     return
                 version = int(await conn.fetchval("SELECT version FROM schema_info"))
+                if version > PG_LATEST_VERSION:
+                    raise SchemaTooNewError(
+                        f"the database {self.path} has schema version {version}, but this Wirebrief knows only"
+                        f" up to {PG_LATEST_VERSION}: upgrade Wirebrief, or point storage.url at another database"
+                    )
+                for step in range(version, PG_LATEST_VERSION):
+                    if step not in PG_STEPS:
+                        raise StorageError(
+                            f"the database {self.path} has schema version {version}, which has no upgrade"
+                        )
+                    await conn.execute(PG_STEPS[step])
+                    await conn.execute("UPDATE schema_info SET version = $1", step + 1)
+                    log.info("database migrated to schema version %d", step + 1)
         except ENGINE_ERRORS as exc:
-            raise StorageError(f"cannot create the schema in {self.path}: {exc}") from exc
-        if version > PG_LATEST_VERSION:
-            raise SchemaTooNewError(
-                f"the database {self.path} has schema version {version}, but this Wirebrief knows only "
-                f"up to {PG_LATEST_VERSION}: upgrade Wirebrief, or point storage.url at another database"
-            )
-        if version < PG_LATEST_VERSION:  # no PostgreSQL schema older than the first one exists yet
-            raise StorageError(f"the database {self.path} has schema version {version}, which has no upgrade")
+            raise StorageError(f"cannot create or migrate the schema in {self.path}: {exc}") from exc
 
     async def schema_version(self) -> int:
         rows = await self._fetchall("SELECT version FROM schema_info")

@@ -1,0 +1,46 @@
+"""PostgreSQL's schema versions follow SQLite's: one number names one schema on both engines, an older
+database is brought up step by step at open, a newer one is refused (test_pg_coordination), and a
+version with no step is a clear error."""
+
+from __future__ import annotations
+
+import pg
+import pytest
+
+from bot.adapters.store import LATEST_VERSION, pg_base
+from bot.adapters.store.postgres import PostgresStore
+from bot.errors import StorageError
+
+
+def test_both_engines_are_at_the_same_schema_version() -> None:
+    assert pg_base.PG_LATEST_VERSION == LATEST_VERSION
+
+
+async def test_an_older_database_is_brought_up_step_by_step_and_a_missing_step_is_refused(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = await pg.create_database(pg_url)
+    try:
+        store = await PostgresStore.open(url, max_size=1)  # at the current version
+        await store.close()
+        monkeypatch.setattr(pg_base, "PG_LATEST_VERSION", LATEST_VERSION + 2)
+        monkeypatch.setattr(pg_base, "PG_STEPS", {
+            LATEST_VERSION: "ALTER TABLE feeds ADD COLUMN wb_test_a INTEGER NOT NULL DEFAULT 7",
+            LATEST_VERSION + 1: "ALTER TABLE feeds ADD COLUMN wb_test_b TEXT",
+        })  # fmt: skip
+        store = await PostgresStore.open(url, max_size=1)
+        try:
+            assert await store.schema_version() == LATEST_VERSION + 2
+            await store.add_feed("https://a.example/feed.xml", now=1.0)
+            assert [tuple(r) for r in await store._fetchall("SELECT wb_test_a, wb_test_b FROM feeds")] == [(7, None)]
+        finally:
+            await store.close()
+        monkeypatch.setattr(pg_base, "PG_LATEST_VERSION", LATEST_VERSION + 3)  # a version without its step
+        with pytest.raises(StorageError, match="has no upgrade"):
+            await PostgresStore.open(url, max_size=1)
+        monkeypatch.setattr(pg_base, "PG_LATEST_VERSION", LATEST_VERSION + 2)
+        store = await PostgresStore.open(url, max_size=1)  # the failed attempt changed nothing
+        assert await store.schema_version() == LATEST_VERSION + 2
+        await store.close()
+    finally:
+        await pg.drop_database(pg_url, url)
