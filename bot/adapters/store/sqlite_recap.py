@@ -55,8 +55,9 @@ _AFTER = " AND (m.published_at, m.story_id) > (?, ?)"  # later than since: no ot
 _COUNT_SQL = "SELECT count(*) FROM {table} m WHERE {key} = ? AND m.published_at >= ?{filters}"
 # A week's stories with their main topic (the first given: the lowest rowid).
 _WEEK_SQL = f"""
-SELECT s.id, s.source_count, coalesce(t.topic, '') FROM stories s
-LEFT JOIN story_topics t ON t.rowid = (SELECT min(rowid) FROM story_topics WHERE story_id = s.id)
+SELECT s.id, s.source_count,
+       coalesce((SELECT t.topic FROM story_topics t WHERE t.story_id = s.id ORDER BY t.rowid LIMIT 1), '')
+FROM stories s
 WHERE s.published_at >= ? AND s.published_at < ? AND {visible("s.scope_feed_id")}
 """  # noqa: S608 (a condition of our own, no input)
 _WEEK_TOPIC_SQL = f"""
