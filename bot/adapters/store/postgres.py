@@ -6,27 +6,8 @@
 from __future__ import annotations
 
 from bot.adapters.store.pg_base import PGBase
-from bot.adapters.store.sqlite_delivery import DeliveryRows
-from bot.adapters.store.sqlite_failures import FailureRows
-from bot.adapters.store.sqlite_feeds import FeedRows
-from bot.adapters.store.sqlite_guilds import GuildRows
-from bot.adapters.store.sqlite_ingest import IngestRows
-from bot.adapters.store.sqlite_llm import LLMRows
-from bot.adapters.store.sqlite_recap import RecapRows
-from bot.adapters.store.sqlite_stories import StoryRows
-from bot.adapters.store.sqlite_timeline import TimelineRows
+from bot.adapters.store.rows import StoreRows
 
 
-class PostgresStore(
-    FeedRows,
-    IngestRows,
-    StoryRows,
-    DeliveryRows,
-    LLMRows,
-    TimelineRows,
-    RecapRows,
-    FailureRows,
-    GuildRows,
-    PGBase,
-):
+class PostgresStore(StoreRows, PGBase):
     """The Store on PostgreSQL: a pool of connections, this process's writes one at a time."""
