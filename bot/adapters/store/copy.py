@@ -41,6 +41,8 @@ TABLES = (
     "llm_cache",
     "llm_usage",
     "item_failures",
+    "card_jobs",
+    "bot_state",
 )
 PAGE = 5000  # rows read from SQLite and sent to PostgreSQL at a time
 

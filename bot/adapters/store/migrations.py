@@ -536,6 +536,31 @@ async def _to_13_family_mentions(db: aiosqlite.Connection) -> None:
     await rebuild(db, [ancestor for _, ancestor, _ in await families(db)])  # the stories stored so far
 
 
+async def _to_14_pictures_routes_cards_state(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        ALTER TABLE entries ADD COLUMN image_url TEXT NOT NULL DEFAULT '';
+        ALTER TABLE routes ADD COLUMN mention_role_id INTEGER;
+        ALTER TABLE routes ADD COLUMN publish INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE deliveries ADD COLUMN thread_id INTEGER;
+        CREATE TABLE card_jobs (
+            story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
+            placed TEXT NOT NULL CHECK (placed IN ('new', 'grown', 'history')),
+            version INTEGER NOT NULL DEFAULT 1,
+            queued_at REAL NOT NULL,
+            lease_until REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX card_jobs_due ON card_jobs (lease_until, queued_at);
+        CREATE TABLE bot_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -551,5 +576,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_11_history_and_entity_parts,
     _to_12_released_index,
     _to_13_family_mentions,
+    _to_14_pictures_routes_cards_state,
 )
 LATEST_VERSION = len(MIGRATIONS)

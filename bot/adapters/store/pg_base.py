@@ -32,11 +32,31 @@ log = logging.getLogger(__name__)
 
 # The schema version pg_schema.sql creates: SQLite's numbering, so one number names one schema (a test
 # holds it equal to SQLite's LATEST_VERSION: a schema change is made on both engines at once).
-PG_LATEST_VERSION = 13
+PG_LATEST_VERSION = 14
 # The SQL that takes a PostgreSQL database from version v to v + 1, for every v from the first version
 # PostgreSQL was offered at (13). A new version adds its step here, its change to pg_schema.sql, and the
 # SQLite step in migrations.py.
-PG_STEPS: dict[int, str] = {}
+PG_STEPS: dict[int, str] = {
+    13: """
+    ALTER TABLE entries ADD COLUMN image_url TEXT NOT NULL DEFAULT '';
+    ALTER TABLE routes ADD COLUMN mention_role_id BIGINT;
+    ALTER TABLE routes ADD COLUMN publish BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN thread_id BIGINT;
+    CREATE TABLE card_jobs (
+        story_id BIGINT PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
+        placed TEXT NOT NULL CHECK (placed IN ('new', 'grown', 'history')),
+        version BIGINT NOT NULL DEFAULT 1,
+        queued_at DOUBLE PRECISION NOT NULL,
+        lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
+    );
+    CREATE INDEX card_jobs_due ON card_jobs (lease_until, queued_at);
+    CREATE TABLE bot_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    """,
+}
 # A key of pg_advisory_lock: one process at a time creates or migrates the schema.
 _MIGRATION_LOCK = 0x57B_0001
 _CHANNEL_PREFIX = "wirebrief_"  # of LISTEN/NOTIFY channels

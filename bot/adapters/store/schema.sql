@@ -98,6 +98,7 @@ CREATE TABLE entries (
     content_hash TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('seen', 'pending', 'released')),
     story_id INTEGER REFERENCES stories (id) ON DELETE SET NULL,
+    image_url TEXT NOT NULL DEFAULT '',        -- the item's picture (http(s) only), '' when it gives none
     UNIQUE (feed_id, entry_key)
 );
 CREATE INDEX entries_link_key ON entries (feed_id, link_key) WHERE link_key IS NOT NULL;
@@ -227,6 +228,8 @@ CREATE TABLE routes (
     broken_at REAL,                            -- the channel refused the bot (403/404)
     broken_reason TEXT,
     created_at REAL NOT NULL,
+    mention_role_id INTEGER,                   -- the one role a new post mentions (opt-in), never @everyone
+    publish INTEGER NOT NULL DEFAULT 0,        -- announcement channel: publish each post (opt-in)
     UNIQUE (guild_id, topic, channel_id)
 );
 
@@ -246,7 +249,8 @@ CREATE TABLE deliveries (
     last_error TEXT,
     needs_edit INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
-    sent_at REAL
+    sent_at REAL,
+    thread_id INTEGER                          -- the forum post (a thread) the message opened or lives in
 );
 CREATE UNIQUE INDEX deliveries_once ON deliveries (kind, coalesce(story_id, 0), ref, channel_id);
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('pending', 'sending') OR needs_edit = 1;
@@ -306,3 +310,24 @@ CREATE TABLE item_failures (
     PRIMARY KEY (stage, item_id)
 ) WITHOUT ROWID;
 CREATE INDEX item_failures_quarantined ON item_failures (quarantined_at) WHERE quarantined_at IS NOT NULL;
+
+-- --- card writing past one process, and the bot's own state --------------------------------------
+
+-- stories whose card is to be written (PostgreSQL, several enrich processes): any enrich process
+-- claims one with a lease; `version` grows with each change queued, so a change made while a card
+-- is written is written again, and a dead writer's story is claimed again when its lease ends
+CREATE TABLE card_jobs (
+    story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
+    placed TEXT NOT NULL CHECK (placed IN ('new', 'grown', 'history')),
+    version INTEGER NOT NULL DEFAULT 1,
+    queued_at REAL NOT NULL,
+    lease_until REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX card_jobs_due ON card_jobs (lease_until, queued_at);
+
+-- small facts about the bot itself (e.g. the hash of the slash commands last synced)
+CREATE TABLE bot_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;

@@ -17,6 +17,7 @@ EXPECTED_TABLES = {
     "entities", "entity_aliases", "stories", "story_topics", "entity_mentions",
     "guild_settings", "routes", "deliveries", "recap_schedules",
     "llm_cache", "llm_usage", "item_failures", "guild_departures", "subscriptions", "mutes", "family_mentions",
+    "card_jobs", "bot_state",
 }  # fmt: skip
 
 

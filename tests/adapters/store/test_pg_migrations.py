@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pg
 import pytest
+from pg import pg_tables
 
 from bot.adapters.store import LATEST_VERSION, pg_base
 from bot.adapters.store.postgres import PostgresStore
@@ -42,5 +43,39 @@ async def test_an_older_database_is_brought_up_step_by_step_and_a_missing_step_i
         store = await PostgresStore.open(url, max_size=1)  # the failed attempt changed nothing
         assert await store.schema_version() == LATEST_VERSION + 2
         await store.close()
+    finally:
+        await pg.drop_database(pg_url, url)
+
+
+# what version 14 added, taken away again: a database as version 13 left it
+_BACK_TO_13 = """
+DROP TABLE card_jobs;
+DROP TABLE bot_state;
+ALTER TABLE entries DROP COLUMN image_url;
+ALTER TABLE routes DROP COLUMN mention_role_id;
+ALTER TABLE routes DROP COLUMN publish;
+ALTER TABLE deliveries DROP COLUMN thread_id;
+UPDATE schema_info SET version = 13;
+"""
+
+
+async def test_the_step_from_13_gives_the_schema_a_new_database_has(pg_url: str) -> None:
+    url = await pg.create_database(pg_url)
+    try:
+        store = await PostgresStore.open(url, max_size=1)
+        fresh = await pg_tables(store)
+        await store.add_feed("https://a.example/feed.xml", now=1.0)
+        async with store._pool.acquire() as conn:
+            await conn.execute(_BACK_TO_13)
+        assert "card_jobs" not in await pg_tables(store)
+        await store.close()
+        store = await PostgresStore.open(url, max_size=1)  # migrates 13 -> 14
+        try:
+            assert await store.schema_version() == 14
+            assert await pg_tables(store) == fresh
+            assert await store._fetchall("SELECT image_url, thread_id FROM entries, deliveries") == []
+            assert len(await store.list_feeds()) == 1  # the rows stay
+        finally:
+            await store.close()
     finally:
         await pg.drop_database(pg_url, url)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from pg import pg_tables
 
 from bot.adapters.store import SQLiteStore
 from bot.adapters.store.postgres import PostgresStore
@@ -28,19 +29,6 @@ async def sqlite_tables(s: SQLiteStore) -> dict[str, list[str]]:
         name: [r[0] for r in await s._fetchall("SELECT name FROM pragma_table_info(?) ORDER BY cid", (name,))]
         for (name,) in names
     }
-
-
-async def pg_tables(p: PostgresStore) -> dict[str, list[str]]:
-    rows = await p._fetchall(
-        "SELECT c.table_name, c.column_name FROM information_schema.columns c"
-        " JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
-        " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
-        " ORDER BY c.table_name, c.ordinal_position"
-    )
-    tables: dict[str, list[str]] = {}
-    for table, column in rows:
-        tables.setdefault(table, []).append(column)
-    return tables
 
 
 async def test_both_schemas_have_the_same_tables_and_columns(
