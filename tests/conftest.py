@@ -93,6 +93,26 @@ async def pg_store(pg_url: str) -> AsyncIterator[PostgresStore]:
 
 
 @pytest.fixture
+async def pg_db_url(pg_url: str) -> AsyncIterator[str]:
+    """A new database with the schema, for the stores of one test to share, dropped after it."""
+    url = await pg.create_database(pg_url)
+    yield url
+    await pg.drop_database(pg_url, url)
+
+
+@pytest.fixture
+async def two_pg(pg_db_url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two processes' stores on the same PostgreSQL database."""
+    a = await PostgresStore.open(pg_db_url, max_size=4)
+    b = await PostgresStore.open(pg_db_url, max_size=4)
+    try:
+        yield a, b
+    finally:
+        await b.close()
+        await a.close()
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     """A new, empty SQLiteStore at tmp_path / "w.db", closed after the test."""
     s = await SQLiteStore.open(tmp_path / "w.db")

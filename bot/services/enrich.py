@@ -13,6 +13,13 @@ edits no post. A released entry joining a history story makes it news: posted th
 that exist then. History is built as it comes, so an upgraded database builds its past once, in
 batches that each commit (a restart goes on where it stopped), with progress in the log.
 
+Past one process (PostgreSQL), clustering has one writer at a time (the enrich process holding the
+lock, `Services._enrich`), but cards are written in parallel: with `card_jobs`, a cycle queues a card
+job per story it placed instead of writing the cards, and every enrich process runs `write_cards_forever`,
+which claims jobs with a lease (renewed while it writes), writes their cards, routes them, and lets
+the jobs go (`bot/adapters/store/sqlite_card_jobs.py`). A writer that dies mid-card leaves its jobs
+to the next claim when their lease ends; a change queued while a card is written is written after.
+
 History yields to news: a history batch looks for released entries waiting (only after ingest woke
 the loop) before it plans, between the short transactions its plan is written in (`HISTORY_CHUNK`
 entries each) and before each card; when news waits, it stops there. What it did not write is left
@@ -23,6 +30,7 @@ batch, or by `start` after a restart), so nothing is lost and a crash between tw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +49,7 @@ from bot.core.topics import TopicMatcher, TopicRule
 from bot.core.types import Feed, FeedOrigin, ParsedEntry, StoredEntry
 from bot.errors import WirebriefError
 from bot.services.isolation import Isolation
-from bot.services.ports import CardStore, FailureStore, FeedStore, StoryStore
+from bot.services.ports import CardJobStore, CardStore, FailureStore, FeedStore, StoryStore
 from bot.services.supervisor import wait_any
 
 log = logging.getLogger(__name__)
@@ -51,9 +59,11 @@ HISTORY_CHUNK = 10  # history plan items written per transaction; news waiting i
 NEWS_GRACE = 0.05  # seconds history waits after news was handed to the outbox (a wake-up ends the wait)
 FEEDS_TTL = 5.0  # seconds a history build reuses the feeds it read (news, and a wake-up, read them anew)
 PROGRESS_EVERY = 30.0  # seconds between two log lines about the history being built
+CARD_LEASE_SECONDS = 120.0  # a card job's hold, renewed every third of it while its card is written
+CARD_CLAIM = 4  # card jobs a writer takes at once: small, so that several writers share a burst
 
 
-class EnrichStore(StoryStore, CardStore, FeedStore, FailureStore, Protocol):
+class EnrichStore(StoryStore, CardStore, CardJobStore, FeedStore, FailureStore, Protocol):
     """What the enrichment pipeline reads and writes."""
 
 
@@ -109,6 +119,11 @@ class EnrichService:
         self._deferred: dict[int, Placed] = {}  # history stories whose card waits for the next history batch
         self._feeds: tuple[float, dict[int, Feed]] | None = None  # (when read, feeds) for history batches
         self._more_news = False  # the last batch of news was full: more may wait
+        # past one process: cards are queued as jobs that every enrich process claims (see the module)
+        self.card_jobs = False
+        self.on_jobs: Callable[[], Awaitable[None]] | None = None  # jobs were queued: wake the writers
+        self._jobs_wake = asyncio.Event()
+        self._queued = 0  # card jobs the last run_once queued
 
     async def start(self) -> None:
         """Make the configured entities known; write the cards a stopped process did not."""
@@ -118,7 +133,10 @@ class EnrichService:
         held = await self.store.held_items(Stage.CARD, self.clock())
         missing = {s: Placed.NEWS if news else Placed.HISTORY
                    for s, news in await self.store.stories_without_card() if s not in held}  # fmt: skip
-        if missing:
+        if missing and self.card_jobs:
+            await self._queue_cards(missing)
+            log.info("queued %d cards left unwritten by the last run", len(missing))
+        elif missing:
             written = await self._write_cards(missing)
             log.info("wrote %d of %d cards left unwritten by the last run", len(written), len(missing))
         left = await self.store.history_left()
@@ -136,17 +154,13 @@ class EnrichService:
         while not stop.is_set():
             self._wake.clear()
             changes = await self.run_once()
-            if changes:
-                log.info("enrich: %d stories new, %d updated", sum(c.created for c in changes),
-                         sum(not c.created for c in changes))  # fmt: skip
-                if self.on_changes is not None:
-                    await self.on_changes(changes)
-            if changes and not self._more_news:
+            await self._announce(changes)
+            if (changes or self._queued) and not self._more_news:
                 # the news is with the outbox: history waits a moment (a wake-up ends it), so that its
                 # posts go out without a history batch taking the connection and the interpreter
                 await wait_any(stop, self._wake, timeout=NEWS_GRACE)
                 continue
-            if changes or self.history_built:
+            if changes or self._queued or self.history_built:
                 continue  # there may be more released entries, or history, than one batch
             await wait_any(stop, self._wake, timeout=idle_seconds)
 
@@ -170,12 +184,71 @@ class EnrichService:
             changes[story_id] = _stronger(changes.get(story_id), placed)
         for failure in await self.store.due_item_failures(Stage.CARD, self.clock(), self.batch_size):
             changes.setdefault(failure.item_id, Placed(failure.note) if failure.note in _PLACED else Placed.GROWN)
-        written = await self._write_cards(changes, feeds or None, history=history)
+        if self.card_jobs:
+            await self._queue_cards(changes)
+            written: dict[int, Placed] = {}
+        else:
+            written = await self._write_cards(changes, feeds or None, history=history)
         if history and entries:
             await self._log_history(len(applied))
         self.history_built = history and bool(entries)
-        return [StoryChange(story_id, placed is Placed.NEWS) for story_id, placed in written.items()
-                if placed is not Placed.HISTORY]  # fmt: skip
+        return _to_post(written)
+
+    async def _announce(self, changes: list[StoryChange]) -> None:
+        """Hand the stories whose cards were written to routing."""
+        if not changes:
+            return
+        log.info("enrich: %d stories new, %d updated", sum(c.created for c in changes),
+                 sum(not c.created for c in changes))  # fmt: skip
+        if self.on_changes is not None:
+            await self.on_changes(changes)
+
+    async def _queue_cards(self, changes: dict[int, Placed]) -> None:
+        """Queue a card job per story, for whichever enrich process claims it first."""
+        self._queued = len(changes)
+        if not changes:
+            return
+        await self.store.queue_card_jobs(list(changes.items()), self.clock())
+        self._jobs_wake.set()
+        if self.on_jobs is not None:
+            await self.on_jobs()
+
+    def wake_writer(self) -> None:
+        """Card jobs were queued (here or by the enrich process that clusters): claim them now."""
+        self._jobs_wake.set()
+
+    async def write_cards_forever(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
+        """Past one process: claim card jobs, write their cards and route them, until `stop` is set."""
+        while not stop.is_set():
+            self._jobs_wake.clear()
+            if not await self.write_claimed():
+                await wait_any(stop, self._jobs_wake, timeout=idle_seconds)
+
+    async def write_claimed(self) -> int:
+        """Claim a few card jobs, write their cards, route them, and let the jobs go; how many were
+        claimed. The jobs' lease is renewed while their cards are written (a model call may be slow);
+        if this process dies, they come back to the next claim when the lease ends."""
+        jobs = dict(await self.store.claim_card_jobs(self.clock(), CARD_LEASE_SECONDS, CARD_CLAIM))
+        if not jobs:
+            return 0
+        renewing = asyncio.create_task(self._renew_jobs(list(jobs)), name="card-leases")
+        try:
+            written = await self._write_cards(jobs)
+            await self._announce(_to_post(written))
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+        await self.store.finish_card_jobs(list(jobs))
+        return len(jobs)
+
+    async def _renew_jobs(self, story_ids: list[int]) -> None:
+        while True:
+            await asyncio.sleep(CARD_LEASE_SECONDS / 3)
+            try:
+                await self.store.renew_card_jobs(story_ids, self.clock() + CARD_LEASE_SECONDS)
+            except WirebriefError as exc:  # the next renewal may succeed; a lapse costs a card written twice
+                log.warning("could not renew the lease of %d card jobs: %s", len(story_ids), exc)
 
     async def _log_history(self, done: int) -> None:
         now = time.monotonic()
@@ -349,6 +422,12 @@ _STRENGTH = {Placed.HISTORY: 0, Placed.GROWN: 1, Placed.NEWS: 2}
 def _stronger(before: Placed | None, now: Placed) -> Placed:
     """What a story's changes in one batch add up to: news over grown over history."""
     return now if before is None or _STRENGTH[now] > _STRENGTH[before] else before
+
+
+def _to_post(written: dict[int, Placed]) -> list[StoryChange]:
+    """The written cards that routing hands on: news is posted, grown stories' posts are edited."""
+    return [StoryChange(story_id, placed is Placed.NEWS) for story_id, placed in written.items()
+            if placed is not Placed.HISTORY]  # fmt: skip
 
 
 def _entry_id(entry: StoredEntry) -> int:

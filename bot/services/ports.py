@@ -26,7 +26,7 @@ from bot.core.topology import Shards
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 __all__ = [
-    "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore", "RecapStore",
+    "CardJobStore", "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore", "RecapStore",
     "StatusStore", "Store", "StoryStore", "TimelineStore",
 ]  # fmt: skip
 
@@ -203,6 +203,26 @@ class CardStore(Protocol):
     ) -> list[tuple[float, str, str, int, str]]:
         """Newest stories the viewer may see mentioning an entity or one of its parts, each once:
         (published_at, headline, url, story_id, the part it is about or "")."""
+
+
+class CardJobStore(Protocol):
+    """Stories whose card is to be written, claimed by the enrich processes (several on PostgreSQL)."""
+
+    async def queue_card_jobs(self, jobs: Sequence[tuple[int, Placed]], now: float) -> None:
+        """Queue the card of each story, merged with what is queued for it already (the stronger wins)."""
+
+    async def claim_card_jobs(self, now: float, lease_seconds: float, limit: int) -> list[tuple[int, Placed]]:
+        """Take up to `limit` jobs no live writer holds (news first), each held for `lease_seconds`; a dead
+        writer's jobs come back, with what they held, when their lease ends."""
+
+    async def renew_card_jobs(self, story_ids: Sequence[int], until: float) -> None:
+        """The writer holding these jobs is still at them."""
+
+    async def finish_card_jobs(self, story_ids: Sequence[int]) -> None:
+        """Done: each job goes, unless a change was queued meanwhile (it waits for the next claim)."""
+
+    async def card_jobs_waiting(self) -> int:
+        """How many stories wait for their card."""
 
 
 class DeliveryStore(Protocol):
@@ -442,7 +462,7 @@ class CoordinationStore(Protocol):
 
 
 class Store(
-    FeedStore, PollStore, StoryStore, CardStore, DeliveryStore, StatusStore, RecapStore, TimelineStore,
+    FeedStore, PollStore, StoryStore, CardStore, CardJobStore, DeliveryStore, StatusStore, RecapStore, TimelineStore,
     FailureStore, GuildStore, LLMStore, CoordinationStore, Protocol,
 ):  # fmt: skip
     """Everything Wirebrief keeps: every area at once (what the wiring opens and hands out)."""

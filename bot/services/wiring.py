@@ -72,6 +72,13 @@ class Services:
             await outbox.route_changes(changes)  # which wakes the processes that send them
 
         enrich.on_changes = changed
+        if store.shared:  # several enrich processes: each writes cards by claiming the jobs clustering queues
+            enrich.card_jobs = True
+
+            async def jobs_queued() -> None:
+                await store.notify("cards")
+
+            enrich.on_jobs = jobs_queued
         ingest = IngestService(store, fetcher, parser, settings.polling, on_released=released, shared=store.shared)
         recaps = RecapScheduler(store, on_queued=outbox.wake, shards=shards)
         return cls(
@@ -110,6 +117,7 @@ class Services:
             self.supervisor.start("enrich", self.enrich.run_forever)
         elif role(Role.ENRICH):
             self.supervisor.start("enrich", self._enrich)
+            self.supervisor.start("cards", self.enrich.write_cards_forever)
         if role(Role.ENRICH) or role(Role.DISCORD):  # enrich routes stories; discord sends its servers' posts
             outbox = functools.partial(self.outbox.run_forever, route=role(Role.ENRICH), send=role(Role.DISCORD))
             self.supervisor.start("outbox", outbox)
@@ -140,6 +148,7 @@ class Services:
         if role(Role.ENRICH):
             await self.store.listen("released", self.enrich.wake)
             await self.store.listen("feeds", self.enrich.wake)
+            await self.store.listen("cards", self.enrich.wake_writer)
         if role(Role.DISCORD):
             await self.store.listen("outbox", self.outbox.wake)
 

@@ -546,8 +546,8 @@ async def _to_14_pictures_routes_cards_state(db: aiosqlite.Connection) -> None:
         ALTER TABLE deliveries ADD COLUMN thread_id INTEGER;
         CREATE TABLE card_jobs (
             story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
-            placed TEXT NOT NULL CHECK (placed IN ('new', 'grown', 'history')),
-            version INTEGER NOT NULL DEFAULT 1,
+            placed TEXT CHECK (placed IN ('new', 'grown', 'history')),      -- queued since the last claim
+            claimed TEXT CHECK (claimed IN ('new', 'grown', 'history')),    -- what the writer holding it took
             queued_at REAL NOT NULL,
             lease_until REAL NOT NULL DEFAULT 0
         );

@@ -44,8 +44,8 @@ PG_STEPS: dict[int, str] = {
     ALTER TABLE deliveries ADD COLUMN thread_id BIGINT;
     CREATE TABLE card_jobs (
         story_id BIGINT PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
-        placed TEXT NOT NULL CHECK (placed IN ('new', 'grown', 'history')),
-        version BIGINT NOT NULL DEFAULT 1,
+        placed TEXT CHECK (placed IN ('new', 'grown', 'history')),      -- queued since the last claim
+        claimed TEXT CHECK (claimed IN ('new', 'grown', 'history')),    -- what the writer holding it took
         queued_at DOUBLE PRECISION NOT NULL,
         lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
     );

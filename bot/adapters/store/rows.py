@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.adapters.store.sqlite_card_jobs import CardJobRows
 from bot.adapters.store.sqlite_delivery import DeliveryRows
 from bot.adapters.store.sqlite_failures import FailureRows
 from bot.adapters.store.sqlite_feeds import FeedRows
@@ -14,7 +15,16 @@ from bot.adapters.store.sqlite_timeline import TimelineRows
 
 
 class StoreRows(
-    FeedRows, IngestRows, StoryRows, DeliveryRows, LLMRows, TimelineRows, RecapRows, FailureRows, GuildRows
+    FeedRows,
+    IngestRows,
+    StoryRows,
+    DeliveryRows,
+    LLMRows,
+    TimelineRows,
+    RecapRows,
+    FailureRows,
+    GuildRows,
+    CardJobRows,
 ):
     """The row code of every store area; an engine's base class (`SQLiteBase`, `PGBase`) gives it a
     connection."""

@@ -314,12 +314,12 @@ CREATE INDEX item_failures_quarantined ON item_failures (quarantined_at) WHERE q
 -- --- card writing past one process, and the bot's own state --------------------------------------
 
 -- stories whose card is to be written (PostgreSQL, several enrich processes): any enrich process
--- claims one with a lease; `version` grows with each change queued, so a change made while a card
--- is written is written again, and a dead writer's story is claimed again when its lease ends
+-- claims one with a lease. A change queued while a card is written is kept apart (`placed`) and
+-- written again after; a dead writer's claim is taken again, with what it held, when its lease ends
 CREATE TABLE card_jobs (
     story_id INTEGER PRIMARY KEY REFERENCES stories (id) ON DELETE CASCADE,
-    placed TEXT NOT NULL CHECK (placed IN ('new', 'grown', 'history')),
-    version INTEGER NOT NULL DEFAULT 1,
+    placed TEXT CHECK (placed IN ('new', 'grown', 'history')),      -- queued since the last claim
+    claimed TEXT CHECK (claimed IN ('new', 'grown', 'history')),    -- what the writer holding it took
     queued_at REAL NOT NULL,
     lease_until REAL NOT NULL DEFAULT 0
 );

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import pg
 import pytest
 
 from bot.adapters.store import SQLiteStore, pg_base
@@ -29,23 +27,13 @@ SECRET = "hunter2-wirebrief"
 
 
 @pytest.fixture
-async def db_url(pg_url: str) -> AsyncIterator[str]:
-    """A new database with the schema, shared by the stores of one test, dropped after it."""
-    url = await pg.create_database(pg_url)
-    yield url
-    await pg.drop_database(pg_url, url)
+def db_url(pg_db_url: str) -> str:
+    return pg_db_url
 
 
 @pytest.fixture
-async def two(db_url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    """Two processes' stores on the same database."""
-    a = await PostgresStore.open(db_url, max_size=4)
-    b = await PostgresStore.open(db_url, max_size=4)
-    try:
-        yield a, b
-    finally:
-        await b.close()
-        await a.close()
+def two(two_pg: tuple[PostgresStore, PostgresStore]) -> tuple[PostgresStore, PostgresStore]:
+    return two_pg
 
 
 async def until(check: asyncpg.Connection, sql: str, *args: object) -> object:
