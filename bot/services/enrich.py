@@ -184,8 +184,9 @@ class EnrichService:
             changes[story_id] = _stronger(changes.get(story_id), placed)
         for failure in await self.store.due_item_failures(Stage.CARD, self.clock(), self.batch_size):
             changes.setdefault(failure.item_id, Placed(failure.note) if failure.note in _PLACED else Placed.GROWN)
-        if self.card_jobs:
-            await self._queue_cards(changes)
+        if self.card_jobs:  # the plan queued its stories' card jobs as it was written: the rest here
+            in_plan = {story_id for story_id, _ in applied}
+            await self._queue_cards({s: p for s, p in changes.items() if s not in in_plan}, also=len(in_plan))
             written: dict[int, Placed] = {}
         else:
             written = await self._write_cards(changes, feeds or None, history=history)
@@ -203,12 +204,14 @@ class EnrichService:
         if self.on_changes is not None:
             await self.on_changes(changes)
 
-    async def _queue_cards(self, changes: dict[int, Placed]) -> None:
-        """Queue a card job per story, for whichever enrich process claims it first."""
-        self._queued = len(changes)
-        if not changes:
+    async def _queue_cards(self, changes: dict[int, Placed], *, also: int = 0) -> None:
+        """Queue a card job per story, for whichever enrich process claims it first, and wake the writers
+        (`also`: jobs the plan queued already)."""
+        self._queued = len(changes) + also
+        if not self._queued:
             return
-        await self.store.queue_card_jobs(list(changes.items()), self.clock())
+        if changes:
+            await self.store.queue_card_jobs(list(changes.items()), self.clock())
         self._jobs_wake.set()
         if self.on_jobs is not None:
             await self.on_jobs()
@@ -304,7 +307,7 @@ class EnrichService:
             if history and await self._news_waits():
                 return
             part = [replace(i, story_ref=created.get(i.story_ref, i.story_ref)) for i in plan[start : start + size]]
-            done = await self.store.apply_story_plan(part, self.clock())
+            done = await self.store.apply_story_plan(part, self.clock(), queue_cards=self.card_jobs)
             applied.extend(done)
             if len(done) != len(part):  # the store left some out (placed, or their story gone): plan the rest anew
                 return

@@ -26,8 +26,8 @@ from bot.core.topology import Shards
 from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 __all__ = [
-    "CardJobStore", "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore", "RecapStore",
-    "StatusStore", "Store", "StoryStore", "TimelineStore",
+    "CardJobStore", "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore",
+    "RecapStore", "StatusStore", "Store", "StoryStore", "TimelineStore",
 ]  # fmt: skip
 
 
@@ -157,9 +157,12 @@ class StoryStore(Protocol):
     async def story_scopes(self, story_ids: Sequence[int]) -> dict[int, str]:
         """Each story's clustering scope: "" (an operator feed told it) or "feed:<id>"."""
 
-    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, Placed]]:
+    async def apply_story_plan(
+        self, items: Sequence[StoryPlanItem], now: float, *, queue_cards: bool = False
+    ) -> list[tuple[int, Placed]]:
         """Create or extend stories as planned (negative refs are created in order); return
-        (story id, what it means for posting) per plan item."""
+        (story id, what it means for posting) per plan item. With `queue_cards`, queue the card job of
+        each story placed in the same transaction."""
 
     async def sync_watchlist(
         self, entities: Sequence[tuple[str, Sequence[str]]], now: float, parents: Mapping[str, str] | None = None

@@ -7,6 +7,7 @@ lease; a source that joins while a card is written is written and routed after i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from bot.adapters.store.postgres import PostgresStore
 from bot.config import parse_settings
@@ -159,3 +160,25 @@ async def test_a_source_joining_while_the_card_is_written_is_routed_after_it(
     card = await a.get_card(leader.routed[0].story_id)
     assert card is not None and len(card.related) == 1
     assert await a.card_jobs_waiting() == 0
+
+
+async def test_a_plan_is_committed_with_its_card_jobs(two_pg: tuple[PostgresStore, PostgresStore]) -> None:
+    """The jobs are queued in the plan's own transaction: a process that dies right after a plan
+    leaves every story it placed with a job (no story committed without its card to write)."""
+    a, _ = two_pg
+    leader = Process(a, [T0 + 3600])
+    await release(a, "https://alpha.example/feed", [entry(i, w, "alpha") for i, w in enumerate(TOPICS[:4])], T0)
+    apply, seen = a.apply_story_plan, []
+
+    async def dies_after_the_plan(items: object, now: float, **kw: bool) -> object:
+        await apply(items, now, **kw)  # type: ignore[arg-type]
+        seen.append(await a.card_jobs_waiting())
+        raise asyncio.CancelledError  # the process stops here, before anything else is written
+
+    a.apply_story_plan = dies_after_the_plan  # type: ignore[method-assign,assignment]
+    with contextlib.suppress(asyncio.CancelledError):
+        await leader.service.run_once()
+    assert seen == [4]
+    assert sorted(s for s, _ in await a.claim_card_jobs(T0 + 3600, CARD_LEASE_SECONDS, 10)) == sorted(
+        s for (s,) in await a._fetchall("SELECT id FROM stories")
+    )

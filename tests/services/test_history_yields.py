@@ -71,9 +71,9 @@ async def test_a_history_batch_stops_between_its_parts_when_news_comes_and_loses
     await store_entries(store, alpha, EntryState.SEEN, *notes(HISTORY_BATCH))
     apply, parts = store.apply_story_plan, []
 
-    async def news_comes_after_the_first_part(items: Any, now: float) -> Any:
+    async def news_comes_after_the_first_part(items: Any, now: float, **kw: Any) -> Any:
         parts.append(len(items))
-        done = await apply(items, now)
+        done = await apply(items, now, **kw)
         if len(parts) == 1:  # ingest releases news while the history batch is being written
             await store_entries(store, beta, EntryState.RELEASED, (NEWS, T0 - 60))
             service.wake()
@@ -151,11 +151,11 @@ async def test_a_part_that_fails_after_another_committed_places_every_entry_once
     await store_entries(store, alpha, EntryState.SEEN, *notes(HISTORY_BATCH))
     apply, calls = store.apply_story_plan, []
 
-    async def second_part_fails(items: Any, now: float) -> Any:
+    async def second_part_fails(items: Any, now: float, **kw: Any) -> Any:
         calls.append(len(items))
         if len(calls) == 2:
             raise RuntimeError("the disk hiccuped")
-        return await apply(items, now)
+        return await apply(items, now, **kw)
 
     monkeypatch.setattr(store, "apply_story_plan", second_part_fails)
     assert await service.run_once() == []

@@ -31,7 +31,7 @@ def _stronger(a: str, b: str) -> str:
 # what a claim takes: what was queued, plus what a dead writer held (a job whose lease ended is claimed
 # only then: a `claimed` still set on it is a writer's that died)
 _TAKEN = _stronger("placed", "claimed")
-_QUEUE = (
+QUEUE_CARD_JOB = (  # parameters: story id, placement, now
     "INSERT INTO card_jobs (story_id, placed, queued_at) VALUES (?, ?, ?) ON CONFLICT (story_id)"  # noqa: S608
     f" DO UPDATE SET placed = {_stronger('card_jobs.placed', 'excluded.placed')}"
 )
@@ -46,7 +46,7 @@ class CardJobRows(RowsBase):
             return
         async with self.transaction() as db:
             await db.executemany(
-                _QUEUE,
+                QUEUE_CARD_JOB,
                 [(story_id, placed.value, now) for story_id, placed in jobs],
             )
 

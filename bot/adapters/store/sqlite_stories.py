@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.adapters.store.base import RowsBase
 from bot.adapters.store.conn import Conn
+from bot.adapters.store.sqlite_card_jobs import QUEUE_CARD_JOB
 from bot.adapters.store.sqlite_family import families, rebuild, roll_up
 from bot.core.cards import Card, RelatedLink
 from bot.core.cluster import Features
@@ -64,7 +65,9 @@ class StoryRows(RowsBase):
             scopes.update((int(r[0]), OPERATOR_SCOPE if r[1] is None else feed_scope(int(r[1]))) for r in rows)
         return scopes
 
-    async def apply_story_plan(self, items: Sequence[StoryPlanItem], now: float) -> list[tuple[int, Placed]]:
+    async def apply_story_plan(
+        self, items: Sequence[StoryPlanItem], now: float, *, queue_cards: bool = False
+    ) -> list[tuple[int, Placed]]:
         """Create or extend stories as planned, in one transaction; return (story id, what it means for
         posting) of each entry placed, in plan order.
 
@@ -75,11 +78,17 @@ class StoryRows(RowsBase):
         Idempotent: an entry that is in a story already (a plan applied before a crash, or by an earlier
         part of the same batch), or that would join a story gone meanwhile (or one such an entry was to
         create), is left out and stays as it is: a later plan places it. The writes are set-based (a few
-        statements per call, not per entry): the one write lock is held briefly."""
+        statements per call, not per entry): the one write lock is held briefly.
+
+        With `queue_cards` (several enrich processes), a card job for each story placed is queued in the
+        same transaction (`sqlite_card_jobs`): a plan is never committed without its cards to write."""
         if not items:
             return []
         async with self.transaction() as db:
-            return await _PlanWriter(db, now).write(items)
+            placed = await _PlanWriter(db, now).write(items)
+            if queue_cards:
+                await db.executemany(QUEUE_CARD_JOB, [(story_id, p.value, now) for story_id, p in placed])
+            return placed
 
     async def sync_watchlist(
         self, entities: Sequence[tuple[str, Sequence[str]]], now: float, parents: Mapping[str, str] | None = None
