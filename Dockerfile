@@ -14,8 +14,8 @@ COPY bot ./bot
 COPY cogs ./cogs
 RUN pip install .
 
-# An unprivileged user. /data holds the SQLite database: a relative [storage] path (the default
-# wirebrief.db) lands there. Chowned before VOLUME, so a new named volume starts owned by the user.
+# An unprivileged user. /data holds the SQLite database; chowned before VOLUME, so a new named volume
+# starts owned by the user.
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin wirebrief \
     && mkdir -p /data /config \
     && chown wirebrief:wirebrief /data
@@ -23,14 +23,23 @@ VOLUME /data
 WORKDIR /data
 USER wirebrief
 
-# Mount the config here, read-only. It holds no secrets: DISCORD_TOKEN (and WIREBRIEF_DB_PASSWORD,
-# a model's API key) come from the environment.
-ENV WIREBRIEF_CONFIG=/config/wirebrief.toml
+# The deployment settings (`wirebrief check-config` shows where each came from; an option on the command
+# line wins over these, a variable given to the container replaces them):
+# - the config, mounted read-only; it holds no secrets: DISCORD_TOKEN (and WIREBRIEF_DB_PASSWORD, a
+#   model's API key) come from the container's environment, never from this file;
+# - the SQLite database in the volume, whatever the config's [storage] path says (a [storage] url or
+#   WIREBRIEF_DB_URL puts it on PostgreSQL instead);
+# - the health endpoint on every address of the container, so that a Kubernetes probe (sent to the pod's
+#   address) reaches it too; publish no port for it.
+ENV WIREBRIEF_CONFIG=/config/wirebrief.toml \
+    WIREBRIEF_DB_PATH=/data/wirebrief.db \
+    WIREBRIEF_HEALTH_HOST=0.0.0.0 \
+    WIREBRIEF_HEALTH_PORT=8080
 
 # /health answers 200 when healthy and 503 when not; urlopen raises on a 503 or no answer (exit 1).
-# No curl in the slim image: Python's urllib does it.
+# No curl in the slim image: Python's urllib does it, on the port the process listens on.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/health', timeout=8)"]
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ['WIREBRIEF_HEALTH_PORT'], timeout=8)"]
 
 ENTRYPOINT ["wirebrief"]
-CMD ["run", "--health-port", "8080"]
+CMD ["run"]

@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -239,8 +239,8 @@ class TimedPublisher(RecordingPublisher):
         super().__init__(clock=time.time)
         self.delivered: dict[int, list[tuple[float, str, int]]] = defaultdict(list)  # story -> (t, what, channel)
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
-        message_id = await super().send_card(channel_id, card, nonce=nonce)
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
+        message_id = await super().send_card(channel_id, card, nonce=nonce, roles=roles)
         self.delivered[card.story_id].append((now_mono(), "sent", channel_id))
         return message_id
 

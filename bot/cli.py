@@ -17,6 +17,8 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, load_settings
+from bot.config import deployment as dep
+from bot.config.deployment import Deployment, DeploymentError
 from bot.config.loader import url_has_password
 from bot.core.quarantine import Stage
 from bot.core.topology import ALL_ROLES, Role, Topology, parse_shards
@@ -24,7 +26,6 @@ from bot.errors import ConfigError, UserError, WirebriefError
 from bot.logs import setup_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-DEFAULT_CONFIG = "wirebrief.toml"
 
 log = logging.getLogger("bot")
 
@@ -32,20 +33,30 @@ log = logging.getLogger("bot")
 def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
-        default=os.environ.get("WIREBRIEF_CONFIG", DEFAULT_CONFIG),
         metavar="PATH",
-        help=f"the TOML config file (default: $WIREBRIEF_CONFIG or {DEFAULT_CONFIG})",
+        help=f"the TOML config file (default: ${dep.CONFIG_ENV} or {dep.DEFAULT_CONFIG})",
     )
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535 (got {text!r})")
-    return port
+def _argument(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from a `deployment` parser: the same rule for an option and its variable."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _add_log_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-format",
+        type=_argument(dep.parse_log_format),
+        metavar="FORMAT",
+        help=f"text (one readable line a record, the default) or json (one object a line); or ${dep.LOG_FORMAT_ENV}",
+    )
 
 
 def _roles(text: str) -> frozenset[Role]:
@@ -74,8 +85,8 @@ def topology_of(args: argparse.Namespace, settings: Settings) -> Topology:
         raise UserError("--shards is for a process with the discord role")
     if (roles != ALL_ROLES or args.shards is not None) and not settings.storage.url:
         raise UserError(
-            "several processes share one PostgreSQL database: set [storage] url in the config to use --role or"
-            " --shards (SQLite serves one process)"
+            "several processes share one PostgreSQL database: set [storage] url in the config (or"
+            f" ${dep.DB_URL_ENV}) to use --role or --shards (SQLite serves one process)"
         )
     try:
         return Topology(roles, args.shards, 1 if args.shard_count is None else args.shard_count)
@@ -95,8 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot (token from the env variable in the config)")
     _add_config(run)
     run.add_argument(
-        "--health-port", type=_port, metavar="N", help="answer GET http://127.0.0.1:N/health (200 healthy, 503 not)"
+        "--health-port",
+        type=_argument(dep.parse_port),
+        metavar="N",
+        help=f"answer GET http://HOST:N/health (200 healthy, 503 not); or ${dep.HEALTH_PORT_ENV} (default: none)",
     )
+    run.add_argument(
+        "--health-host",
+        type=_argument(dep.parse_host),
+        metavar="HOST",
+        help=f"the address the health endpoint listens on; or ${dep.HEALTH_HOST_ENV} (default:"
+        f" {dep.DEFAULT_HEALTH_HOST}; 0.0.0.0 in a container, for a probe from outside it)",
+    )
+    _add_log_format(run)
     run.add_argument(
         "--role",
         type=_roles,
@@ -118,8 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(preview)
     preview.add_argument("--limit", type=int, default=3, metavar="N", help="cards per feed")
 
-    check = sub.add_parser("check-config", help="validate the config; exit 2 listing each problem")
+    check = sub.add_parser(
+        "check-config", help="validate the config; exit 2 listing each problem; show where each setting came from"
+    )
     _add_config(check)
+
+    sync = sub.add_parser(
+        "sync", help="sync the slash commands to Discord now (run syncs them only when they changed), then exit"
+    )
+    _add_config(sync)
+    _add_log_format(sync)
 
     opml = sub.add_parser("opml", help="import or export the feeds as OPML")
     opml_sub = opml.add_subparsers(dest="opml_command", metavar="ACTION", required=True)
@@ -151,47 +181,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str) -> Settings:
-    return load_settings(path)
+def load_deployment(args: argparse.Namespace) -> Deployment:
+    """The config file (`--config`, resolved in `main`) with the environment's and the command line's
+    deployment settings applied (bot/config/deployment.py: one precedence rule for all)."""
+    return dep.resolve(
+        load_settings(args.config),
+        args.config_chosen,
+        os.environ,
+        health_host=getattr(args, "health_host", None),
+        health_port=getattr(args, "health_port", None),
+        log_format=getattr(args, "log_format", None),
+    )
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    return load_deployment(args).settings
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
+    deployment = load_deployment(args)
+    settings = deployment.settings
     print(
         f"{args.config}: OK — {len(settings.feeds)} feeds, {len(settings.topics)} topics, "
         f"{len(settings.entities)} entities, {len(settings.routes)} routes, "
         f"{len(settings.recaps)} recap schedules; summarizer {settings.summarizer.backend}"
     )
+    rows = deployment.origins()
+    width = max(len(what) for what, _, _ in rows), max(len(value) for _, value, _ in rows)
+    print("where each setting comes from (the command line, else the environment, else the config file):")
+    for what, value, origin in rows:
+        print(f"  {what:<{width[0]}}  {value:<{width[1]}}  {origin}")
     token_env = settings.discord.token_env
     if not os.environ.get(token_env):
         print(f"note: ${token_env} is not set here; `wirebrief run` will need it", file=sys.stderr)
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
-    topology = topology_of(args, settings)
+def _token(settings: Settings, *, needed: bool = True) -> str | None:
+    """The bot token from the variable `discord.token_env` names (scrubbed from the log even where it is not
+    `needed`); None, and the reason on stderr, when it is needed and unset."""
     token_env = settings.discord.token_env
     token = os.environ.get(token_env, "").strip()
-    if not token and topology.has(Role.DISCORD):  # ingest and enrich processes never talk to Discord
+    if not token and needed:
         print(
             f"error: the environment variable {token_env} is not set; put the bot token there"
             " (discord.token_env in the config names the variable)",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return None
+    return token
+
+
+def _setup_logging(args: argparse.Namespace, deployment: Deployment, token: str) -> None:
+    """Logging in the chosen format, with every secret this process holds scrubbed from it."""
+    settings = deployment.settings
     llm_key = os.environ.get(settings.summarizer.api_key_env, "")
     db_password = os.environ.get(settings.storage.password_env, "") if settings.storage.url else ""
-    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token, llm_key, db_password])
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO, secrets=[token, llm_key, db_password],
+                  log_format=deployment.log_format.value)  # fmt: skip
+
+
+def _talk_to_discord(settings: Settings, work: Callable[[], None]) -> int:
+    """Run `work` (which talks to Discord) and turn what Discord or the network says into an exit code."""
     import aiohttp
     import discord
 
-    from bot.app.runtime import run_bot  # imported late: discord.py is slow to import
-
     try:
-        asyncio.run(run_bot(settings, token, health_port=args.health_port, topology=topology))
+        work()
     except discord.LoginFailure:
-        print(f"error: Discord refused the token in ${token_env}; check it", file=sys.stderr)
+        print(f"error: Discord refused the token in ${settings.discord.token_env}; check it", file=sys.stderr)
         return EXIT_USAGE
     except discord.PrivilegedIntentsRequired:
         print("error: Discord requires privileged intents this bot should not ask for", file=sys.stderr)
@@ -202,6 +260,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    deployment = load_deployment(args)
+    settings = deployment.settings
+    topology = topology_of(args, settings)
+    token = _token(settings, needed=topology.has(Role.DISCORD))  # ingest and enrich never talk to Discord
+    if token is None:
+        return EXIT_USAGE
+    _setup_logging(args, deployment, token)
+    from bot.app.runtime import run_bot  # imported late: discord.py is slow to import
+
+    return _talk_to_discord(
+        settings, lambda: asyncio.run(run_bot(settings, token, health=deployment.health, topology=topology))
+    )
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    deployment = load_deployment(args)
+    settings = deployment.settings
+    token = _token(settings)
+    if token is None:
+        return EXIT_USAGE
+    _setup_logging(args, deployment, token)
+    from bot.app.runtime import sync_commands_now  # imported late: discord.py is slow to import
+
+    def work() -> None:
+        result = asyncio.run(sync_commands_now(settings, token))
+        print(f"{result.describe()}; the bot's next starts sync again only when the commands change")
+
+    return _talk_to_discord(settings, work)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -219,11 +308,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from bot.offline.preview import main as preview_main  # imported late: only this command needs it
 
-    return preview_main(_load(args.config), limit=args.limit)
+    return preview_main(_load(args), limit=args.limit)
 
 
 def cmd_opml(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
+    settings = _load(args)
     if args.opml_command == "import":
         return asyncio.run(_opml_import(settings, args.file))
     return asyncio.run(_opml_export(settings, args.output))
@@ -271,7 +360,7 @@ async def _opml_export(settings: Settings, output: str) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
+    settings = _load(args)
     source = args.source or settings.storage.path
     if source != ":memory:" and not Path(source).is_file():
         raise UserError(f"there is no SQLite database at {source} to copy (--from names another)")
@@ -308,7 +397,7 @@ async def _migrate(settings: Settings, source: str, url: str) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    settings = _load(args.config)
+    settings = _load(args)
     return asyncio.run(_quarantine(settings, args))
 
 
@@ -341,6 +430,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "preview": cmd_preview,
     "check-config": cmd_check_config,
+    "sync": cmd_sync,
     "opml": cmd_opml,
     "quarantine": cmd_quarantine,
     "migrate": cmd_migrate,
@@ -350,14 +440,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if hasattr(args, "config"):  # --config, else $WIREBRIEF_CONFIG, else wirebrief.toml
+        args.config_chosen = dep.config_path(args.config, os.environ)
+        args.config = args.config_chosen.value
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(
-            f"{args.config if hasattr(args, 'config') else 'config'}: {len(exc.problems)} "
-            f"problem{'s' if len(exc.problems) != 1 else ''}:",
-            file=sys.stderr,
-        )
+        where = "the environment and options" if isinstance(exc, DeploymentError) else getattr(args, "config", "config")
+        print(f"{where}: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE

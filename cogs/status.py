@@ -1,8 +1,15 @@
-"""/status: how the bot is doing, for the people who run a server's feeds."""
+"""/status: how the bot is doing, for the people who run a server's feeds.
+
+A server that follows feeds of its own also gets a sparkline of their new entries per ingest cycle
+over the last 24 hours (`bot.render.charts.sparkline`, drawn off the event loop), attached as
+`status.png` and shown as the embed's image: its own entries only, like every figure here.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
 import time
 from typing import Any
 
@@ -11,13 +18,33 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.bot import WirebriefBot
-from bot.services.status import ServerStatus
+from bot.render.charts import sparkline
+from bot.services.status import ACTIVITY_SECONDS, ServerStatus
 from cogs._admin import admin_only, guild_id_of, reply
 from cogs.meta import format_uptime
+
+SPARKLINE_FILE = "status.png"
 
 
 def _when(stamp: float | None) -> str:
     return f"<t:{int(stamp)}:R>" if stamp else "never"
+
+
+def activity_text(report: ServerStatus) -> str | None:
+    """`57 in 412 ingest cycles, at most 12 in one`; None when the server follows no feed of its own."""
+    if not sum(report.feeds.values()):
+        return None
+    if not report.cycles:
+        return "no ingest cycle finished in the last 24 hours"
+    total = sum(count for _, count in report.cycles)
+    cycles = "1 ingest cycle" if len(report.cycles) == 1 else f"{len(report.cycles)} ingest cycles"
+    return f"{total} in {cycles}, at most {max(count for _, count in report.cycles)} in one"
+
+
+async def activity_chart(report: ServerStatus, now: float) -> discord.File | None:
+    """The sparkline of the server's new entries per ingest cycle, as an attachment (None: no cycle)."""
+    png = await asyncio.to_thread(sparkline, report.cycles, now - ACTIVITY_SECONDS, now) if report.cycles else None
+    return discord.File(io.BytesIO(png), filename=SPARKLINE_FILE) if png else None
 
 
 def status_embed(report: ServerStatus, now: float) -> discord.Embed:
@@ -36,6 +63,9 @@ def status_embed(report: ServerStatus, now: float) -> discord.Embed:
     embed.add_field(name="Routes", value=f"{report.routes}{broken}", inline=False)
     oldest = f", oldest queued {_when(report.outbox_oldest_at)}" if report.outbox_oldest_at else ""
     embed.add_field(name="Posts waiting", value=f"{report.outbox_pending}{oldest}", inline=False)
+    activity = activity_text(report)
+    if activity is not None:
+        embed.add_field(name="New entries from your feeds, last 24 hours", value=activity, inline=False)
     if report.quarantined:
         embed.add_field(
             name="Quarantined",
@@ -64,7 +94,12 @@ class Status(commands.Cog):
     @admin_only
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         report = await self.bot.server_status(guild_id_of(interaction))
-        await reply(interaction, embed=status_embed(report, time.time()))
+        now = time.time()
+        embed = status_embed(report, now)
+        chart = await activity_chart(report, now)
+        if chart is not None:
+            embed.set_image(url=f"attachment://{SPARKLINE_FILE}")
+        await reply(interaction, embed=embed, file=chart)
 
 
 async def setup(bot: WirebriefBot) -> None:

@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.bot import WirebriefBot
-from bot.app.paging import OwnedView, show, within_deadline
-from bot.app.timeline_embeds import first_answer
+from bot.app.paging import within_deadline
+from bot.app.timeline_embeds import TimelineAnswer, first_answer, present
 from cogs._admin import guild_id_of
 
 Choices = list[app_commands.Choice[str]]
@@ -30,6 +30,7 @@ class Timeline(commands.Cog):
         entity="Who or what: start typing and pick a name",
         days="Only the last this many days (default: the whole history)",
         topic="Only stories of this topic",
+        chart="Attach a picture of the stories on a date axis (default: yes)",
     )
     async def timeline(
         self,
@@ -37,19 +38,18 @@ class Timeline(commands.Cog):
         entity: str,
         days: app_commands.Range[int, 0, 3650] | None = None,
         topic: str | None = None,
+        chart: bool = True,
     ) -> None:
         guild_id = guild_id_of(interaction)
         owner = interaction.user.id
 
-        async def build() -> tuple[discord.Embed, OwnedView | None]:
+        async def build() -> TimelineAnswer:
             query = await self.service.open(guild_id, entity, days, topic)
-            return await first_answer(owner, query, self.service.page, self.service.whole_history)
+            return await first_answer(owner, query, self.service.page, self.service.whole_history, chart=chart)
 
         with self.bot.cooldowns.reading(interaction, "/timeline"):  # a mistyped name costs no cooldown
-            embed, view = await within_deadline(interaction, build())
-        if view is not None:
-            view.attach(interaction)
-        await show(interaction, embed=embed, view=view)
+            result = await within_deadline(interaction, build())
+        await present(interaction, result)
 
     @timeline.autocomplete("entity")
     async def entity_choices(self, interaction: discord.Interaction[Any], current: str) -> Choices:

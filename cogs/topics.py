@@ -12,18 +12,80 @@ from bot.app.bot import WirebriefBot
 from bot.config import TopicSettings
 from bot.core.limits import EMBED_TOTAL_LIMIT, FIELDS_LIMIT, safe
 from bot.core.routing import ALL_TOPICS, Route
+from bot.errors import UserError
+from bot.services.topic_routes import NEVER_EVERYONE
 from cogs._admin import admin_only, check_can_post, guild_id_of, is_admin, reply
 
 _BUDGET = EMBED_TOTAL_LIMIT - 300
+_TARGETS = "a text, announcement or forum channel, or a thread"
+
+Target = discord.abc.GuildChannel | discord.Thread
+"""What /topics route offers: any channel, so one that cannot take posts gets a sentence saying so."""
 
 
 def route_text(routes: list[Route]) -> str:
-    """The channels a topic goes to (channel mentions never ping), or that it goes nowhere."""
+    """The channels a topic goes to, with the role each mentions and whether it publishes (mentions in
+    a reply that mentions nobody never ping), or that it goes nowhere."""
     if not routes:
         return "Not routed in this server."
-    shown = [f"<#{r.channel_id}>" + (f" (broken: {safe(r.broken_reason, 80)})" if r.broken_reason else "")
-             for r in routes]  # fmt: skip
-    return "Posted in " + ", ".join(shown)
+    return "Posted in " + ", ".join(_route_shown(r) for r in routes)
+
+
+def _route_shown(route: Route) -> str:
+    notes = [f"mentions <@&{route.mention_role_id}>"] if route.mention_role_id else []
+    notes += ["published"] if route.publish else []
+    notes += [f"broken: {safe(route.broken_reason, 80)}"] if route.broken_reason else []
+    return f"<#{route.channel_id}>" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def check_target(channel: Target, caller: discord.abc.User | None, *, publish: bool) -> None:
+    """UserError when stories cannot go to `channel` the way asked: a channel that takes no posts (voice,
+    stage, category), a media channel, a forum that demands tags, a locked thread, publishing outside an
+    announcement channel; then the permissions, the caller's and the bot's (`check_can_post`)."""
+    where = channel.mention
+    if isinstance(channel, discord.ForumChannel):
+        if channel.type is discord.ChannelType.media:
+            raise UserError(f"I cannot post cards in {where}: it is a media channel. Choose {_TARGETS}.")
+        if channel.flags.require_tag:
+            raise UserError(f"I cannot open posts in {where}: it requires a tag on each post, and I would not"
+                            " know which. Turn that off in its settings, or choose another channel.")  # fmt: skip
+    elif isinstance(channel, discord.Thread):
+        if channel.locked and not channel.permissions_for(channel.guild.me).manage_threads:
+            raise UserError(f"I cannot post in {where}: the thread is locked.")
+    elif not isinstance(channel, discord.TextChannel):
+        kind = str(channel.type).replace("_", " ")
+        raise UserError(f"I cannot post in {where}: it is a {kind} channel. Choose {_TARGETS}.")
+    if publish and not (isinstance(channel, discord.TextChannel) and channel.is_news()):
+        raise UserError(f"Only an announcement channel publishes its posts, and {where} is not one;"
+                        " leave publish out, or choose an announcement channel.")  # fmt: skip
+    check_can_post(channel, caller)
+
+
+def check_mention(role: discord.Role, channel: Target, caller: discord.abc.User | None) -> None:
+    """UserError unless `role` is one the bot may ping in `channel` and the caller could ping there too
+    (a role that is not mentionable needs Mention @everyone, @here and All Roles): a route never pings
+    on behalf of someone who could not, and never @everyone."""
+    if role.is_default():
+        raise UserError(NEVER_EVERYONE)
+    if isinstance(caller, discord.Member) and not _may_mention(role, channel, caller):
+        raise UserError(f"You cannot mention {role.mention} in {channel.mention} yourself,"
+                        " so I will not mention it for you.")  # fmt: skip
+    if not _may_mention(role, channel, channel.guild.me):
+        raise UserError(f"I cannot notify {role.mention} in {channel.mention}: the role is not mentionable and"
+                        " I lack Mention @everyone, @here and All Roles there. Allow one, then retry.")  # fmt: skip
+
+
+def _may_mention(role: discord.Role, channel: Target, member: discord.Member) -> bool:
+    return role.mentionable or channel.permissions_for(member).mention_everyone
+
+
+def routed_text(name: str, channel: Target, role: discord.Role | None, publish: bool) -> str:
+    """The answer to a route set: where the topic's stories go, and how."""
+    where = f"in the forum {channel.mention}, one post each" if isinstance(channel, discord.ForumChannel) else (
+        f"in {channel.mention}")  # fmt: skip
+    how = [f"mentioning {role.mention}"] if role is not None else []
+    how += ["published to the channels following it"] if publish else []
+    return f"Stories about **{safe(name, 100)}** will be posted {where}" + "".join(f", {h}" for h in how) + "."
 
 
 def topic_field(name: str, topic: TopicSettings | None, routes: list[Route]) -> tuple[str, str]:
@@ -73,22 +135,33 @@ class Topics(commands.GroupCog, group_name="topics", group_description="Which ch
         grouped = await self.routes.routes_by_topic(guild_id_of(interaction))
         await reply(interaction, embed=topics_embed(self.bot.settings.topics, grouped))
 
-    @app_commands.command(name="route", description="Post stories of a topic in a channel")
-    @app_commands.describe(topic="A topic, or * for every topic", channel="Where its stories go")
+    @app_commands.command(name="route", description="Post stories of a topic in a channel, a forum or a thread")
+    @app_commands.describe(
+        topic="A topic, or * for every topic",
+        channel="Where its stories go: a text, announcement or forum channel (one post each), or a thread",
+        mention="A role each new post mentions (no one by default; edits never mention)",
+        publish="Announcement channels: publish each post to the channels following it",
+    )
     @admin_only
-    async def route(self, interaction: discord.Interaction[Any], topic: str, channel: discord.TextChannel) -> None:
+    async def route(
+        self, interaction: discord.Interaction[Any], topic: str, channel: Target, mention: discord.Role | None = None,
+        publish: bool = False,
+    ) -> None:  # fmt: skip
         guild_id = guild_id_of(interaction)
         name = self.routes.check_topic(topic, allow_all=True)
-        check_can_post(channel, interaction.user)
-        if await self.routes.add_route(guild_id, name, channel.id):
-            await reply(interaction, f"Stories about **{safe(name, 100)}** will be posted in {channel.mention}.")
+        check_target(channel, interaction.user, publish=publish)
+        if mention is not None:
+            check_mention(mention, channel, interaction.user)
+        role = mention.id if mention is not None else None
+        if await self.routes.add_route(guild_id, name, channel.id, mention_role_id=role, publish=publish):
+            await reply(interaction, routed_text(name, channel, mention, publish))
         else:
             await reply(interaction, f"That route exists already: **{safe(name, 100)}** goes to {channel.mention}.")
 
     @app_commands.command(name="unroute", description="Stop posting stories of a topic in a channel")
     @app_commands.describe(topic="The routed topic", channel="The channel it goes to")
     @admin_only
-    async def unroute(self, interaction: discord.Interaction[Any], topic: str, channel: discord.TextChannel) -> None:
+    async def unroute(self, interaction: discord.Interaction[Any], topic: str, channel: Target) -> None:
         await self.routes.remove_route(guild_id_of(interaction), topic, channel.id)
         await reply(interaction, f"Stories about **{safe(topic.strip(), 100)}** no longer go to {channel.mention}.")
 

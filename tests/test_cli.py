@@ -83,6 +83,7 @@ def test_run_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
         ("demo",),
         ("preview",),
         ("check-config",),
+        ("sync",),
         ("opml",),
         ("opml", "import"),
         ("opml", "export"),

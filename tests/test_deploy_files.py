@@ -2,35 +2,46 @@
 "Running it in Docker" and "Running at scale".
 
 No image is built and nothing is started: the files are read as text. Every `wirebrief …` command line
-in them is parsed by the real `bot.cli.build_parser()`, and a `run` line's roles and shards are checked
-by `topology_of` against the README's PostgreSQL config. No YAML parser is installed, so compose.yaml
-is read with plain string handling: top-level blocks, services at two spaces, commands and binds as
-one-line flow collections, and `<<: *anchor` merges followed by name.
+in them is parsed by the real `bot.cli.build_parser()`; each service's process is resolved as `wirebrief`
+resolves it (its command line, the image's ENV and the service's environment, over the config the README
+has the operator write: bot/config/deployment.py), and a `run` line's roles and shards are checked by
+`topology_of` against what that gives. Every variable the files set or pass is one the project reads (or
+Python's, pip's, PostgreSQL's image's). The HEALTHCHECK's own command is run against a real health
+endpoint. No YAML parser is installed, so compose.yaml is read with plain string handling: top-level
+blocks, services at two spaces and their keys at four, commands and binds as one-line flow collections,
+and `<<: *anchor` merges as YAML merges them (a service's own key replaces the anchor's).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import fnmatch
 import io
 import json
+import os
 import re
 import shlex
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
 
 from bot.cli import build_parser, topology_of
-from bot.config import Settings
+from bot.config import DiscordSettings, Settings, StorageSettings, SummarizerSettings
+from bot.config import deployment as dep
+from bot.config.deployment import Deployment
 from bot.config.loader import parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
 README = ROOT / "README.md"
+EXAMPLE_CONFIG = ROOT / "config.example.toml"
 SECTIONS = ("Running it in Docker", "Running at scale")
 # files the operator writes (README: "Running it in Docker", "Running at scale"), not in the repository
 OPERATOR_FILES = {"wirebrief.toml", "wirebrief-pg.toml"}
@@ -72,31 +83,32 @@ def dockerfile_cmd() -> list[str]:
     return exec_form(cmd)
 
 
-def healthcheck_port() -> int:
+def healthcheck_argv() -> list[str]:
     (check,) = instructions("HEALTHCHECK")
     _, sep, command = check.partition("CMD ")
     assert sep, f"HEALTHCHECK without CMD: {check}"
-    argv = exec_form(command)
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/health\b", " ".join(argv))
-    assert match, f"the HEALTHCHECK asks no http://127.0.0.1:N/health: {argv}"
-    return int(match.group(1))
+    return exec_form(command)
 
 
-def env_value(name: str) -> str:
+def dockerfile_env() -> dict[str, str]:
+    """Every variable the image sets (ENV), in order."""
+    out: dict[str, str] = {}
     for rest in instructions("ENV"):
         for token in shlex.split(rest):
-            key, sep, value = token.partition("=")
-            if sep and key == name:
-                return value
-    raise AssertionError(f"the Dockerfile sets no ENV {name}")
+            key, sep, text = token.partition("=")
+            assert sep, f"ENV without a value: {token}"
+            out[key] = text
+    return out
 
 
 # --- compose.yaml -----------------------------------------------------------------------------------
 
+Keys = dict[str, list[str]]  # a mapping's keys, each with its lines (the key's own line first)
 
-def _blocks(lines: list[str], indent: int) -> dict[str, list[str]]:
+
+def _blocks(lines: list[str], indent: int) -> Keys:
     """The keys at `indent` spaces with the lines under each (comments and blank lines dropped)."""
-    blocks: dict[str, list[str]] = {}
+    blocks: Keys = {}
     current: list[str] | None = None
     for line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
@@ -112,76 +124,127 @@ def _blocks(lines: list[str], indent: int) -> dict[str, list[str]]:
     return blocks
 
 
-def compose_top() -> dict[str, list[str]]:
+def compose_top() -> Keys:
     return _blocks(COMPOSE.read_text(encoding="utf-8").splitlines(), 0)
 
 
-def compose_services() -> dict[str, list[str]]:
-    """Each service's own lines, followed by those of the anchors it merges (its own keys come first)."""
+def _merged(keys: Keys, anchors: dict[str, Keys], seen: frozenset[str]) -> Keys:
+    """`keys` with those of the anchor it merges (`<<: *name`) that it lacks, as YAML merges: a key the
+    service sets replaces the anchor's whole value (a list is not joined)."""
+    out = {key: lines for key, lines in keys.items() if key != "<<"}
+    if "<<" in keys:
+        match = re.match(r"\s*<<:\s*\*([\w-]+)\s*$", keys["<<"][0])
+        assert match, f"compose.yaml merges something else than one anchor: {keys['<<'][0].strip()}"
+        name = match.group(1)
+        assert name in anchors and name not in seen, f"compose.yaml merges an unknown anchor *{name}"
+        for key, lines in _merged(anchors[name], anchors, seen | {name}).items():
+            out.setdefault(key, lines)
+    return out
+
+
+def compose_services() -> dict[str, Keys]:
+    """Each service's keys after its merges."""
     top = compose_top()
     anchors = {}
     for block in top.values():
         match = re.search(r"&([\w-]+)\s*$", block[0])
         if match:
-            anchors[match.group(1)] = block[1:]
-
-    def expand(lines: list[str], seen: frozenset[str]) -> list[str]:
-        out = list(lines)
-        for line in lines:
-            match = re.match(r"\s*<<:\s*\*([\w-]+)\s*$", line)
-            if match:
-                name = match.group(1)
-                assert name in anchors and name not in seen, f"compose.yaml merges an unknown anchor *{name}"
-                out += expand(anchors[name], seen | {name})
-        return out
-
+            anchors[match.group(1)] = _blocks(block[1:], 2)
     services = _blocks(top["services"][1:], 2)
-    return {name: expand(lines[1:], frozenset()) for name, lines in services.items()}
+    return {name: _merged(_blocks(lines[1:], 4), anchors, frozenset()) for name, lines in services.items()}
 
 
-def first(lines: list[str], key: str) -> str | None:
-    """The value of the first `key:` line (a service's own before a merged anchor's, as YAML merges)."""
-    for line in lines:
-        match = re.match(rf"\s*{re.escape(key)}:\s*(.*?)\s*$", line)
+def value(service: Keys, key: str) -> str | None:
+    """The value written on the key's own line ("" when it is a block), None without the key."""
+    if key not in service:
+        return None
+    return service[key][0].split(":", 1)[1].strip()
+
+
+def items(service: Keys, key: str) -> list[str]:
+    """The entries of the list under `key`."""
+    return [line.strip()[2:].strip() for line in service.get(key, [])[1:] if line.strip().startswith("- ")]
+
+
+def nested(service: Keys, key: str) -> str:
+    """The block under `key` as text, for a look at a nested value."""
+    return "\n".join(service.get(key, []))
+
+
+def command(service: Keys) -> list[str] | None:
+    text = value(service, "command")
+    return None if text is None else exec_form(text)
+
+
+def profiles(service: Keys) -> list[str]:
+    text = value(service, "profiles")
+    return [] if text is None else [p.strip() for p in text.strip("[]").split(",") if p.strip()]
+
+
+def environment(service: Keys) -> dict[str, str | None]:
+    """The service's variables: a value it sets, or None for a variable passed through from the shell."""
+    out: dict[str, str | None] = {}
+    for entry in items(service, "environment"):
+        name, sep, text = entry.partition("=")
+        out[name] = text if sep else None
+    for line in service.get("environment", [])[1:]:
+        match = re.match(r"\s*([A-Z_][A-Z0-9_]*):\s*(.*?)\s*$", line)
         if match:
-            return match.group(1)
-    return None
+            out[match.group(1)] = match.group(2)
+    return out
 
 
-def command(lines: list[str]) -> list[str] | None:
-    value = first(lines, "command")
-    return None if value is None else exec_form(value)
-
-
-def profiles(lines: list[str]) -> list[str]:
-    value = first(lines, "profiles")
-    return [] if value is None else [p.strip() for p in value.strip("[]").split(",") if p.strip()]
-
-
-def binds(lines: list[str]) -> list[tuple[str, str]]:
+def binds(service: Keys) -> list[tuple[str, str]]:
     """(source, target) of the service's bind mounts, written as one-line flow mappings."""
     out = []
-    for line in lines:
-        match = re.match(r"\s*-\s*\{(.*)\}\s*$", line)
+    for entry in items(service, "volumes"):
+        match = re.fullmatch(r"\{(.*)\}", entry)
         if match and re.search(r"\btype:\s*bind\b", match.group(1)):
             fields = dict(part.split(":", 1) for part in match.group(1).split(","))
             fields = {k.strip(): v.strip() for k, v in fields.items()}
-            assert fields.get("read_only") == "true", f"a bind mount is not read-only: {line.strip()}"
+            assert fields.get("read_only") == "true", f"a bind mount is not read-only: {entry}"
             out.append((fields["source"], fields["target"]))
     return out
 
 
-def named_volumes(lines: list[str]) -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for line in lines if (m := re.match(r"\s*-\s*([\w-]+):(/\S*)\s*$", line))]
+def named_volumes(service: Keys) -> list[tuple[str, str]]:
+    return [
+        (m.group(1), m.group(2))
+        for entry in items(service, "volumes")
+        if (m := re.fullmatch(r"([\w-]+):(/\S*)", entry))
+    ]
 
 
-def wirebrief_services() -> dict[str, list[str]]:
+def wirebrief_services() -> dict[str, Keys]:
     """The services that run the image built here (the others run an image of their own)."""
-    return {name: lines for name, lines in compose_services().items() if first(lines, "build") is not None}
+    return {name: keys for name, keys in compose_services().items() if value(keys, "build") is not None}
 
 
-def effective_command(lines: list[str]) -> list[str]:
-    return command(lines) or dockerfile_cmd()
+def effective_command(service: Keys) -> list[str]:
+    return command(service) or dockerfile_cmd()
+
+
+def container_environment(service: Keys) -> dict[str, str]:
+    """What the process sees that the files decide: the image's ENV, then what the service sets (a
+    variable passed through from the operator's shell is theirs, not known here)."""
+    out = dockerfile_env()
+    out.update({name: text for name, text in environment(service).items() if text is not None})
+    return out
+
+
+def deployment_of(service: Keys) -> tuple[argparse.Namespace, Deployment]:
+    """The service's process as `wirebrief` resolves it: its command line and environment over the config
+    the README has the operator write (a copy of config.example.toml)."""
+    argv = effective_command(service)
+    namespace, error = parse(argv)
+    assert namespace is not None, f"`wirebrief {shlex.join(argv)}` does not parse: {error}"
+    environ = container_environment(service)
+    settings = parse_settings(tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8")))
+    config = dep.config_path(getattr(namespace, "config", None), environ)
+    chosen = dep.resolve(settings, config, environ, health_host=getattr(namespace, "health_host", None),
+                         health_port=getattr(namespace, "health_port", None),
+                         log_format=getattr(namespace, "log_format", None))  # fmt: skip
+    return namespace, chosen
 
 
 # --- README -----------------------------------------------------------------------------------------
@@ -276,6 +339,15 @@ def check_command(args: list[str]) -> None:
 
 # --- the tests --------------------------------------------------------------------------------------
 
+# variables the files may set or pass that are not Wirebrief's own: Python's and pip's (the image's
+# build), and those the official PostgreSQL image reads
+PYTHON_VARIABLES = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK",
+                    "PIP_ROOT_USER_ACTION"}  # fmt: skip
+POSTGRES_VARIABLES = {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"}
+# what the config names by default: the token, the database password, the model's API key
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 -- what the image's endpoint must listen on: read here, never bound
+SECRET_VARIABLES = {DiscordSettings().token_env, StorageSettings().password_env, SummarizerSettings().api_key_env}
+
 
 def test_dockerfile_runs_as_a_user_it_creates_not_root() -> None:
     users = instructions("USER")
@@ -306,7 +378,7 @@ def test_dockerignore_keeps_out_the_local_state_but_not_what_the_build_copies() 
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for must in (".venv", ".git", "**/*.db", "**/__pycache__"):
+    for must in (".venv", ".git", "**/*.db", "**/__pycache__", ".env"):
         assert must in patterns
     for copy in instructions("COPY"):
         for src in shlex.split(copy)[:-1]:
@@ -320,40 +392,82 @@ def test_dockerfile_entrypoint_is_the_console_script_and_its_command_parses() ->
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "wirebrief" in project["project"]["scripts"]
     cmd = dockerfile_cmd()
-    assert cmd[0] == "run" and "--health-port" in cmd
+    assert cmd[0] == "run"
     check_command(cmd)
 
 
-def test_the_database_volume_and_the_config_path() -> None:
+def test_every_variable_the_files_use_is_read_by_someone() -> None:
+    used = set(dockerfile_env())
+    for keys in compose_services().values():
+        used |= set(environment(keys))
+    text = "\n".join([DOCKERFILE.read_text(encoding="utf-8"), COMPOSE.read_text(encoding="utf-8"),
+                      *(readme_section(title) for title in SECTIONS)])  # fmt: skip
+    used |= set(re.findall(r"\b(WIREBRIEF_[A-Z_]+)\b", text))  # in comments and prose too: no misspelling
+    known = set(dep.VARIABLES) | SECRET_VARIABLES | PYTHON_VARIABLES | POSTGRES_VARIABLES
+    assert used <= known, f"variables nothing reads: {sorted(used - known)}"
+    assert {dep.CONFIG_ENV, dep.DB_PATH_ENV, dep.HEALTH_HOST_ENV, dep.HEALTH_PORT_ENV} <= set(dockerfile_env())
+    assert not SECRET_VARIABLES & set(dockerfile_env()), "a secret's variable is set in the image"
+
+
+def test_the_config_and_the_database_are_where_the_image_keeps_them() -> None:
     (volume,) = instructions("VOLUME")
-    assert (exec_form(volume) if volume.startswith("[") else volume.split()) == ["/data"]
-    assert instructions("WORKDIR")[-1] == "/data", "a relative [storage] path must land in the volume"
-    config = env_value("WIREBRIEF_CONFIG")
-    assert config == "/config/wirebrief.toml"
-    for name, lines in wirebrief_services().items():
-        targets = [target for _, target in binds(lines)]
+    (data,) = exec_form(volume) if volume.startswith("[") else volume.split()
+    assert instructions("WORKDIR")[-1] == data
+    config = dockerfile_env()[dep.CONFIG_ENV]
+    for name, keys in wirebrief_services().items():
+        targets = [target for _, target in binds(keys)]
         assert targets == [config], f"{name}: the config is mounted at {targets}, not at {config}"
-        for _, target in named_volumes(lines):
-            assert target == "/data", f"{name}: a volume at {target}"
+        for _, target in named_volumes(keys):
+            assert target == data, f"{name}: a volume at {target}"
+        _, deployment = deployment_of(keys)
+        assert deployment.config.value == config
+        storage = deployment.settings.storage
+        if not storage.url:  # SQLite: in the volume
+            assert Path(storage.path).parent == Path(data), f"{name}: the database at {storage.path}"
+            assert deployment.database.name == dep.DB_PATH_ENV, "the image's path, whatever the config says"
 
 
-def test_the_healthcheck_asks_the_port_every_process_listens_on() -> None:
-    port = healthcheck_port()
-    (check,) = instructions("HEALTHCHECK")
-    assert "curl" not in check and "wget" not in check and "urllib" in check
-    commands = {"Dockerfile CMD": dockerfile_cmd()}
-    commands |= {name: effective_command(lines) for name, lines in wirebrief_services().items()}
-    for where, argv in commands.items():
-        namespace, error = parse(argv)
-        assert namespace is not None, f"{where}: {error}"
-        assert namespace.health_port == port, f"{where}: --health-port {namespace.health_port}, HEALTHCHECK {port}"
-    for name, lines in wirebrief_services().items():
-        assert first(lines, "healthcheck") is None, f"{name} replaces the image's HEALTHCHECK"
+def test_every_process_serves_health_where_the_healthcheck_asks() -> None:
+    argv = healthcheck_argv()
+    assert argv[0] == "python", "the slim image has python, not curl or wget"
+    assert "127.0.0.1" in argv[-1] and dep.HEALTH_PORT_ENV in argv[-1]
+    image = dockerfile_env()
+    assert image[dep.HEALTH_HOST_ENV] == EVERY_ADDRESS, "a Kubernetes probe comes from outside the container"
+    for name, keys in {"the image's command": {}, **wirebrief_services()}.items():
+        assert value(keys, "healthcheck") is None, f"{name} replaces the image's HEALTHCHECK"
+        _, deployment = deployment_of(keys)
+        assert deployment.health == (EVERY_ADDRESS, int(image[dep.HEALTH_PORT_ENV])), name
+
+
+@pytest.mark.parametrize(("status", "exit_code"), [(200, 0), (503, 1), (None, 1)], ids=["healthy", "sick", "down"])
+async def test_the_healthcheck_command_passes_on_200_only(status: int | None, exit_code: int) -> None:
+    """The HEALTHCHECK's own command, run here against a real endpoint: 0 when it answers 200, else 1."""
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({}, status=status or 500)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    if status is None:
+        await runner.cleanup()  # nothing listens there any more
+    try:
+        argv = [sys.executable, *healthcheck_argv()[1:]]
+        env = {**os.environ, dep.HEALTH_PORT_ENV: str(port)}
+        process = await asyncio.create_subprocess_exec(*argv, env=env, stderr=asyncio.subprocess.DEVNULL)
+        assert await asyncio.wait_for(process.wait(), 30) == exit_code
+    finally:
+        await runner.cleanup()
 
 
 @pytest.mark.parametrize("service", sorted(wirebrief_services()))
-def test_compose_command_parses(service: str) -> None:
-    check_command(effective_command(wirebrief_services()[service]))
+def test_compose_process_is_what_wirebrief_accepts(service: str) -> None:
+    namespace, deployment = deployment_of(wirebrief_services()[service])
+    topology_of(namespace, deployment.settings)  # roles and shards fit the database the process gets
 
 
 def test_compose_default_service_is_one_process_on_sqlite() -> None:
@@ -363,41 +477,44 @@ def test_compose_default_service_is_one_process_on_sqlite() -> None:
     assert profiles(default) == [] and command(default) is None, "the default service runs the image's command"
     assert [src for src, _ in binds(default)] == ["./wirebrief.toml"]
     assert [target for _, target in named_volumes(default)] == ["/data"], "the SQLite database is kept in a volume"
+    assert dep.DB_URL_ENV not in environment(default)
+    assert deployment_of(default)[1].settings.storage.url == ""
     declared = set(_blocks(compose_top()["volumes"][1:], 2))
-    for name, lines in compose_services().items():
-        for volume, _ in named_volumes(lines):
+    for name, keys in compose_services().items():
+        for volume, _ in named_volumes(keys):
             assert volume in declared, f"{name} mounts the volume {volume}, not declared under volumes:"
 
 
-def test_compose_scale_processes_share_postgres() -> None:
+def test_compose_scale_processes_share_postgres_through_the_environment() -> None:
     services = compose_services()
     postgres = services["postgres"]
-    assert first(postgres, "image") == "postgres:16"
+    assert value(postgres, "image") == "postgres:16"
     assert profiles(postgres) == ["scale"]
-    test = first(postgres, "test")
-    assert test is not None and "pg_isready" in exec_form(test)
-    url = readme_pg_settings().storage.url
-    match = re.fullmatch(r"postgresql://(\w+)@([\w-]+):5432/(\w+)", url)
-    assert match, url
-    user, host, database = match.groups()
-    assert host == "postgres" and host in services
-    assert first(postgres, "POSTGRES_USER") == user and first(postgres, "POSTGRES_DB") == database
-    assert "WIREBRIEF_DB_PASSWORD" in (first(postgres, "POSTGRES_PASSWORD") or "")
-    scale = {name: lines for name, lines in wirebrief_services().items() if name != "wirebrief"}
+    test = re.search(r"test:\s*(\[.*\])", nested(postgres, "healthcheck"))
+    assert test and "pg_isready" in exec_form(test.group(1))
+    pg_env = environment(postgres)
+    assert "WIREBRIEF_DB_PASSWORD" in (pg_env["POSTGRES_PASSWORD"] or "")
+    scale = {name: keys for name, keys in wirebrief_services().items() if name != "wirebrief"}
     assert set(scale) == {"ingest", "enrich", "discord-0", "discord-1"}
-    for name, lines in scale.items():
-        assert profiles(lines) == ["scale"], name
-        assert [src for src, _ in binds(lines)] == ["./wirebrief-pg.toml"], name
-        text = "\n".join(lines)
-        assert re.search(r"postgres:\s*\n\s*condition:\s*service_healthy", text), f"{name} does not wait for postgres"
-        assert "- WIREBRIEF_DB_PASSWORD" in text and "- DISCORD_TOKEN" in text, name
+    for name, keys in scale.items():
+        assert profiles(keys) == ["scale"], name
+        assert [src for src, _ in binds(keys)] == ["./wirebrief.toml"], name
+        assert re.search(r"postgres:\s*\n\s*condition:\s*service_healthy", nested(keys, "depends_on")), name
+        env = environment(keys)
+        assert env["WIREBRIEF_DB_PASSWORD"] is None and env["DISCORD_TOKEN"] is None, "passed through, never set"
+        _, deployment = deployment_of(keys)
+        assert deployment.database.name == dep.DB_URL_ENV, name
+        parts = urlsplit(deployment.settings.storage.url)
+        assert parts.password is None and deployment.settings.storage.password_env == "WIREBRIEF_DB_PASSWORD"
+        assert (parts.hostname, parts.port) == ("postgres", 5432) and parts.hostname in services
+        assert parts.username == pg_env["POSTGRES_USER"] and parts.path == f"/{pg_env['POSTGRES_DB']}", name
 
 
 def test_compose_discord_processes_serve_every_shard_once() -> None:
     served: list[int] = []
     counts = set()
-    for lines in wirebrief_services().values():
-        namespace, _ = parse(effective_command(lines))
+    for keys in wirebrief_services().values():
+        namespace, _ = parse(effective_command(keys))
         if namespace is not None and namespace.shards is not None:
             served += namespace.shards
             counts.add(namespace.shard_count)
@@ -406,9 +523,9 @@ def test_compose_discord_processes_serve_every_shard_once() -> None:
 
 
 def test_files_mounted_or_named_exist_or_are_the_operators() -> None:
-    for name, lines in wirebrief_services().items():
-        assert first(lines, "build") == "." and DOCKERFILE.exists(), name
-        for src, _ in binds(lines):
+    for name, keys in wirebrief_services().items():
+        assert value(keys, "build") == "." and DOCKERFILE.exists(), name
+        for src, _ in binds(keys):
             path = src.removeprefix("./")
             assert (ROOT / path).exists() or path in OPERATOR_FILES, f"{name} mounts {src}, which is nowhere"
     readme = "\n".join(readme_section(title) for title in SECTIONS)
@@ -427,7 +544,7 @@ def test_readme_pg_config_is_valid_and_holds_no_password() -> None:
 
 def test_readme_names_real_compose_services_and_profiles() -> None:
     services = compose_services()
-    known_profiles = {p for lines in services.values() for p in profiles(lines)}
+    known_profiles = {p for keys in services.values() for p in profiles(keys)}
     lines = [argv for title in SECTIONS for argv in shell_lines(readme_section(title))]
     compose_lines = [argv for argv in lines if argv[:2] == ["docker", "compose"]]
     assert compose_lines
@@ -450,3 +567,5 @@ def test_readme_commands_were_found() -> None:
     found = readme_commands()
     assert any(a[0] == "run" and "--role" in a for a in found)
     assert any(a[0] == "migrate" for a in found)
+    assert any(a[0] == "sync" for a in found)
+    assert any(a[0] == "check-config" for a in found)

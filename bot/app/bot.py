@@ -6,6 +6,7 @@ import importlib
 import logging
 import pkgutil
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -15,7 +16,7 @@ from bot import __version__
 from bot.app.cooldowns import CommandCooldowns
 from bot.app.mentions import NOBODY
 from bot.app.publisher import DiscordPublisher
-from bot.app.tree import WirebriefTree
+from bot.app.tree import WirebriefTree, tree_hash
 from bot.app.views import register_views
 from bot.config import Settings
 from bot.core.topology import Topology
@@ -26,6 +27,21 @@ from bot.services.wiring import Services
 log = logging.getLogger(__name__)
 
 EXTENSIONS_PACKAGE = "cogs"
+COMMANDS_HASH_KEY = "commands_hash"  # bot_state: the hash of the command tree last synced
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSync:
+    """What `sync_commands` did: synced (or found the tree unchanged) `count` commands `where`."""
+
+    synced: bool
+    count: int
+    where: str  # "globally", "to guild 123", "to guilds 1, 2"
+
+    def describe(self) -> str:
+        if self.synced:
+            return f"synced {self.count} slash commands {self.where}"
+        return f"slash commands unchanged since the last sync ({self.count} {self.where}); not synced"
 
 
 def find_extensions(package: str = EXTENSIONS_PACKAGE) -> list[str]:
@@ -51,7 +67,8 @@ class WirebriefBot(commands.AutoShardedBot):
     """The bot. Slash commands only; every message it sends mentions nobody.
 
     One gateway connection per shard of `topology` (Discord's `shard_ids` of `shard_count`); a process
-    serving every server has one shard. Its services run the loops of the topology's roles."""
+    serving every server has one shard. Its services run the loops of the topology's roles. With
+    `serve=False` (`wirebrief sync`) logging in only loads the commands: no sync, no loops."""
 
     def __init__(
         self,
@@ -60,6 +77,7 @@ class WirebriefBot(commands.AutoShardedBot):
         *,
         services: Services | None = None,
         topology: Topology | None = None,
+        serve: bool = True,
         **options: Any,
     ) -> None:
         topology = topology or (services.topology if services is not None else Topology())
@@ -82,12 +100,15 @@ class WirebriefBot(commands.AutoShardedBot):
         self.cooldowns = CommandCooldowns(settings.limits)  # one for every cog, kept across cog reloads
         self.started_at = time.time()
         self.version = __version__
+        self.serve = serve
 
     async def setup_hook(self) -> None:
         register_views(self)  # card buttons, also on messages posted before a restart
         for name in find_extensions():
             await self.load_extension(name)
         log.info("loaded %d extensions", len(self.extensions))
+        if not self.serve:
+            return
         shards = self.services.topology.shard_ids
         if shards is None or 0 in shards:  # one process syncs the commands: the one with shard 0
             await self.sync_commands()
@@ -123,18 +144,28 @@ class WirebriefBot(commands.AutoShardedBot):
             self.store, guild_id, started_at=self.started_at, gateway_connected=connected, gateway_latency=latency
         )
 
-    async def sync_commands(self) -> None:
-        """Sync to the dev guilds at once (instant), else globally (may take an hour to show)."""
+    async def sync_commands(self, *, force: bool = False) -> CommandSync:
+        """Sync to the dev guilds (instant), else globally (may take an hour to show), only when the tree
+        differs from the one last synced (its hash is kept in the store) or when `force`d: Discord
+        rate-limits syncs and asks bots not to sync at every start. The hash is recorded once Discord
+        has taken the commands, so a failed sync is tried again at the next start."""
         guild_ids = self.settings.discord.dev_guild_ids
-        if not guild_ids:
-            synced = await self.tree.sync()
-            log.info("synced %d slash commands globally", len(synced))
-            return
         for guild_id in guild_ids:
-            guild = discord.Object(id=guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d slash commands to guild %d", len(synced), guild_id)
+            self.tree.copy_global_to(guild=discord.Object(id=guild_id))
+        targets: list[discord.Object | None] = [discord.Object(id=g) for g in guild_ids] or [None]
+        digest = tree_hash(self.tree, self.application_id or 0, guild_ids)
+        plural = "s" if len(guild_ids) > 1 else ""
+        where = f"to guild{plural} {', '.join(map(str, guild_ids))}" if guild_ids else "globally"
+        if not force and await self.store.get_state(COMMANDS_HASH_KEY) == digest:
+            result = CommandSync(False, len(self.tree.get_commands(guild=targets[0])), where)
+        else:
+            count = 0
+            for target in targets:
+                count = len(await self.tree.sync(guild=target))
+            await self.store.set_state(COMMANDS_HASH_KEY, digest, time.time())
+            result = CommandSync(True, count, where)
+        log.info("%s", result.describe())
+        return result
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server: its waiting posts are dropped now, its data after a grace period."""

@@ -5,6 +5,11 @@ to Discord's limits. When the whole embed would pass Discord's 6,000-character t
 important parts give way first: related updates beyond a few, then the takeaways, then the
 timeline, then the remaining related updates, then the other fields; never the headline or What
 changed.
+
+The card's picture (`Card.image_url`, from its lead source's feed item) is the embed's thumbnail,
+not its image: the card is read for its text, and a thumbnail sits beside the headline whatever
+the picture's size, where a full-width image would come after every field and make each post a
+tall one (and a feed's small thumbnail would look lost in it).
 """
 
 from __future__ import annotations
@@ -299,6 +304,9 @@ def card_embed(card: Card, *, color: int | None = None, timeline: Sequence[Timel
     author = plain(card.source, AUTHOR_LIMIT)
     if author:
         embed.set_author(name=author)
+    picture = link_url(card.image_url) if card.image_url else None
+    if picture:  # a thumbnail: beside the headline, it never pushes the text down (see the module doc)
+        embed.set_thumbnail(url=picture)
     embed.set_footer(text=footer_text(card))
     changed = safe(card.what_changed, FIELD_VALUE_LIMIT) or "—"
     values = _allocate(card, timeline, EMBED_TOTAL_LIMIT - len(embed) - len(WHAT_CHANGED) - len(changed))

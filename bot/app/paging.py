@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import discord
@@ -24,7 +25,16 @@ DEFER_AFTER = 1.0  # seconds a query may take before the interaction is deferred
 PAGER_TIMEOUT = 600.0  # idle seconds before the buttons go (an interaction token lives 15 minutes)
 FAILED = "Sorry, something went wrong on my side. The error is logged."
 
-RenderPage = Callable[[int], Awaitable[discord.Embed]]
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A page with files to show beside its embed (a chart): `files` replace the message's own."""
+
+    embed: discord.Embed
+    files: Sequence[discord.File] = ()
+
+
+RenderPage = Callable[[int], Awaitable[discord.Embed | Shown]]
 
 
 async def within_deadline(interaction: discord.Interaction[Any], work: Awaitable[T]) -> T:
@@ -45,17 +55,25 @@ async def within_deadline(interaction: discord.Interaction[Any], work: Awaitable
 
 
 async def show(
-    interaction: discord.Interaction[Any], *, embed: discord.Embed, view: discord.ui.View | None = None
+    interaction: discord.Interaction[Any],
+    *,
+    embed: discord.Embed,
+    view: discord.ui.View | None = None,
+    files: Sequence[discord.File] | None = None,
 ) -> None:
     """A public answer mentioning nobody: a command's response (or the edit of its deferral), or a
-    button's new page in place of the old one."""
-    kwargs: dict[str, Any] = {"embed": embed, "view": view}
+    button's new page in place of the old one. `files` (None: the message's stay as they are) are
+    sent with it, in place of the files an edited message had."""
+    kwargs: dict[str, Any] = {"embed": embed, "view": view, "allowed_mentions": NOBODY}
+    editing = interaction.response.is_done() or interaction.type is discord.InteractionType.component
+    if files is not None and (files or editing):
+        kwargs["attachments" if editing else "files"] = list(files)
     if interaction.response.is_done():
-        await interaction.edit_original_response(allowed_mentions=NOBODY, **kwargs)
-    elif interaction.type is discord.InteractionType.component:
-        await interaction.response.edit_message(allowed_mentions=NOBODY, **kwargs)
+        await interaction.edit_original_response(**kwargs)
+    elif editing:
+        await interaction.response.edit_message(**kwargs)
     else:
-        await interaction.response.send_message(allowed_mentions=NOBODY, **kwargs)
+        await interaction.response.send_message(**kwargs)
 
 
 class OwnedView(discord.ui.View):
@@ -129,8 +147,11 @@ class Pager(OwnedView):
         """Show page `page` (clamped) in place of the current one."""
         self.page = max(0, min(page, self.pages - 1))
         self._update()
-        embed = await within_deadline(interaction, self.render(self.page))
-        await show(interaction, embed=embed, view=self)
+        rendered = await within_deadline(interaction, self.render(self.page))
+        if isinstance(rendered, Shown):
+            await show(interaction, embed=rendered.embed, view=self, files=rendered.files)
+        else:
+            await show(interaction, embed=rendered, view=self)
 
     def _update(self) -> None:
         self.first.disabled = self.previous.disabled = self.page == 0

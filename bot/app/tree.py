@@ -1,8 +1,12 @@
-"""The command tree with the one error handler for every slash command."""
+"""The command tree with the one error handler for every slash command, and the hash of what a sync sends."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -57,3 +61,25 @@ class WirebriefTree(app_commands.CommandTree[discord.Client]):
                 await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NOBODY)
         except discord.HTTPException:
             log.warning("could not tell the user about the error in /%s", command)
+
+
+def tree_hash(tree: app_commands.CommandTree[Any], application_id: int, guild_ids: Sequence[int] = ()) -> str:
+    """A stable hash of what syncing `tree` sends: each command's JSON as discord.py builds it for the
+    sync (`to_dict`), for each place it goes (globally, or each of `guild_ids` after `copy_global_to`),
+    to which application. Equal hashes: Discord already has these commands, no sync is needed.
+
+    Canonical JSON (keys sorted, commands by type and name), so the hash does not depend on the order
+    the cogs were loaded in or on the process (no Python hash of a set or dict order in it)."""
+    targets: list[discord.Object | None] = [discord.Object(id=g) for g in sorted(guild_ids)] or [None]
+    document = {
+        "application_id": str(application_id),
+        "commands": {
+            "global" if target is None else str(target.id): sorted(
+                (command.to_dict(tree) for command in tree.get_commands(guild=target)),
+                key=lambda payload: (payload.get("type", 1), payload["name"]),
+            )
+            for target in targets
+        },
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -193,20 +193,29 @@ def url_has_password(url: str) -> bool:
     return bool(parts.password) or any(p.lower().startswith("password=") for p in parts.query.split("&"))
 
 
+def database_url_problem(url: str, password_env: str) -> str | None:
+    """Why `url` cannot be the database address ([storage] url, or the environment's), else None.
+    The message never shows the address past its scheme: it may hold a password."""
+    scheme, sep, _ = url.partition("://")
+    if scheme not in ("postgresql", "postgres") or not sep:
+        shown = scheme if sep else url.partition(":")[0]
+        return f"must start with postgresql:// (got {shown!r})"
+    if url_has_password(url):
+        return (
+            "must not hold the password; put it in the environment variable named by"
+            f" storage.password_env ({password_env})"
+        )
+    return None
+
+
 def _check_storage(cfg: s.Settings) -> list[str]:
     st = cfg.storage
     if not st.url:
         return [] if st.path.strip() else ["storage.path: must not be empty (got '')"]
     errors = []
-    scheme, sep, _ = st.url.partition("://")
-    if scheme not in ("postgresql", "postgres") or not sep:
-        shown = scheme if sep else st.url.partition(":")[0]  # never the rest: it may hold a password
-        errors.append(f"storage.url: must start with postgresql:// (got {shown!r})")
-    elif url_has_password(st.url):
-        errors.append(
-            "storage.url: must not hold the password; put it in the environment variable named by"
-            f" storage.password_env ({st.password_env})"
-        )
+    problem = database_url_problem(st.url, st.password_env)
+    if problem:
+        errors.append(f"storage.url: {problem}")
     if not st.password_env.strip():
         errors.append("storage.password_env: must name an environment variable (got '')")
     if not 1 <= st.pool_size <= 100:
@@ -374,6 +383,9 @@ def _check_routes(cfg: s.Settings) -> list[str]:
             for key in ("guild_id", "channel_id")
             if getattr(r, key) <= 0
         ]
+        if r.mention_role < 0 or (r.mention_role and r.mention_role == r.guild_id):
+            out.append(f"routes[{i}].mention_role: must be the id of a role other than @everyone, or left out"
+                       f" (got {r.mention_role})")  # fmt: skip
     return out
 
 

@@ -100,6 +100,8 @@ class RouteSettings:
     channel_id: int
     include_keywords: tuple[str, ...] = ()
     exclude_keywords: tuple[str, ...] = ()
+    mention_role: int = 0  # a role a new post mentions (its id; 0: none); never @everyone
+    publish: bool = False  # an announcement channel: publish each new post to its followers
 
 
 @dataclass(frozen=True, slots=True)

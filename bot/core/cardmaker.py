@@ -77,4 +77,10 @@ def make_card(
         by_model=draft.by_model,
         grounding_removed=removed_claims,
         carded_at=now,
+        image_url=card_image(sources),
     )
+
+
+def card_image(sources: Sequence[SourceText]) -> str:
+    """The card's picture: the lead source's, else the first other source's that has one."""
+    return next((s.image_url for s in sources if s.image_url), "")

@@ -18,6 +18,7 @@ class SourceText:
     text: str
     url: str
     published_at: float
+    image_url: str = ""  # the entry's picture ("" none); never shown to a summarizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Card:
     by_model: bool = False
     grounding_removed: int = 0  # claims dropped by the grounding check
     carded_at: float = 0.0
+    image_url: str = ""  # the lead source's picture (or the first source's that has one); "" none
 
     @property
     def freshness_seconds(self) -> float:

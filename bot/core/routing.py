@@ -25,6 +25,8 @@ class Route:
     origin: RouteOrigin = RouteOrigin.DISCORD
     broken_reason: str | None = None  # set when Discord refused a post (403/404)
     created_at: float = 0.0  # a route receives only the stories that arrive after it exists
+    mention_role_id: int | None = None  # the one role a new post through this route mentions (opt-in)
+    publish: bool = False  # an announcement channel: publish (crosspost) each new post (opt-in)
 
 
 def open_to(routes: Iterable[Route], story_arrived_at: float) -> list[Route]:
@@ -46,6 +48,27 @@ def route_matches(route: Route, topics: Sequence[str], text: str) -> bool:
     if route.include_keywords and not _mentions_any(text, route.include_keywords):
         return False
     return not (route.exclude_keywords and _mentions_any(text, route.exclude_keywords))
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """How a new post goes out in one channel: the roles it mentions (nobody else, ever) and whether
+    it is published to the channels following an announcement channel. Edits never mention anyone."""
+
+    roles: tuple[int, ...] = ()
+    publish: bool = False
+
+
+PLAIN = Posting()
+
+
+def posting(routes: Iterable[Route], topics: Sequence[str], text: str) -> Posting:
+    """The options of the `routes` (of one channel) that carry a story with `topics` and `text`: each of
+    their roles once, in route order, and publishing when one of them asks for it. A route that does
+    not carry the story adds nothing, so a role is pinged only for the topics it was set up for."""
+    carrying = [r for r in routes if route_matches(r, topics, text)]
+    roles = dict.fromkeys(r.mention_role_id for r in carrying if r.mention_role_id)
+    return Posting(tuple(roles), any(r.publish for r in carrying))
 
 
 @dataclass(frozen=True, slots=True)

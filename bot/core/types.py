@@ -81,6 +81,7 @@ class ParsedEntry:
     author: str = ""
     published: float | None = None
     updated: float | None = None
+    image_url: str = ""  # the item's picture, an absolute http(s) URL ("" when the feed gives none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class StoredEntry:
     published_at: float
     first_seen_at: float
     state: str
+    image_url: str = ""  # the item's picture (see ParsedEntry.image_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +143,4 @@ class Delivery:
     last_error: str | None
     needs_edit: bool
     created_at: float
+    thread_id: int | None = None  # a forum post: the thread the card opened (its messages live there)

@@ -9,14 +9,14 @@ print what each poll posted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.core.cards import Card
 from bot.core.recap import Recap
 from bot.render.card_layout import TimelinePoint
-from bot.services.outbox import PublishError, PublishFailure
+from bot.services.outbox import ChannelKind, Posted, PublishError, PublishFailure
 
 TimelineSource = Callable[[Card], Awaitable[tuple[TimelinePoint, ...]]]
 
@@ -64,12 +64,29 @@ class RecordingPublisher:
     async def _timeline(self, card: Card) -> tuple[TimelinePoint, ...]:
         return await self.timeline(card) if self.timeline is not None else ()
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+    async def channel_kind(self, channel_id: int) -> ChannelKind:
+        """Every channel of the demo is a text channel."""
+        return ChannelKind.MESSAGES
+
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
         """Keep the card as a new message; its id."""
         message_id = next(self._ids)
         self.posts[message_id] = Post(message_id, channel_id, card, await self._timeline(card), self.clock())
         self.log.append((Action.SENT, message_id))
         return message_id
+
+    async def start_post(self, forum_id: int, card: Card, *, roles: Sequence[int] = ()) -> Posted:
+        """A forum post is kept as a message of the forum (its thread has the message's id)."""
+        message_id = await self.send_card(forum_id, card, nonce="", roles=roles)
+        return Posted(message_id, message_id)
+
+    async def find_post(self, forum_id: int, card: Card, *, since: float, known: Collection[int]) -> Posted | None:
+        """The forum post already showing this card's story, if any."""
+        found = await self.find_card(forum_id, card)
+        return Posted(found, found) if found is not None and found not in known else None
+
+    async def publish(self, channel_id: int, message_id: int) -> None:
+        """Nothing follows the demo's channels."""
 
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:
         """Replace the message's card (the story grew)."""

@@ -1,4 +1,8 @@
-"""`run --health-port N`: an HTTP endpoint on 127.0.0.1 for systemd, Docker or Kubernetes checks.
+"""`run --health-port N [--health-host H]`: an HTTP endpoint for systemd, Docker or Kubernetes checks.
+
+It listens on 127.0.0.1 unless told otherwise: a check inside the machine or the container reaches that,
+a Kubernetes probe (sent to the pod's address) needs `--health-host 0.0.0.0` (the image sets
+`WIREBRIEF_HEALTH_HOST=0.0.0.0`).
 
 GET /health answers 200 with the /status facts as JSON when the gateway is connected and the
 ingest loop is coming round, 503 with the same facts (and the problems) otherwise. The JSON also
@@ -21,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class HealthServer:
-    """A one-route aiohttp server bound to loopback only."""
+    """A one-route aiohttp server on `host` (loopback unless told otherwise)."""
 
     def __init__(
         self,
@@ -56,10 +60,15 @@ class HealthServer:
             await web.TCPSite(self._runner, self.host, self.port).start()
         except OSError as exc:
             await self.close()
-            where = f"{self.host}:{self.port}"
-            raise WirebriefError(f"cannot listen on {where} for health checks: {exc.strerror}") from None
+            raise WirebriefError(f"cannot listen on {self.where} for health checks: {exc.strerror}") from None
         self.lag.start()
-        log.info("health endpoint on http://%s:%d/health", self.host, self.port)
+        log.info("health endpoint on http://%s/health", self.where)
+
+    @property
+    def where(self) -> str:
+        """host:port as a URL writes it (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     async def close(self) -> None:
         await self.lag.stop()

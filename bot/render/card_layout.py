@@ -1,11 +1,12 @@
 """What a card's Discord embed shows, as plain data, for the terminal and the HTML preview.
 
 `card_layout` lays a card out the way `bot.app.embeds.card_embed` builds its embed — the same
-colour, author, linked title, description, fields (same names, same order), footer, timestamp
-and buttons — without importing discord.py, so `wirebrief demo` and `preview` start fast. Texts
-are plain (no Markdown: the renderers escape for their own medium) and cut to Discord's limits;
-links are kept only when they are http(s) URLs. tests/test_demo.py checks that the field names,
-footer, title, colour and buttons agree with `card_embed`.
+colour, author, linked title, thumbnail (the card's picture), description, fields (same names,
+same order), footer, timestamp and buttons — without importing discord.py, so `wirebrief demo`
+and `preview` start fast. Texts are plain (no Markdown: the renderers escape for their own
+medium) and cut to Discord's limits; links are kept only when they are http(s) URLs.
+tests/test_demo.py checks that the field names, footer, title, colour and buttons agree with
+`card_embed`.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class CardLayout:
     footer: str
     timestamp: float | None
     buttons: tuple[Button, ...]
+    thumbnail: str | None = None  # the card's picture (the embed's thumbnail), an http(s) URL
 
 
 def one_line(text: str, limit: int) -> str:
@@ -242,4 +244,5 @@ def card_layout(card: Card, *, color: int | None = None, timeline: Sequence[Time
         footer=footer_text(card),
         timestamp=card.published_at if date_valid(card.published_at) else None,
         buttons=_buttons(card),
+        thumbnail=web_url(card.image_url) if card.image_url else None,
     )

@@ -122,6 +122,8 @@ def render_card(layout: CardLayout, places: Sequence[str], style: Style, width: 
     if layout.url:
         author = f"{author} — {style.link(printable(layout.url))}" if author else style.link(printable(layout.url))
     body += [author] if author else []
+    if layout.thumbnail:
+        body.append(f"🖼 {style.link(printable(layout.thumbnail))}")
     if layout.description:
         body += _wrap(printable(layout.description), inner)
     body.append(style.bold("⚡ 30-second TL;DR"))

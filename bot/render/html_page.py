@@ -1,9 +1,10 @@
 """An HTML page that shows cards the way Discord shows their embeds, plus a recap and a timeline.
 
 Dark theme, the colour bar on the left, author, linked title, description, fields, footer with
-the timestamp, and the buttons under the card. Every text is HTML-escaped (control characters and
-direction overrides removed) and every link is an
-http(s) URL checked by `web_url` (others are dropped), because feed text is untrusted. The page's
+the timestamp, and the buttons under the card. A card's picture is a link in the thumbnail's
+place, never an `<img>`: the page loads nothing from the hosts feeds name. Every text is
+HTML-escaped (control characters and direction overrides removed) and every link is an http(s)
+URL checked by `web_url` (others are dropped), because feed text is untrusted. The page's
 Content-Security-Policy allows no script but its own self-test (by hash), which runs only when the
 page is opened with `?selftest`: it counts the cards and checks that nothing overflows its box,
 and writes the result into `#selftest` for a headless browser to read.
@@ -76,6 +77,8 @@ a:hover { text-decoration: underline; }
 .embed, .panel { max-width: 520px; background: #2b2d31; border-left: 4px solid var(--bar, #5865f2);
   border-radius: 4px; padding: 8px 16px 16px 12px; margin-top: 4px; overflow-wrap: anywhere; }
 .panel { max-width: 640px; }
+.embed-thumbnail { float: right; margin: 8px 0 4px 12px; padding: 20px 8px; width: 80px; text-align: center;
+  background: #1e1f22; border-radius: 3px; font-size: 12px; }
 .embed-author { color: #f2f3f5; font-size: 14px; font-weight: 600; margin-top: 8px; }
 .embed-title { display: block; color: #00a8fc; font-weight: 600; font-size: 16px; margin-top: 8px; }
 span.embed-title { color: #f2f3f5; }
@@ -153,6 +156,7 @@ def embed_html(layout: CardLayout) -> str:
         footer = f"{footer} • {stamp}" if footer else stamp
     hook = f"<p>{esc(layout.description)}</p>" if layout.description else ""
     parts = [
+        link("🖼 picture", layout.thumbnail, "embed-thumbnail") if layout.thumbnail else "",
         f'<div class="embed-author">{esc(layout.author)}</div>' if layout.author else "",
         link(layout.title, layout.url, "embed-title"),
         f'<div class="embed-description">{hook}<p><strong>{esc(TLDR_HEADING)}</strong></p></div>',

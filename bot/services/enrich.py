@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.config import Settings
-from bot.core.cardmaker import fill_gaps, ground_draft, make_card
+from bot.core.cardmaker import card_image, fill_gaps, ground_draft, make_card
 from bot.core.cards import Card, Draft, RelatedLink, SourceText, StoryInput
 from bot.core.cluster import ClusterParams
 from bot.core.entities import EntityExtractor, WatchEntity
@@ -357,7 +357,8 @@ class EnrichService:
         if not entries:  # every entry of the story was removed with its feed
             raise StoryGoneError(f"story {story_id} has no entries left to write a card from")
         sources = tuple(
-            SourceText(_source_name(feeds, e), e.title, e.summary or e.content, e.link, e.published_at) for e in entries
+            SourceText(_source_name(feeds, e), e.title, e.summary or e.content, e.link, e.published_at, e.image_url)
+            for e in entries
         )
         topics = tuple(await self.store.story_topics(story_id))
         entities = tuple(await self.store.story_entities(story_id))
@@ -371,6 +372,7 @@ class EnrichService:
                 related=tuple(RelatedLink(s.source, s.title, s.url, s.published_at) for s in others),
                 entities=entities,
                 topics=tuple(dict.fromkeys((*existing.topics, *topics))),
+                image_url=existing.image_url or card_image(sources),  # a later source may have one
             )
         else:
             story = StoryInput(story_id, sources, self.matcher.names, topics, entities)
@@ -385,7 +387,7 @@ class EnrichService:
         published = entry.published if entry.published is not None else self.clock()
         mentions = self.extractor.extract(entry.title, text)
         topics = self.matcher.match(entry.title, lead_of(text), forced)
-        sources = (SourceText(source, entry.title, text, entry.link or "", published),)
+        sources = (SourceText(source, entry.title, text, entry.link or "", published, entry.image_url),)
         story = StoryInput(0, sources, self.matcher.names, topics, tuple(m.name for m in mentions))
         return await self._new_card(story, forced, self.clock())
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.adapters.feeds import OpmlFeed, parse_opml, render_opml
 from bot.config import FeedSettings
-from bot.core.types import FeedOrigin
+from bot.core.types import Feed, FeedOrigin
 from bot.services.ports import FeedStore
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,14 @@ async def import_opml(
 
 async def export_opml(store: FeedStore, now: float) -> bytes:
     """Every subscribed feed as OPML 2.0, grouped by its first forced topic."""
-    feeds = await store.list_feeds()
+    return feeds_as_opml(await store.list_feeds(), now=now)
+
+
+def feeds_as_opml(feeds: Iterable[Feed], *, now: float, title: str = "Wirebrief feeds") -> bytes:
+    """`feeds` as an OPML 2.0 document, grouped by each feed's first forced topic (for a server's
+    own feeds, its own topic for the feed): what `import_opml` and /feeds import read back."""
     return render_opml(
         (OpmlFeed(f.url, f.display_name, f.site_url, f.forced_topics[0] if f.forced_topics else "") for f in feeds),
+        title=title,
         now=now,
     )

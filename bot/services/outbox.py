@@ -4,6 +4,17 @@ Exactly once across crashes: a delivery is marked 'sending' (committed) before t
 and the request carries the row's nonce with enforce_nonce, so a retried create is
 deduplicated by Discord. On start-up, deliveries left in 'sending' are reconciled against the
 channel's recent messages before anything is retried.
+
+A forum channel takes each card as a forum post (a thread opened with the card), and Discord keeps
+no nonce for that request. So a forum post is opened only on a delivery's first try; every later
+try (after a crash, a timeout, a 5xx) first looks for the post an earlier try may have opened — the
+bot's own threads in the forum since the delivery was queued, less those other deliveries recorded,
+whose first message carries the story's buttons — and opens one only when that look succeeded and
+found none. A look that fails leaves the delivery to retry later, never to post blind.
+
+Options of a route (`Posting`): the roles a new post mentions, and publishing in an announcement
+channel — once, after the post is recorded; a failure to publish is noted and logged, never retried,
+and never sends the post again.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -21,7 +32,7 @@ from bot.core.cards import Card
 from bot.core.limits import safe
 from bot.core.quarantine import INTERRUPTED, Stage, describe
 from bot.core.recap import Recap
-from bot.core.routing import Route, destinations, open_to
+from bot.core.routing import PLAIN, Posting, Route, destinations, open_to, posting
 from bot.core.topology import Shards
 from bot.core.types import Delivery, FeedEvent
 from bot.errors import WirebriefError
@@ -44,6 +55,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 RECOVERY_WINDOW_SECONDS = 3 * 24 * 3600.0  # older unrouted stories are news no longer
 MAX_BACKOFF_SECONDS = 900.0
+CLOCK_SKEW_SECONDS = 300.0  # a forum post of a delivery is looked for from this long before it was queued
 
 
 class OutboxStore(
@@ -67,12 +79,37 @@ class PublishError(WirebriefError):
         self.retry_after = retry_after
 
 
-class Publisher(Protocol):
-    """Where cards go: Discord, or the console/HTML publisher of demo and preview."""
+class ChannelKind(StrEnum):
+    """What a channel does with a card."""
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int: ...
+    MESSAGES = "messages"  # a text channel or a thread: the card is a message
+    ANNOUNCEMENT = "announcement"  # a message, which may be published to the channels following this one
+    FORUM = "forum"  # the card opens a forum post (a thread titled with the headline)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A card's message, and the forum post (thread) it opened; in a forum the message lives there."""
+
+    message_id: int
+    thread_id: int | None = None
+
+
+class Publisher(Protocol):
+    """Where cards go: Discord, or the console/HTML publisher of demo and preview.
+
+    `roles`: the roles a new post mentions (the route's opt-in); nothing else it shows may ping.
+    `edit_card` takes the channel the message lives in (a forum post's thread)."""
+
+    async def channel_kind(self, channel_id: int) -> ChannelKind: ...
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int: ...
+    async def start_post(self, forum_id: int, card: Card, *, roles: Sequence[int] = ()) -> Posted: ...
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None: ...
     async def find_card(self, channel_id: int, card: Card) -> int | None: ...
+    async def find_post(self, forum_id: int, card: Card, *, since: float, known: Collection[int]) -> Posted | None:
+        """The bot's forum post showing `card`'s story, opened at `since` or later and not among `known`."""
+
+    async def publish(self, channel_id: int, message_id: int) -> None: ...
     async def send_alert(self, guild_id: int, channel_id: int, text: str, *, nonce: str) -> int: ...
     async def send_recap(self, channel_id: int, recap: Recap, *, nonce: str) -> int: ...
 
@@ -142,6 +179,14 @@ class OutboxStats:
     retried: int = 0
     failed: int = 0
     quarantined: int = 0
+    published: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    posted: Posted
+    shown: Card | None = None  # the card the message shows (None: alerts and recaps)
+    publish: bool = False  # publish it now that it is recorded
 
 
 class Outbox:
@@ -206,7 +251,7 @@ class Outbox:
         if not change.created:
             await self.store.request_edits(change.story_id, now)
             return 0
-        text = " ".join((card.headline, card.what_changed, *card.takeaways))
+        text = _route_text(card)
         # the story's scope decides who gets it: a feed servers follow posts to its followers only
         arrived = await self.store.story_announced_at(change.story_id)
         if arrived is None:  # history: never posted
@@ -252,12 +297,13 @@ class Outbox:
         found = None
         if card is not None:
             try:
-                found = await self.publisher.find_card(delivery.channel_id, card)
-            except PublishError as exc:
+                found = await self._look(delivery, card)
+            except PublishError as exc:  # retried later: a forum post then looks again before opening one
                 log.warning("could not look for delivery %d in its channel: %s", delivery.id, exc)
         if found is not None:
-            await self.store.mark_sent(delivery.id, found, self.clock(), shown=card)
-            log.info("delivery %d was posted before the restart (message %d)", delivery.id, found)
+            await self.store.mark_sent(delivery.id, found.message_id, self.clock(), shown=card,
+                                       thread_id=found.thread_id)  # fmt: skip
+            log.info("delivery %d was posted before the restart (message %d)", delivery.id, found.message_id)
         elif delivery.attempts >= MAX_ATTEMPTS:  # each of its tries ended the process: not again
             await self._quarantine(delivery, INTERRUPTED, delivery.attempts)
         else:
@@ -296,14 +342,17 @@ class Outbox:
                 await self.store.mark_editing(delivery.id)  # counted before the request
                 card = await self._card(delivery)
                 if card is not None:
-                    await self.publisher.edit_card(delivery.channel_id, delivery.message_id or 0, card)
+                    await self._edit(delivery, card)
                 await self.store.mark_edited(delivery.id, self.clock(), shown=card)
                 self.stats.edited += 1
                 return True
             await self.store.mark_sending(delivery.id)
-            message_id, shown = await self._send(delivery)
-            await self.store.mark_sent(delivery.id, message_id, self.clock(), shown=shown)
+            sent = await self._send(delivery)
+            await self.store.mark_sent(delivery.id, sent.posted.message_id, self.clock(), shown=sent.shown,
+                                       thread_id=sent.posted.thread_id)  # fmt: skip
             self.stats.sent += 1
+            if sent.publish:
+                await self._publish(delivery, sent.posted.message_id)
             return True
         except PublishError as exc:
             await self._failed(delivery, exc)
@@ -333,19 +382,82 @@ class Outbox:
         log.error("delivery %d (%s to channel %d) quarantined after %d attempts: %s", delivery.id, delivery.kind,
                   delivery.channel_id, attempts, error.splitlines()[-1] if error else "", exc_info=exc)  # fmt: skip
 
-    async def _send(self, delivery: Delivery) -> tuple[int, Card | None]:
-        """Post the delivery: the message id, and the card it shows (None for alerts and recaps)."""
+    async def _send(self, delivery: Delivery) -> _Sent:
+        """Post the delivery: its message (and forum post), the card it shows, whether to publish it."""
         if delivery.kind == "alert":
             text = delivery.ref.split(":", 1)[-1]  # the ref is "<millis>:<text>": unique per alert
             sent = await self.publisher.send_alert(delivery.guild_id, delivery.channel_id, text, nonce=delivery.nonce)
-            return sent, None
+            return _Sent(Posted(sent))
         if delivery.kind == "recap":  # the ref is the ISO week key, such as 2026-W05
             recap = await scheduled_recap(self.store, delivery.guild_id, delivery.ref)
-            return await self.publisher.send_recap(delivery.channel_id, recap, nonce=delivery.nonce), None
+            return _Sent(Posted(await self.publisher.send_recap(delivery.channel_id, recap, nonce=delivery.nonce)))
         card = await self._card(delivery)
         if card is None:
             raise PublishError("the story has no card", failure=PublishFailure.REJECTED)
-        return await self.publisher.send_card(delivery.channel_id, card, nonce=delivery.nonce), card
+        kind = await self.publisher.channel_kind(delivery.channel_id)
+        how = await self._posting(delivery, card)
+        if kind is ChannelKind.FORUM:
+            return _Sent(await self._open_post(delivery, card, how), card)
+        message_id = await self.publisher.send_card(delivery.channel_id, card, nonce=delivery.nonce, roles=how.roles)
+        return _Sent(Posted(message_id), card, how.publish and kind is ChannelKind.ANNOUNCEMENT)
+
+    async def _posting(self, delivery: Delivery, card: Card) -> Posting:
+        """The roles a new card mentions and whether it is published: the options of the routes that
+        bring its story to this channel (read now: a route changed since it was queued counts as it is)."""
+        routes = [r for r in await self.store.list_routes(delivery.guild_id)
+                  if r.channel_id == delivery.channel_id and (r.mention_role_id or r.publish)]  # fmt: skip
+        if not routes or delivery.story_id is None:
+            return PLAIN
+        arrived = await self.store.story_announced_at(delivery.story_id)
+        if arrived is None:
+            return PLAIN
+        own = (await self.store.story_recipients(delivery.story_id)).topics.get(delivery.guild_id, ())
+        return posting(open_to(routes, arrived), (*card.topics, *own), _route_text(card))
+
+    async def _open_post(self, delivery: Delivery, card: Card, how: Posting) -> Posted:
+        """Open the card's forum post — after looking for the one an earlier try may have opened."""
+        if delivery.attempts > 0:  # attempts are counted before each request: one went out already
+            found = await self._look(delivery, card, ChannelKind.FORUM)  # a failed look raises: no blind post
+            if found is not None:
+                log.info("delivery %d: the forum post of an earlier try is there (thread %d)", delivery.id,
+                         found.thread_id or 0)  # fmt: skip
+                return found
+        return await self.publisher.start_post(delivery.channel_id, card, roles=how.roles)
+
+    async def _look(self, delivery: Delivery, card: Card, kind: ChannelKind | None = None) -> Posted | None:
+        """The message an earlier try of the delivery posted, if any: in a forum, the bot's post opened
+        since the delivery was queued that no other delivery recorded and that shows this story."""
+        if (kind or await self.publisher.channel_kind(delivery.channel_id)) is ChannelKind.FORUM:
+            since = delivery.created_at - CLOCK_SKEW_SECONDS
+            known = await self.store.known_threads(delivery.channel_id, since)
+            return await self.publisher.find_post(delivery.channel_id, card, since=since, known=known)
+        found = await self.publisher.find_card(delivery.channel_id, card)
+        return Posted(found) if found is not None else None
+
+    async def _edit(self, delivery: Delivery, card: Card) -> None:
+        """Edit the card's message where it lives (a forum post's thread); edits mention nobody."""
+        try:
+            await self.publisher.edit_card(delivery.thread_id or delivery.channel_id, delivery.message_id or 0, card)
+        except PublishError as exc:
+            if delivery.thread_id is not None and exc.failure is PublishFailure.UNKNOWN_CHANNEL:
+                # the forum post was deleted: that message is gone, the forum itself is fine
+                raise PublishError(f"the forum post is gone ({exc})", failure=PublishFailure.UNKNOWN_MESSAGE) from None
+            raise
+
+    async def _publish(self, delivery: Delivery, message_id: int) -> None:
+        """Publish a new post of an announcement channel, once: the post is out and recorded, so a
+        failure here is noted on the delivery and logged, never retried, and never posts it again."""
+        while (wait := self.budget.delay()) > 0:
+            await self.sleep(wait)
+        try:
+            await self.publisher.publish(delivery.channel_id, message_id)
+        except Exception as exc:
+            why = str(exc) if isinstance(exc, PublishError) else f"{type(exc).__name__}: {exc}"
+            await self.store.note_delivery_error(delivery.id, f"posted, but not published: {why}"[:500])
+            log.warning("delivery %d was posted in channel %d (message %d) but not published: %s", delivery.id,
+                        delivery.channel_id, message_id, why)  # fmt: skip
+            return
+        self.stats.published += 1
 
     async def _card(self, delivery: Delivery) -> Card | None:
         return await self.store.get_card(delivery.story_id) if delivery.story_id else None
@@ -453,6 +565,11 @@ class Outbox:
             if send and await self.drain_once():
                 continue
             await wait_any(stop, self._wake, timeout=idle_seconds)
+
+
+def _route_text(card: Card) -> str:
+    """The text a route's keywords are matched against."""
+    return " ".join((card.headline, card.what_changed, *card.takeaways))
 
 
 def _story_of(change: StoryChange) -> int:

@@ -27,7 +27,8 @@ from bot.core.types import Delivery, Feed, FeedEvent, FeedOrigin, StoredEntry
 
 __all__ = [
     "CardJobStore", "CardStore", "DeliveryStore", "FailureStore", "FeedStore", "GuildStore", "LLMStore", "PollStore",
-    "RecapStore", "StatusStore", "Store", "StoryStore", "TimelineStore",
+    "RecapStore",
+    "StateStore", "StatusStore", "Store", "StoryStore", "TimelineStore",
 ]  # fmt: skip
 
 
@@ -281,9 +282,18 @@ class DeliveryStore(Protocol):
     async def mark_editing(self, delivery_id: int) -> None:
         """An edit is about to happen (its attempt is counted before the request)."""
 
-    async def mark_sent(self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None) -> None:
-        """Discord accepted the message, which shows `shown` (None: not known). A card delivery is left
-        needing an edit when the story's card is no longer the one shown (it grew during the send)."""
+    async def mark_sent(
+        self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None, thread_id: int | None = None
+    ) -> None:
+        """Discord accepted the message, which shows `shown` (None: not known) — in the forum post `thread_id`
+        when it opened one. A card delivery is left needing an edit when the story's card is no longer the
+        one shown (it grew during the send)."""
+
+    async def note_delivery_error(self, delivery_id: int, error: str) -> None:
+        """Record what failed after the message was posted (publishing it); the delivery stays sent."""
+
+    async def known_threads(self, channel_id: int, since: float) -> set[int]:
+        """The forum posts (threads) in `channel_id` that deliveries recorded as theirs from `since` on."""
 
     async def mark_edited(self, delivery_id: int, now: float, *, shown: Card | None = None) -> None:
         """The posted message now shows `shown`; it still needs an edit if the story's card moved on since."""
@@ -315,6 +325,13 @@ class StatusStore(Protocol):
 
     async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
         """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""
+
+    async def recent_cycles(self, since: float) -> list[tuple[float, float, int]]:
+        """Finished ingest cycles started at or after `since`, oldest first: (started, finished, new
+        entries of every feed). Operator-wide: never shown to a server as it is."""
+
+    async def own_entry_times(self, guild_id: int, since: float) -> list[float]:
+        """When each entry of the feeds `guild_id` follows was first stored, at or after `since`, oldest first."""
 
     async def outbox_depth(self, guild_id: int | None = None) -> tuple[int, float | None]:
         """Deliveries waiting, and when the oldest was queued."""
@@ -446,6 +463,16 @@ class GuildStore(Protocol):
         """Remove what the server set up from Discord; returns how many feeds went."""
 
 
+class StateStore(Protocol):
+    """The bot's own small facts kept between starts, one text per key (the command tree's hash)."""
+
+    async def get_state(self, key: str) -> str | None:
+        """The value kept under `key`, or None."""
+
+    async def set_state(self, key: str, value: str, now: float) -> None:
+        """Keep `value` under `key`, replacing what was there."""
+
+
 class CoordinationStore(Protocol):
     """How processes sharing one database coordinate through it (PostgreSQL); on SQLite, the one process
     coordinates with itself: `shared` is False, `exclusive` a local lock, `notify` and `listen` nothing."""
@@ -466,7 +493,7 @@ class CoordinationStore(Protocol):
 
 class Store(
     FeedStore, PollStore, StoryStore, CardStore, CardJobStore, DeliveryStore, StatusStore, RecapStore, TimelineStore,
-    FailureStore, GuildStore, LLMStore, CoordinationStore, Protocol,
+    FailureStore, GuildStore, LLMStore, CoordinationStore, StateStore, Protocol,
 ):  # fmt: skip
     """Everything Wirebrief keeps: every area at once (what the wiring opens and hands out)."""
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -16,6 +18,8 @@ from bot.services.ports import StatusStore
 # The ingest loop looks for due feeds at least once a minute; if it has not come round for this
 # long it is stuck (a hung fetch or parse, a dead task), whatever the feeds' own schedules.
 STALE_LOOP_SECONDS = 900.0
+ACTIVITY_SECONDS = 86_400.0  # /status shows a server its feeds' new entries per ingest cycle over this span
+OVERLAP = 16  # ingest cycles that may run at once (one per ingest process) when counting a server's entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,9 @@ class ServerStatus:
     outbox_pending: int  # posts and edits waiting for this server's channels
     outbox_oldest_at: float | None
     quarantined: int = 0  # this server's posts given up after repeated errors
+    # (cycle finished at, new entries of this server's own feeds in it) for each ingest cycle of the
+    # last ACTIVITY_SECONDS, oldest first; empty when the server follows no feed of its own
+    cycles: tuple[tuple[float, int], ...] = ()
 
 
 async def gather_server_status(
@@ -141,16 +148,39 @@ async def gather_server_status(
     now = time.time() if now is None else now
     routes = await store.list_routes(guild_id)
     pending, oldest = await store.outbox_depth(guild_id)
+    feeds = await store.feed_health(guild_id)
+    cycles: list[tuple[float, int]] = []
+    if sum(feeds.values()):
+        since = now - ACTIVITY_SECONDS
+        cycles = per_cycle(await store.recent_cycles(since), await store.own_entry_times(guild_id, since))
     return ServerStatus(
         guild_id=guild_id,
         version=__version__,
         uptime_seconds=now - started_at,
         gateway_connected=gateway_connected,
         gateway_latency_ms=None if gateway_latency is None else round(gateway_latency * 1000, 1),
-        feeds=await store.feed_health(guild_id),
+        feeds=feeds,
         routes=len(routes),
         broken_routes=sum(r.broken_reason is not None for r in routes),
         outbox_pending=pending,
         outbox_oldest_at=oldest,
         quarantined=await store.quarantined_deliveries(guild_id),
+        cycles=tuple(cycles),
     )
+
+
+def per_cycle(cycles: Sequence[tuple[float, float, int]], stamps: Sequence[float]) -> list[tuple[float, int]]:
+    """(finished at, how many of `stamps` it stored) for each ingest cycle (started, finished, …),
+    oldest first. The cycles' own counts are every feed's, so a server's are counted from its own
+    entries: each in the latest cycle that was running then (cycles of several ingest processes
+    overlap; the last OVERLAP started are looked at), once; an entry stored outside every cycle
+    (e.g. the first fetch of a feed just added) counts for none. Both lists sorted oldest first."""
+    starts = [started for started, _finished, _new in cycles]
+    counts = [0] * len(cycles)
+    for stamp in stamps:
+        latest = bisect.bisect_right(starts, stamp) - 1
+        running = (i for i in range(latest, max(latest - OVERLAP, -1), -1) if stamp <= cycles[i][1])
+        found = next(running, None)
+        if found is not None:
+            counts[found] += 1
+    return [(finished, count) for (_started, finished, _new), count in zip(cycles, counts, strict=True)]

@@ -17,6 +17,8 @@ from bot.core.routing import ALL_TOPICS, Route, RouteOrigin
 from bot.errors import UserError
 from bot.services.ports import DeliveryStore
 
+NEVER_EVERYONE = "I never mention @everyone; choose a role, or leave the mention out."
+
 
 def check_topic(settings: Settings, topic: str, *, allow_all: bool = False) -> str:
     """`topic` if it is a configured topic (or "*" when allowed); else UserError naming the topics."""
@@ -50,13 +52,20 @@ class TopicRoutes:
         names = [*self.topic_names, *([ALL_TOPICS] if allow_all else [])]
         return rank(query, ((n, (n,)) for n in names))
 
-    async def add_route(self, guild_id: int, topic: str, channel_id: int) -> bool:
-        """Route `topic` to a channel of the server; False when that route exists already.
+    async def add_route(
+        self, guild_id: int, topic: str, channel_id: int, *, mention_role_id: int | None = None, publish: bool = False
+    ) -> bool:
+        """Route `topic` to a channel of the server (a thread or forum too), with the role its new posts
+        mention and whether they are published; False when that route exists already, as it is.
 
-        UserError when the server has as many routes as `limits.routes_per_server` allows; a route
-        that exists already (or a broken one set again, which mends it) is not a new one.
+        UserError when the server has as many routes as `limits.routes_per_server` allows, or when the
+        role is @everyone (its id is the server's); a route that exists already (or a broken one set
+        again, which mends it, or one set with other options, which it takes) is not a new one.
         """
-        route = Route(guild_id, self.check_topic(topic, allow_all=True), channel_id, origin=RouteOrigin.DISCORD)
+        if mention_role_id == guild_id:
+            raise UserError(NEVER_EVERYONE)
+        route = Route(guild_id, self.check_topic(topic, allow_all=True), channel_id, origin=RouteOrigin.DISCORD,
+                      mention_role_id=mention_role_id, publish=publish)  # fmt: skip
         async with self._adding:
             routes = await self.store.list_routes(guild_id)
             exists = any(r.topic == route.topic and r.channel_id == channel_id for r in routes)

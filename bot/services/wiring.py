@@ -105,7 +105,8 @@ class Services:
         async with self.store.exclusive("start"):
             await sync_config_feeds(self.store, self.settings.feeds, now)
             routes = [Route(r.guild_id, r.topic, r.channel_id, r.include_keywords, r.exclude_keywords,
-                            RouteOrigin.CONFIG) for r in self.settings.routes]  # fmt: skip
+                            RouteOrigin.CONFIG, mention_role_id=r.mention_role or None, publish=r.publish)
+                      for r in self.settings.routes]  # fmt: skip
             await self.store.sync_config_routes(routes, now)
             await self.recaps.sync_config(self.settings.recaps)
         if self.store.shared:

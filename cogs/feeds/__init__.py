@@ -1,4 +1,5 @@
-"""/feeds add, test, list, remove, pause and resume: the feeds a server follows."""
+"""/feeds add, test, list, remove, pause, resume, mute, unmute, import and export: the feeds a server
+follows."""
 
 from __future__ import annotations
 

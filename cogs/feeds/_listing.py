@@ -6,13 +6,15 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.app.markdown import masked_link, shown
 from bot.core.feedstate import FeedState, feed_state
-from bot.core.limits import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT, safe
+from bot.core.limits import EMBED_TOTAL_LIMIT, FIELD_VALUE_LIMIT
 from bot.core.types import Feed
 
 PER_PAGE = 10
 PAGE_BUDGET = EMBED_TOTAL_LIMIT - 500  # room for the title and the footer
 PAGER_TIMEOUT = 180.0
+LINK_LIMIT = 600  # a feed's link line: its name and its (percent-encoded) address
 
 
 def when(stamp: float | None) -> str:
@@ -21,15 +23,22 @@ def when(stamp: float | None) -> str:
 
 
 def feed_field(feed: Feed) -> tuple[str, str]:
-    """The embed field of one feed: its name, then its state, schedule, last error and address."""
+    """The embed field of one feed: its name, then its state, schedule, last error and a link to it
+    (its name as a masked link; the address itself when the feed has no title)."""
     state = feed_state(feed)
     lines = [_state_line(feed, state)]
     next_poll = "when resumed" if state in (FeedState.PAUSED, FeedState.DISABLED) else when(feed.next_poll_at)
     lines.append(f"Last fetch {when(feed.last_fetch_at)} · next poll {next_poll}")
     if feed.last_error and state is not FeedState.DISABLED:
-        lines.append(f"Last error: {safe(feed.last_error, 200)}")
-    lines.append(safe(feed.url, 200))
-    return safe(feed.display_name, 200) or "(unnamed)", "\n".join(lines)[:FIELD_VALUE_LIMIT]
+        lines.append(f"Last error: {shown(feed.last_error, 200)}")
+    lines.append(masked_link(feed.display_name, feed.url, LINK_LIMIT))
+    return shown(feed.display_name, 200) or "(unnamed)", _fit(lines)
+
+
+def _fit(lines: list[str]) -> str:
+    """The lines within a field's 1,024 characters; the link, last, is dropped whole rather than cut."""
+    text = "\n".join(lines)
+    return text if len(text) <= FIELD_VALUE_LIMIT else "\n".join(lines[:-1])[:FIELD_VALUE_LIMIT]
 
 
 def _state_line(feed: Feed, state: FeedState) -> str:
@@ -37,9 +46,9 @@ def _state_line(feed: Feed, state: FeedState) -> str:
     if state is FeedState.BACKING_OFF:
         parts[0] += f" ({feed.failures} failed {'poll' if feed.failures == 1 else 'polls'} in a row)"
     if state is FeedState.DISABLED:
-        parts[0] += f" {when(feed.disabled_at)}: {safe(feed.disabled_reason or 'unknown reason', 200)}"
+        parts[0] += f" {when(feed.disabled_at)}: {shown(feed.disabled_reason or 'unknown reason', 200)}"
     if feed.forced_topics:
-        parts.append(f"topic {safe(', '.join(feed.forced_topics), 100)}")
+        parts.append(f"topic {shown(', '.join(feed.forced_topics), 100)}")
     parts.append(f"{feed.entries_seen} entries seen")
     return " · ".join(parts)
 

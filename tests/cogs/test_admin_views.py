@@ -34,7 +34,7 @@ def test_an_ok_feed_shows_its_schedule_as_relative_timestamps() -> None:
     lines = value.splitlines()
     assert lines[0] == "**ok** · 7 entries seen"
     assert lines[1] == f"Last fetch <t:{int(T0)}:R> · next poll <t:{int(T0 + 600)}:R>"
-    assert lines[2] == "https://news.example/1.xml"
+    assert lines[2] == "[News 1](https://news.example/1.xml)", "the name links to the feed"
 
 
 @pytest.mark.parametrize(

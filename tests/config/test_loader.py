@@ -104,6 +104,12 @@ def test_int_where_float_expected_is_accepted_but_bool_is_not_an_int() -> None:
         ),
         ({"routes": [{"guild_id": 1, "topic": "ghost", "channel_id": 2}]}, "routes[0].topic: no topic named 'ghost'"),
         ({"routes": [{"guild_id": 0, "topic": "*", "channel_id": 2}]}, "routes[0].guild_id: must be a Discord id"),
+        (
+            {"routes": [{"guild_id": 1, "topic": "*", "channel_id": 2, "mention_role": 1}]},
+            "routes[0].mention_role: must be the id of a role other than @everyone, or left out (got 1)",
+        ),
+        ({"routes": [{"guild_id": 1, "topic": "*", "channel_id": 2, "mention_role": -3}]}, "routes[0].mention_role"),
+        ({"routes": [{"guild_id": 1, "topic": "*", "channel_id": 2, "publish": "yes"}]}, "routes[0].publish"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "weekday": "funday"}]}, "recaps[0].weekday: must be a day"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "9am"}]}, "recaps[0].time: must be HH:MM"),
         ({"recaps": [{"guild_id": 1, "channel_id": 2, "time": "24:00"}]}, "recaps[0].time: must be HH:MM"),

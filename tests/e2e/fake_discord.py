@@ -22,6 +22,13 @@ What it does:
   callbacks (`with_response` answers with an `interaction` object and, for messages, a
   `resource`), follow-ups and `@original` through the interaction webhook, channel messages
   (create with nonce + `enforce_nonce`, get, list, edit, delete), channels and guilds.
+  Channels of each kind the bot may post in: text (type 0), announcement (5: `crosspost` publishes a
+  message, once), forum (15, media 16: `POST /channels/{id}/threads` opens a post — a thread whose
+  first message has the thread's id — and dispatches THREAD_CREATE; Discord keeps no nonce there),
+  threads (11/12, `add_thread`; a message unarchives one), voice (2) and category (4) channels that
+  take no posts, `GET /guilds/{id}/threads/active` and a forum's archived posts. A message's
+  `mention_roles` / `mention_everyone` say whom it pinged: the mentions in its content that its
+  `allowed_mentions` let through (`add_role` makes a role to mention).
   Every request is kept in `requests` (`RecordedRequest`: method, path, query, headers, JSON body,
   the status answered). Routes that need the bot token answer 401 to any other token; unknown
   routes answer 404 and are recorded like the rest.
@@ -35,7 +42,10 @@ What it does:
   ending in a sync flush); any other value, or `compress_transport=False`, gets plain text frames,
   which discord.py accepts too.
   `dispatch()` pushes any event; `invoke()` builds an INTERACTION_CREATE for a slash command as
-  Discord would; `drop_gateway()` closes (or aborts) the live connection to test resuming.
+  Discord would (an attachment option: `upload()` a file, pass it as the option's value and in
+  `resolved(attachments=…)`; its bytes are served under `/attachments/…`, as the files of the
+  messages are, and each download is kept in `downloads`); `drop_gateway()` closes (or aborts)
+  the live connection to test resuming.
 * Sharding, as Discord documents it: IDENTIFY's `shard: [shard_id, num_shards]` (default [0, 1];
   anything else closes with 4010 Invalid shard) makes a session of that shard: READY echoes it and
   lists only its guilds, and only the guilds with `(guild_id >> 22) % num_shards == shard_id` get a
@@ -96,17 +106,28 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
+SEND_MESSAGES = 1 << 11  # in a forum: Create Posts
+MANAGE_MESSAGES = 1 << 13
 EMBED_LINKS = 1 << 14
 READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17  # also: mention roles that are not mentionable
+SEND_MESSAGES_IN_THREADS = 1 << 38
 USE_APPLICATION_COMMANDS = 1 << 31
 ALL_PERMISSIONS = (1 << 53) - 1
 EVERYONE_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
 BOT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY  # 84992, as in README
 
 # Message flags.
+CROSSPOSTED = 1 << 0
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
+
+# Channel types, and a forum's flag that demands a tag on each post.
+TEXT_CHANNEL, VOICE_CHANNEL, CATEGORY, ANNOUNCEMENT_CHANNEL = 0, 2, 4, 5
+ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD, FORUM_CHANNEL, MEDIA_CHANNEL = 10, 11, 12, 15, 16
+THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
+FORUM_TYPES = frozenset({FORUM_CHANNEL, MEDIA_CHANNEL})
+REQUIRE_TAG = 1 << 4
 
 # Gateway opcodes.
 OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_PRESENCE, OP_RESUME = 0, 1, 2, 3, 6
@@ -119,13 +140,21 @@ MESSAGE_DEFAULT, MESSAGE_CHAT_INPUT_COMMAND = 0, 20
 CALLBACK_AUTOCOMPLETE = 8
 
 # Application command option types.
-OPTION_SUB_COMMAND, OPTION_STRING, OPTION_INTEGER, OPTION_CHANNEL = 1, 3, 4, 7
+OPTION_SUB_COMMAND, OPTION_STRING, OPTION_INTEGER, OPTION_BOOLEAN, OPTION_CHANNEL, OPTION_ROLE = 1, 3, 4, 5, 7, 8
+OPTION_ATTACHMENT = 11
 
 
 def option(name: str, value: Any, *, focused: bool = False) -> JSON:
-    """One interaction option as Discord sends it: a channel by its id, an int as INTEGER, else STRING."""
+    """One interaction option as Discord sends it: a channel or an attachment by its id, an int as
+    INTEGER, else STRING."""
     if isinstance(value, FakeChannel):
         data: JSON = {"name": name, "type": OPTION_CHANNEL, "value": str(value.id)}
+    elif isinstance(value, FakeAttachment):
+        data = {"name": name, "type": OPTION_ATTACHMENT, "value": str(value.id)}
+    elif isinstance(value, FakeRole):
+        data = {"name": name, "type": OPTION_ROLE, "value": str(value.id)}
+    elif isinstance(value, bool):
+        data = {"name": name, "type": OPTION_BOOLEAN, "value": value}
     else:
         kind = OPTION_INTEGER if isinstance(value, int) and not isinstance(value, bool) else OPTION_STRING
         data = {"name": name, "type": kind, "value": value}
@@ -137,9 +166,16 @@ def sub(name: str, **values: Any) -> list[JSON]:
     return [{"type": OPTION_SUB_COMMAND, "name": name, "options": [option(k, v) for k, v in values.items()]}]
 
 
-def resolved(*channels: FakeChannel) -> JSON:
-    """The `resolved` block of an interaction with channel options."""
-    return {"channels": {str(c.id): {**c.payload(), "permissions": str(EVERYONE_PERMISSIONS)} for c in channels}}
+def resolved(
+    *channels: FakeChannel, attachments: Sequence[FakeAttachment] = (), roles: Sequence[FakeRole] = ()
+) -> JSON:
+    """The `resolved` block of an interaction with channel, attachment or role options."""
+    block: JSON = {"channels": {str(c.id): {**c.payload(), "permissions": str(EVERYONE_PERMISSIONS)} for c in channels}}
+    if attachments:
+        block["attachments"] = {str(a.id): a.payload() for a in attachments}
+    if roles:
+        block["roles"] = {str(r.id): r.payload() for r in roles}
+    return block
 
 
 async def shown(interaction: FakeInteraction, timeout: float = 20.0) -> JSON:
@@ -287,12 +323,21 @@ class FakeChannel:
     id: int
     name: str
     guild_id: int | None  # None for a DM channel
-    type: int = 0  # 0 text, 1 DM, 5 announcement
+    type: int = 0  # 0 text, 1 DM, 2 voice, 4 category, 5 announcement, 11/12 thread, 15 forum, 16 media
     position: int = 0
     topic: str | None = None
     permission_overwrites: list[JSON] = field(default_factory=list)
     messages: list[FakeMessage] = field(default_factory=list)
     recipient: FakeUser | None = None  # DM channels only
+    parent_id: int | None = None  # a thread's channel (a forum post's forum)
+    owner_id: int | None = None  # who opened a thread
+    archived: bool = False  # threads
+    locked: bool = False  # threads
+    flags: int = 0  # a forum's REQUIRE_TAG
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
 
     def payload(self) -> JSON:
         if self.guild_id is None:
@@ -310,12 +355,31 @@ class FakeChannel:
             "position": self.position,
             "topic": self.topic,
             "nsfw": False,
-            "parent_id": None,
+            "parent_id": str(self.parent_id) if self.parent_id else None,
             "last_message_id": str(self.messages[-1].id) if self.messages else None,
             "rate_limit_per_user": 0,
             "permission_overwrites": copy.deepcopy(self.permission_overwrites),
-            "flags": 0,
+            "flags": self.flags,
+            **self._kind_payload(),
         }
+
+    def _kind_payload(self) -> JSON:
+        """The keys only threads (thread_metadata…), forums (tags…) or voice channels (bitrate…) have."""
+        if self.is_thread:
+            return {
+                "owner_id": str(self.owner_id),
+                "message_count": len(self.messages),
+                "member_count": 1,
+                "total_message_sent": len(self.messages),
+                "thread_metadata": {"archived": self.archived, "auto_archive_duration": 1440, "locked": self.locked,
+                                    "archive_timestamp": now_iso(), "create_timestamp": now_iso()},
+            }  # fmt: skip
+        if self.type in FORUM_TYPES:
+            return {"available_tags": [], "default_reaction_emoji": None, "default_sort_order": None,
+                    "default_forum_layout": 0, "default_auto_archive_duration": 1440}  # fmt: skip
+        if self.type == VOICE_CHANNEL:
+            return {"bitrate": 64000, "user_limit": 0, "rtc_region": None}
+        return {}
 
     def message(self, message_id: int) -> FakeMessage | None:
         return next((m for m in self.messages if m.id == message_id), None)
@@ -329,9 +393,23 @@ class FakeGuild:
     bot_role_id: int
     everyone_permissions: int = EVERYONE_PERMISSIONS
     bot_permissions: int = BOT_PERMISSIONS
-    channels: dict[int, FakeChannel] = field(default_factory=dict)
+    channels: dict[int, FakeChannel] = field(default_factory=dict)  # threads too
     members: dict[int, FakeMember] = field(default_factory=dict)
+    roles: dict[int, FakeRole] = field(default_factory=dict)  # besides @everyone and the bot's own
     _ids: Snowflakes = field(default_factory=Snowflakes, repr=False)
+
+    def add_role(self, name: str, *, mentionable: bool = False) -> FakeRole:
+        role = FakeRole(self._ids(), name, mentionable=mentionable, position=2 + len(self.roles))
+        self.roles[role.id] = role
+        return role
+
+    def add_thread(self, parent: FakeChannel, name: str, *, owner: FakeUser | None = None,
+                   type: int = PUBLIC_THREAD) -> FakeChannel:  # fmt: skip
+        """A thread of `parent` (a text channel, or a forum: then a post someone else opened)."""
+        thread = FakeChannel(id=self._ids(), name=name, guild_id=self.id, type=type, parent_id=parent.id,
+                             owner_id=owner.id if owner else self.owner_id)  # fmt: skip
+        self.channels[thread.id] = thread
+        return thread
 
     def add_channel(self, name: str, *, type: int = 0, topic: str | None = None) -> FakeChannel:
         channel = FakeChannel(
@@ -356,25 +434,12 @@ class FakeGuild:
         return member
 
     def roles_payload(self) -> list[JSON]:
-        def role(role_id: int, name: str, permissions: int, position: int, managed: bool) -> JSON:
-            return {
-                "id": str(role_id),
-                "name": name,
-                "permissions": str(permissions),
-                "position": position,
-                "color": 0,
-                "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-                "hoist": False,
-                "icon": None,
-                "unicode_emoji": None,
-                "managed": managed,
-                "mentionable": False,
-                "flags": 0,
-            }
-
         return [
-            role(self.id, "@everyone", self.everyone_permissions, 0, False),
-            role(self.bot_role_id, "Wirebrief", self.bot_permissions, 1, True),
+            FakeRole(self.id, "@everyone", permissions=self.everyone_permissions, position=0).payload(),
+            FakeRole(
+                self.bot_role_id, "Wirebrief", position=1, permissions=self.bot_permissions, managed=True
+            ).payload(),
+            *(r.payload() for r in self.roles.values()),
         ]
 
     def payload(self) -> JSON:
@@ -417,13 +482,61 @@ class FakeGuild:
             "member_count": len(self.members),
             "voice_states": [],
             "members": [m.payload() for m in self.members.values() if m.user.bot],  # no members intent
-            "channels": [c.payload() for c in self.channels.values()],
-            "threads": [],
+            "channels": [c.payload() for c in self.channels.values() if not c.is_thread],
+            "threads": [c.payload() for c in self.channels.values() if c.is_thread and not c.archived],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
         }
+
+
+@dataclass
+class FakeRole:
+    """A role of a guild that messages may mention (`FakeGuild.add_role`)."""
+
+    id: int
+    name: str
+    mentionable: bool = False
+    position: int = 2
+    permissions: int = 0
+    managed: bool = False
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "permissions": str(self.permissions),
+            "position": self.position,
+            "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+            "hoist": False,
+            "icon": None,
+            "unicode_emoji": None,
+            "managed": self.managed,
+            "mentionable": self.mentionable,
+            "flags": 0,
+        }
+
+    @property
+    def mention(self) -> str:
+        return f"<@&{self.id}>"
+
+
+@dataclass(frozen=True)
+class FakeAttachment:
+    """A file a user attached to a command option (`FakeDiscord.upload`): the fake serves its bytes
+    at `url`, as Discord's CDN would; `size` is what Discord states (a test may make it lie)."""
+
+    id: int
+    filename: str
+    url: str
+    size: int
+    content_type: str
+
+    def payload(self) -> JSON:
+        return {"id": str(self.id), "filename": self.filename, "size": self.size, "url": self.url,
+                "proxy_url": self.url, "content_type": self.content_type, "ephemeral": True}  # fmt: skip
 
 
 @dataclass
@@ -656,6 +769,8 @@ class FakeDiscord:
         self.guild_commands: dict[int, dict[str, JSON]] = {}  # guild id -> the same
         self.interactions: dict[int, FakeInteraction] = {}
         self._nonces: dict[tuple[int, int, str], tuple[float, FakeMessage]] = {}
+        self._files: dict[str, bytes] = {}  # what /attachments/... serves, by path
+        self.downloads: list[str] = []  # the paths of /attachments/... requested, in order
         self._faults: list[_FaultRule] = []
         self._health_checks: list[Callable[[], None]] = []
         self._changes = Changes()
@@ -668,6 +783,7 @@ class FakeDiscord:
     async def start(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._handle_rest)
+        app.router.add_get("/attachments/{tail:.*}", self._serve_file)
         app.router.add_get(GATEWAY_PATH, self._handle_gateway)
         app.router.add_get(RESUME_GATEWAY_PATH, self._handle_gateway)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
@@ -724,6 +840,25 @@ class FakeDiscord:
         user = FakeUser(id=self.ids(), username=username, bot=bot)
         self.users[user.id] = user
         return user
+
+    def upload(
+        self, filename: str, content: bytes, *, content_type: str = "text/x-opml", size: int | None = None
+    ) -> FakeAttachment:
+        """A file to attach to a command option (`option(name, attachment)` and `resolved(attachments=…)`),
+        served from this fake's own address like Discord's CDN."""
+        attachment_id = self.ids()
+        path = f"/attachments/{attachment_id}/{attachment_id}/{filename}"
+        self._files[path] = content
+        stated = len(content) if size is None else size
+        return FakeAttachment(attachment_id, filename, self.base_url + path, stated, content_type)
+
+    async def _serve_file(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.path)
+        self._changes.notify()
+        content = self._files.get(request.path)
+        if content is None:
+            return web.Response(status=404, text="no such attachment")
+        return web.Response(body=content, content_type="application/octet-stream")
 
     def add_guild(
         self,
@@ -912,6 +1047,10 @@ class FakeDiscord:
             ("GET", r"/channels/(?P<channel>\d+)/messages/(?P<msg>\d+)", True, self._channel_message),
             ("PATCH", r"/channels/(?P<channel>\d+)/messages/(?P<msg>\d+)", True, self._channel_message),
             ("DELETE", r"/channels/(?P<channel>\d+)/messages/(?P<msg>\d+)", True, self._channel_message),
+            ("POST", r"/channels/(?P<channel>\d+)/messages/(?P<msg>\d+)/crosspost", True, self._crosspost),
+            ("POST", r"/channels/(?P<channel>\d+)/threads", True, self._start_forum_post),
+            ("GET", r"/channels/(?P<channel>\d+)/threads/archived/public", True, self._archived_threads),
+            ("GET", r"/guilds/(?P<guild>\d+)/threads/active", True, self._active_threads),
             ("GET", r"/guilds/(?P<guild>\d+)", True, self._get_guild),
             ("GET", r"/guilds/(?P<guild>\d+)/channels", True, self._get_guild_channels),
         ]  # fmt: skip
@@ -1068,16 +1207,7 @@ class FakeDiscord:
         author = author or self.bot_user
         message_id = self.ids()
         flags = int(body.get("flags") or 0) | extra_flags
-        attachments = [
-            {
-                "id": str(self.ids()),
-                "filename": filename,
-                "size": len(content),
-                "url": f"{self.base_url}/attachments/{channel_id}/{message_id}/{filename}",
-                "proxy_url": f"{self.base_url}/attachments/{channel_id}/{message_id}/{filename}",
-            }
-            for filename, content in files
-        ]
+        attachments = self._attachments(channel_id, message_id, files)
         payload: JSON = {
             "id": str(message_id),
             "channel_id": str(channel_id),
@@ -1090,6 +1220,7 @@ class FakeDiscord:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
+            **_pinged(body.get("content") or "", body.get("allowed_mentions")),
             "attachments": attachments,
             "embeds": copy.deepcopy(body.get("embeds") or []),
             "components": copy.deepcopy(body.get("components") or []),
@@ -1118,11 +1249,13 @@ class FakeDiscord:
         body = req.json if isinstance(req.json, dict) else {}
         if not (body.get("content") or body.get("embeds") or body.get("components") or req.files):
             raise HTTPError(400, 50006, "Cannot send an empty message")
+        if channel.type in FORUM_TYPES or channel.type == CATEGORY:
+            raise HTTPError(400, 50024, "Cannot execute action on this channel type")  # a forum takes posts
         if channel.guild_id is not None:
-            guild = self.guilds[channel.guild_id]
-            needed = VIEW_CHANNEL | SEND_MESSAGES
-            if guild.bot_permissions & ADMINISTRATOR == 0 and guild.bot_permissions & needed != needed:
-                raise HTTPError(403, 50013, "Missing Permissions")
+            self._check_bot(channel, VIEW_CHANNEL | (SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES))
+            if channel.locked:
+                raise HTTPError(403, 50083, "Thread is locked")
+            channel.archived = False  # a message to an archived thread opens it again
         nonce = body.get("nonce")
         key = (channel.id, self.bot_user.id, str(nonce))
         if nonce is not None and body.get("enforce_nonce"):
@@ -1134,6 +1267,69 @@ class FakeDiscord:
         channel.messages.append(message)
         if nonce is not None:
             self._nonces[key] = (time.monotonic(), message)
+        return 200, message.payload
+
+    def _check_bot(self, channel: FakeChannel, needed: int) -> None:
+        """403 50013 unless the bot's role has `needed` (its permissions in the guild; no overwrites)."""
+        granted = self.guilds[channel.guild_id].bot_permissions if channel.guild_id is not None else ALL_PERMISSIONS
+        if granted & ADMINISTRATOR == 0 and granted & needed != needed:
+            raise HTTPError(403, 50013, "Missing Permissions")
+
+    async def _start_forum_post(self, req: RecordedRequest, m: re.Match[str]) -> tuple[int, Any]:
+        """POST /channels/{forum}/threads: a forum post — a thread and its first message, whose id is the
+        thread's. No nonce: Discord's forum thread message params have none, and a repeat opens another."""
+        forum = self._channel_or_404(m["channel"])
+        body = req.json if isinstance(req.json, dict) else {}
+        message = body.get("message") if isinstance(body.get("message"), dict) else None
+        if forum.type not in FORUM_TYPES or message is None:
+            raise HTTPError(400, 50024, "Cannot execute action on this channel type")  # only a forum's posts here
+        self._check_bot(forum, VIEW_CHANNEL | SEND_MESSAGES)  # Create Posts
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise HTTPError(400, 50035, "Invalid Form Body", {"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH"}]}})
+        if forum.flags & REQUIRE_TAG and not body.get("applied_tags"):
+            raise HTTPError(400, 40067, "A tag is required to create a forum post in this channel")
+        if not (message.get("content") or message.get("embeds") or message.get("components")):
+            raise HTTPError(400, 50006, "Cannot send an empty message")
+        guild = self.guilds[int(forum.guild_id or 0)]
+        thread = guild.add_thread(forum, name, owner=self.bot_user)
+        starter = self._new_message(thread, thread.id, message, files=req.files)
+        starter.payload["id"] = str(thread.id)  # a forum post's first message has the thread's id
+        thread.messages.append(starter)
+        payload = {**thread.payload(), "message": starter.payload}
+        with contextlib.suppress(RuntimeError):  # the bot may be gone already (a test killed it)
+            await self.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        return 201, payload
+
+    async def _active_threads(self, req: RecordedRequest, m: re.Match[str]) -> tuple[int, Any]:
+        guild = self.guilds.get(int(m["guild"]))
+        if guild is None:
+            raise HTTPError(404, 10004, "Unknown Guild")
+        threads = [c for c in guild.channels.values() if c.is_thread and not c.archived]
+        return 200, {"threads": [t.payload() for t in threads], "members": []}
+
+    async def _archived_threads(self, req: RecordedRequest, m: re.Match[str]) -> tuple[int, Any]:
+        channel = self._channel_or_404(m["channel"])
+        self._check_bot(channel, VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        guild = self.guilds[int(channel.guild_id or 0)]
+        limit = max(2, min(100, int(req.query.get("limit", "50"))))
+        found = [c for c in guild.channels.values() if c.parent_id == channel.id and c.archived][::-1]
+        return 200, {"threads": [t.payload() for t in found[:limit]], "members": [], "has_more": len(found) > limit}
+
+    async def _crosspost(self, req: RecordedRequest, m: re.Match[str]) -> tuple[int, Any]:
+        """Publish a message of an announcement channel to its followers, once (Send Messages for one's
+        own messages, Manage Messages for others')."""
+        channel = self._channel_or_404(m["channel"])
+        if channel.type != ANNOUNCEMENT_CHANNEL:
+            raise HTTPError(400, 50024, "Cannot execute action on this channel type")
+        message = channel.message(int(m["msg"]))
+        if message is None:
+            raise HTTPError(404, 10008, "Unknown Message")
+        own = message.payload["author"]["id"] == str(self.bot_user.id)
+        self._check_bot(channel, VIEW_CHANNEL | (SEND_MESSAGES if own else MANAGE_MESSAGES))
+        if message.flags & CROSSPOSTED:
+            raise HTTPError(400, 40033, "This message has already been crossposted")
+        message.payload["flags"] = message.flags | CROSSPOSTED
         return 200, message.payload
 
     def _forget_old_nonces(self) -> None:
@@ -1159,6 +1355,22 @@ class FakeDiscord:
             raise HTTPError(404, 10008, "Unknown Message")
         return self._message_verb(req, message, channel)
 
+    def _attachments(self, channel_id: int, message_id: int, files: Sequence[tuple[str, bytes]]) -> list[JSON]:
+        """Attachment objects for uploaded files, each then served under its url."""
+        attachments = [
+            {
+                "id": str(self.ids()),
+                "filename": filename,
+                "size": len(content),
+                "url": f"{self.base_url}/attachments/{channel_id}/{message_id}/{filename}",
+                "proxy_url": f"{self.base_url}/attachments/{channel_id}/{message_id}/{filename}",
+            }
+            for filename, content in files
+        ]
+        for attachment, (_filename, content) in zip(attachments, files, strict=True):
+            self._files[attachment["url"].removeprefix(self.base_url)] = content
+        return attachments
+
     def _message_verb(self, req: RecordedRequest, message: FakeMessage, channel: FakeChannel | None) -> tuple[int, Any]:
         if req.method == "GET":
             return 200, message.payload
@@ -1172,6 +1384,11 @@ class FakeDiscord:
                 message.payload[key] = empty if body[key] is None else copy.deepcopy(body[key])
         if "flags" in body and body["flags"] is not None:
             message.payload["flags"] = int(body["flags"]) | (message.flags & EPHEMERAL)
+        if "attachments" in body:  # as Discord: those listed by id are kept, the files uploaded are added
+            listed = {str(a.get("id")) for a in body["attachments"] or () if isinstance(a, dict)}
+            kept = [a for a in message.payload.get("attachments", []) if a["id"] in listed]
+            added = self._attachments(int(message.payload["channel_id"]), message.id, req.files)
+            message.payload["attachments"] = kept + added
         message.payload["flags"] = message.flags & ~LOADING
         message.payload["edited_timestamp"] = now_iso()
         message.request.update(copy.deepcopy(body))
@@ -1224,7 +1441,7 @@ class FakeDiscord:
                 channel.messages.append(message)
         elif callback_type == CALLBACK_UPDATE and interaction.original is not None:
             self._message_verb(
-                RecordedRequest("PATCH", req.path, {}, {}, data), interaction.original, interaction.channel
+                RecordedRequest("PATCH", req.path, {}, {}, data, req.files), interaction.original, interaction.channel
             )
             message = interaction.original
         if req.query.get("with_response", "").lower() not in ("1", "true"):
@@ -1611,6 +1828,23 @@ def _identify_shard(value: Any) -> tuple[int, int] | None:
 _GUILD_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})  # the guild is `d.id`
 
 
+_MENTION = re.compile(r"<@&(\d+)>|@(everyone|here)")
+
+
+def _pinged(content: str, allowed: Any) -> JSON:
+    """Whom a message's content pings, as Discord decides it: the role mentions and @everyone/@here in
+    the content that `allowed_mentions` lets through (absent: all of them; never anything in embeds)."""
+    parse = set(allowed.get("parse") or []) if isinstance(allowed, dict) else {"roles", "everyone"}
+    listed = {str(r) for r in (allowed.get("roles") or [])} if isinstance(allowed, dict) else set()
+    roles: list[str] = []
+    everyone = False
+    for role, broadcast in _MENTION.findall(content):
+        if role and ("roles" in parse or role in listed) and role not in roles:
+            roles.append(role)
+        everyone = everyone or bool(broadcast and "everyone" in parse)
+    return {"mention_roles": roles, "mention_everyone": everyone}
+
+
 def _guild_of(event: str, data: Any) -> int | None:
     """The guild an event is about (its shard's session gets it), or None."""
     if not isinstance(data, dict):
@@ -1832,10 +2066,17 @@ StartBot = Callable[..., Awaitable[BotProcess]]
 """The type of the `start_bot` fixture: `await start_bot(token=..., verbose=...)` → a BotProcess."""
 
 
+# the variables that change where a bot process reads its config and database, or how it listens and logs
+# (bot/config/deployment.py VARIABLES): a developer's own never reach the bot under test
+DEPLOYMENT_VARIABLES = frozenset({"WIREBRIEF_CONFIG", "WIREBRIEF_DB_URL", "WIREBRIEF_DB_PATH", "WIREBRIEF_HEALTH_HOST",
+                                  "WIREBRIEF_HEALTH_PORT", "WIREBRIEF_LOG_FORMAT"})  # fmt: skip
+
+
 def child_environment(token: str | None, *, variable: str = "DISCORD_TOKEN") -> dict[str, str]:
     """This process's environment for the bot: no inherited token, `token` in `variable` if given,
-    no proxy variables."""
+    no proxy variables, none of the deployment variables."""
     drop = {variable, "DISCORD_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "WS_PROXY", "WSS_PROXY"}
+    drop |= DEPLOYMENT_VARIABLES
     env = {k: v for k, v in os.environ.items() if k.upper() not in drop}
     env["PYTHONUNBUFFERED"] = "1"
     if token is not None:

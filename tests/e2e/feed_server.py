@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
 
@@ -42,6 +42,7 @@ class Item:
     link: str
     description: str = ""
     published: float = field(default_factory=time.time)  # UNIX seconds
+    image: str = ""  # a <media:thumbnail url="…"> when given
 
 
 def rss_document(title: str, site: str, items: Iterable[Item]) -> bytes:
@@ -53,11 +54,12 @@ def rss_document(title: str, site: str, items: Iterable[Item]) -> bytes:
         f"<link>{escape(item.link)}</link>"
         f"<description>{escape(item.description)}</description>"
         f"<pubDate>{formatdate(item.published, usegmt=True)}</pubDate>"
-        "</item>"
+        + (f"<media:thumbnail url={quoteattr(item.image)}/>" if item.image else "")
+        + "</item>"
         for item in items
     ]
     return (
-        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
         f"<title>{escape(title)}</title><link>{escape(site)}</link><description>{escape(title)}</description>"
         + "".join(parts)
         + "</channel></rss>"

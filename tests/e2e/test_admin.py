@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 ADMIN_COMMANDS = {
-    "feeds": {"add", "test", "list", "remove", "pause", "resume", "mute", "unmute"},
+    "feeds": {"add", "test", "list", "remove", "pause", "resume", "mute", "unmute", "import", "export"},
     "topics": {"list", "route", "unroute"},
     "settings": {"alerts-channel", "timezone"},
 }

@@ -10,6 +10,7 @@ The timeouts are "did not hang" bounds, never expectations of speed.
 from __future__ import annotations
 
 import math
+import re
 import signal
 import time
 from datetime import datetime
@@ -46,6 +47,9 @@ DAY = 86_400.0
 TOPICS = '[[topics]]\nname = "chips"\nkeywords = ["chip"]\n\n[[topics]]\nname = "cloud"\nkeywords = ["cloud"]\n'
 ZONE = "America/New_York"
 JSON = dict[str, Any]
+STAMP = re.compile(r"<t:(\d+):d>")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CALLBACK = re.compile(r"/interactions/\d+/[^/]+/callback")
 
 
 async def seed(db_path: Path, now: float) -> list[int]:
@@ -101,7 +105,8 @@ async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_o
     lines = embed["description"].split("\n")
     assert len(lines) == 10
     assert lines[-1].endswith("· 3 sources") and "Acme did thing 24 @\u200beveryone." in lines[-1]
-    stamps = [int(line[3 : line.index(":d>")]) for line in lines]
+    assert [line.split(" ", 1)[0] for line in lines] == [f"**{n}.**" for n in range(1, 11)], "numbered"
+    stamps = [int(STAMP.search(line)[1]) for line in lines]  # type: ignore[index]
     assert stamps == sorted(stamps), "oldest to newest"
     message = interaction.original
     assert message is not None and message in general.messages
@@ -120,6 +125,48 @@ async def test_timeline_autocompletes_answers_publicly_and_pages_for_its_asker_o
     assert oldest["embeds"][0]["description"].count("\n") == 4, "the oldest page holds the five left"
     assert message.embeds[0]["footer"]["text"].startswith("Page 1/3"), "the message itself was edited"
     assert ids, "stories were written"
+
+
+def uploads(fake: FakeDiscord, since: int = 0) -> list[list[tuple[str, bytes]]]:
+    """The files of each request the bot sent with files, from request number `since` on."""
+    return [r.files for r in fake.requests[since:] if r.files]
+
+
+async def test_timeline_attaches_a_numbered_chart_that_turns_with_the_page(
+    fake_discord: FakeDiscord, fake_guild: FakeGuild, fake_member: FakeUser, start_bot: StartBot, tmp_path: Path
+) -> None:
+    await seed(tmp_path / "wirebrief.db", time.time())
+    await start_bot(extra_config=TOPICS + "\n[limits]\nread_cooldown_seconds = 1e-6\n")
+    await fake_discord.wait_for_ready(TIMEOUT)
+    general = fake_guild.channel("general")
+
+    interaction = await fake_discord.invoke("timeline", user=fake_member, channel=general,
+                                            options=[option("entity", "Acme")])  # fmt: skip
+    data = await shown(interaction)
+    [embed] = data["embeds"]
+    assert embed["image"]["url"] == "attachment://timeline.png", "the chart above the numbered list"
+    assert embed["description"].split("\n")[-1].startswith("**10.** ")
+    [[(name, first_png)]] = uploads(fake_discord)
+    assert name == "timeline.png" and first_png.startswith(PNG_SIGNATURE)
+    message = interaction.original
+    assert message is not None
+    assert [a["filename"] for a in message.payload["attachments"]] == ["timeline.png"]
+
+    before = len(fake_discord.requests)
+    _first, previous, _, _ = (b["custom_id"] for b in buttons(message))
+    page = await shown(await fake_discord.click(previous, user=fake_member, message=message))
+    assert page["embeds"][0]["image"]["url"] == "attachment://timeline.png"
+    [[(name, second_png)]] = uploads(fake_discord, before)
+    assert name == "timeline.png" and second_png.startswith(PNG_SIGNATURE) and second_png != first_png
+    assert [a["filename"] for a in message.payload["attachments"]] == ["timeline.png"], "replaced, not added"
+
+    before = len(fake_discord.requests)
+    without = [option("entity", "Acme"), option("chart", False)]
+    plain = await shown(await fake_discord.invoke("timeline", user=fake_member, channel=general, options=without))
+    assert "image" not in plain["embeds"][0] and not uploads(fake_discord, before), "chart: False"
+    quiet = [option("entity", "Beta"), option("days", 7)]
+    empty = await shown(await fake_discord.invoke("timeline", user=fake_member, channel=general, options=quiet))
+    assert "image" not in empty["embeds"][0] and not uploads(fake_discord, before), "nothing to draw: no chart"
 
 
 async def test_timeline_unknown_name_and_an_empty_window(

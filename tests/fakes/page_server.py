@@ -1,4 +1,4 @@
-"""A loopback web server whose pages a test sets, and the feed helpers the subscription tests share.
+"""A loopback web server whose pages a test sets, and the feed (and OPML) helpers the subscription tests share.
 
     server.pages["/feed.xml"] = (200, RSS, rss("Alpha", "Beta"))
     server.default = (200, RSS, rss("Alpha"))   # what every other path answers (else 404)
@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
 from loopback import serve_on_loopback
@@ -86,3 +87,19 @@ def loopback_fetcher() -> Fetcher:
     """A guarded fetcher whose address policy accepts loopback: a test server counts as public, and
     the SSRF guard is on its path all the same."""
     return Fetcher(user_agent="wirebrief-test", timeout_seconds=10, is_allowed_address=lambda ip: ip.is_loopback)
+
+
+def one_host_fetcher() -> Fetcher:
+    """A guarded fetcher whose address policy accepts 127.0.0.1 alone: the page server counts as
+    public, and the SSRF guard refuses any other address (127.0.0.2 stands for a private one)."""
+    this_host = ipaddress.ip_address("127.0.0.1")
+    return Fetcher(user_agent="wirebrief-test", timeout_seconds=10, is_allowed_address=lambda ip: ip == this_host)
+
+
+def opml(*outlines: tuple[str, str] | tuple[str, str, str]) -> bytes:
+    """An OPML file of (title, xmlUrl[, folder]) outlines; a folder is an outline around the feed's."""
+    parts = []
+    for title, url, *folder in outlines:
+        line = f"<outline text={quoteattr(title)} xmlUrl={quoteattr(url)}/>"
+        parts.append(f"<outline text={quoteattr(folder[0])}>{line}</outline>" if folder else line)
+    return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{"".join(parts)}</body></opml>'.encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.adapters.store import SQLiteStore
 from bot.config import parse_settings
 from bot.core.cards import Draft, StoryInput
@@ -129,3 +131,28 @@ async def test_start_writes_cards_a_stopped_process_left_unwritten(store: SQLite
     await EnrichService(store, SETTINGS, clock=lambda: T0 + 9000).start()
     card = await store.get_card(story_id)
     assert card is not None and card.headline == LAUNCH.title
+
+
+async def test_a_card_without_a_picture_takes_one_from_a_source_that_joins_later(store: SQLiteStore) -> None:
+    service = EnrichService(store, SETTINGS, clock=lambda: T0 + 7200)
+    await release(store, "https://alpha.example/feed", "Alpha", (LAUNCH, T0))
+    [first] = await service.run_once()
+    card = await store.get_card(first.story_id)
+    assert card is not None and card.image_url == ""
+    pictured = replace(LAUNCH_OTHER, image_url="https://beta.example/orca.png")
+    await release(store, "https://beta.example/feed", "Beta", (pictured, T0 + 3600))
+    [grown] = await service.run_once()
+    card = await store.get_card(grown.story_id)
+    assert (grown.story_id, grown.created) == (first.story_id, False)
+    assert card is not None and card.image_url == "https://beta.example/orca.png"
+    later = replace(LAUNCH_OTHER, guid="g1", link="https://gamma.example/orca", image_url="https://gamma.example/o.png")
+    await release(store, "https://gamma.example/feed", "Gamma", (later, T0 + 3700))
+    assert [c.story_id for c in await service.run_once()] == [first.story_id]
+    card = await store.get_card(first.story_id)
+    assert card is not None and card.image_url == "https://beta.example/orca.png"  # kept once it has one
+
+
+async def test_preview_card_shows_the_entrys_picture(store: SQLiteStore) -> None:
+    service = EnrichService(store, SETTINGS, clock=lambda: T0)
+    card = await service.preview_card("Alpha", replace(LAUNCH, image_url="https://alpha.example/orca.png"))
+    assert card.image_url == "https://alpha.example/orca.png"

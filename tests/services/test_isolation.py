@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fake_clock import Clock
+from outbox_fakes import MessagesOnly
 
 from bot.adapters.store import SQLiteStore
 from bot.config import parse_settings
@@ -213,7 +214,7 @@ async def test_a_story_whose_card_fails_is_retried_then_quarantined_and_not_rout
 
 
 @dataclass
-class Publisher:
+class Publisher(MessagesOnly):
     """Records what would reach Discord; raises a non-Discord error for chosen cards or channels."""
 
     sent: list[tuple[int, str]] = field(default_factory=list)  # (channel, headline)
@@ -224,7 +225,7 @@ class Publisher:
     kill: str = ""  # a headline whose send kills the process
     next_id: int = 100
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
         if card.headline == self.kill:
             raise ProcessKilledError
         if card.headline == self.poison:

@@ -4,7 +4,10 @@ waiting posts at once and what it set up after a grace period, unless it invites
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fake_clock import Clock
+from outbox_fakes import MessagesOnly
 
 from bot.adapters.store import SQLiteStore
 from bot.config import FeedSettings
@@ -21,11 +24,11 @@ T0 = 1_800_000_000.0
 DAY = 86400.0
 
 
-class Publisher:
+class Publisher(MessagesOnly):
     def __init__(self) -> None:
         self.sent: list[tuple[int, int]] = []  # (channel, story)
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
         self.sent.append((channel_id, card.story_id))
         return 100 + len(self.sent)
 

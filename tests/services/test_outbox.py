@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pytest
 from fake_clock import Clock
+from outbox_fakes import MessagesOnly, story
 
 from bot.adapters.store import SQLiteStore
 from bot.config import RecapSettings
@@ -24,7 +26,7 @@ class ProcessKilledError(BaseException):
 
 
 @dataclass
-class FakePublisher:
+class FakePublisher(MessagesOnly):
     """Records what would reach Discord; failures are scripted per channel."""
 
     sent: list[tuple[int, int, str]] = field(default_factory=list)  # (channel, story, nonce)
@@ -41,7 +43,7 @@ class FakePublisher:
         if queue:
             raise queue.pop(0)
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
         self._maybe_fail(channel_id)
         if any(n == nonce for _, _, n in self.sent):  # Discord's enforce_nonce
             return next(m for m, url in self.history[channel_id] if url == card.url)
@@ -67,21 +69,6 @@ class FakePublisher:
         self._maybe_fail(channel_id)
         self.recaps.append((channel_id, recap.week.key))
         return 2
-
-
-async def story(store: SQLiteStore, n: int, topics: tuple[str, ...], related: int = 0) -> int:
-    async with store.transaction() as db:
-        cur = await db.execute(
-            "INSERT INTO stories (headline, published_at, created_at, updated_at, announced_at)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING id",
-            (f"Story {n}", T0, T0, T0, T0),
-        )
-        story_id = int((await cur.fetchone())[0])
-    card = Card(story_id, f"Story {n}", f"https://news.example/{n}", "Alpha", T0, "", f"Change {n}", "w", "n", "c",
-                topics=topics, related=tuple(RelatedLink("Beta", "t", f"https://b.example/{i}", T0)
-                                             for i in range(related)))  # fmt: skip
-    await store.save_card(story_id, card, T0)
-    return story_id
 
 
 def outbox(store: SQLiteStore, publisher: FakePublisher, clock: Clock) -> Outbox:
@@ -139,7 +126,7 @@ class GrowsDuringRequest(FakePublisher):
         await self.store.save_card(card.story_id, grown, T0 + 1)
         await self.box[0].route_changes([StoryChange(card.story_id, False)])
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
         if self.during == "send":
             await self._grow(card)
         return await super().send_card(channel_id, card, nonce=nonce)

@@ -4,6 +4,7 @@ missed this week or long ago), admin mistakes, and the outbox posting the recap.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fake_clock import Clock
 from news_store import Seed, seed_store
+from outbox_fakes import MessagesOnly
 
 from bot.adapters.store import SQLiteStore
 from bot.config import RecapSettings
@@ -220,10 +222,10 @@ async def test_the_loop_wakes_when_a_schedule_is_set(store: SQLiteStore) -> None
 
 
 @dataclass
-class RecapPublisher:
+class RecapPublisher(MessagesOnly):
     sent: list[tuple[int, Recap, str]] = field(default_factory=list)
 
-    async def send_card(self, channel_id: int, card: Card, *, nonce: str) -> int:
+    async def send_card(self, channel_id: int, card: Card, *, nonce: str, roles: Sequence[int] = ()) -> int:
         raise AssertionError("no cards here")
 
     async def edit_card(self, channel_id: int, message_id: int, card: Card) -> None:

@@ -25,7 +25,7 @@ from bot.core.types import FeedOrigin
 from bot.errors import UserError
 from bot.services.enrich import EnrichService
 from bot.services.ingest import IngestService
-from bot.services.subscriptions import PRIVATE_ADDRESS, Subscriptions, check_url
+from bot.services.subscriptions import NO_FEED_ON_PAGE, PRIVATE_ADDRESS, Subscriptions, check_url
 
 GUILD, OTHER_GUILD = 1001, 2002
 POLLING = PollingSettings(interval_seconds=600, max_new_per_poll=5, max_age_hours=48)
@@ -257,12 +257,17 @@ async def test_a_missing_feed_is_one_clear_sentence(
     assert await store.list_feeds() == []
 
 
-async def test_an_html_page_is_not_a_feed(subs: Subscriptions, server: PageServer, store: SQLiteStore) -> None:
+async def test_an_html_page_naming_no_feed_is_not_a_feed(
+    subs: Subscriptions, server: PageServer, store: SQLiteStore
+) -> None:
     page = b"<!DOCTYPE html><html><head><title>Hi</title></head><body>Hello</body></html>"
     server.pages["/"] = (200, "text/html", page)
     with pytest.raises(UserError) as refused:
         await subs.subscribe(server.url("/"), GUILD)
-    assert str(refused.value) == "That is not a feed I can read: looks like an HTML page."
+    assert str(refused.value) == NO_FEED_ON_PAGE
+    with pytest.raises(UserError) as refused_test:
+        await subs.test_feed(server.url("/"))
+    assert str(refused_test.value) == "That is not a feed I can read: looks like an HTML page."
     assert await store.list_feeds() == []
 
 

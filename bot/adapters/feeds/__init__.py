@@ -18,12 +18,15 @@ The path a feed takes, and the module for each step:
        parse/feedparser_private.py   feedparser's private names those rules use, behind one guarded import
      parse/feedparser_path.py    everything the fast path declines, read by feedparser
      parse/fields.py             what every path shares: absolute links, entry ids, RSS <ttl>
+     parse/images.py             and an item's picture: its candidates' order, the http(s) check
 3. entries: every path returns the same `ParsedFeed` (`bot.core.types`) of `ParsedEntry`s.
 
-`opml.py` reads and writes the feed list as OPML.
+`opml.py` reads and writes the feed list as OPML; `discover.py` finds the feeds a web page links to
+(`<link rel="alternate">`), for /feeds add given a site's address.
 
 The names used outside this package are importable from here: `Fetcher`, `FeedParser`,
-`parse_document`, `OpmlFeed`, `OpmlError`, `parse_opml`, `render_opml`.
+`parse_document`, `OpmlFeed`, `OpmlError`, `parse_opml`, `read_outlines`, `render_opml`, `FoundFeed`,
+`feed_links`, `looks_like_html`.
 """
 
 from __future__ import annotations
@@ -32,11 +35,24 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.adapters.feeds.discover import FoundFeed, feed_links, looks_like_html
     from bot.adapters.feeds.fetch.fetcher import Fetcher
-    from bot.adapters.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+    from bot.adapters.feeds.opml import OpmlError, OpmlFeed, parse_opml, read_outlines, render_opml
     from bot.adapters.feeds.parse.pool import FeedParser, parse_document
 
-__all__ = ["FeedParser", "Fetcher", "OpmlError", "OpmlFeed", "parse_document", "parse_opml", "render_opml"]
+__all__ = [
+    "FeedParser",
+    "Fetcher",
+    "FoundFeed",
+    "OpmlError",
+    "OpmlFeed",
+    "feed_links",
+    "looks_like_html",
+    "parse_document",
+    "parse_opml",
+    "read_outlines",
+    "render_opml",
+]
 
 # Where each name above lives. Each is imported on first use, not here: a parse worker process
 # imports this package on its way to `parse.pool`, and must not import aiohttp for the fetcher too.
@@ -47,7 +63,11 @@ _HOMES = {
     "OpmlError": "bot.adapters.feeds.opml",
     "OpmlFeed": "bot.adapters.feeds.opml",
     "parse_opml": "bot.adapters.feeds.opml",
+    "read_outlines": "bot.adapters.feeds.opml",
     "render_opml": "bot.adapters.feeds.opml",
+    "FoundFeed": "bot.adapters.feeds.discover",
+    "feed_links": "bot.adapters.feeds.discover",
+    "looks_like_html": "bot.adapters.feeds.discover",
 }
 
 

@@ -10,6 +10,7 @@ from bot.adapters.store.sqlite_guilds import GuildRows
 from bot.adapters.store.sqlite_ingest import IngestRows
 from bot.adapters.store.sqlite_llm import LLMRows
 from bot.adapters.store.sqlite_recap import RecapRows
+from bot.adapters.store.sqlite_state import StateRows
 from bot.adapters.store.sqlite_stories import StoryRows
 from bot.adapters.store.sqlite_timeline import TimelineRows
 
@@ -25,6 +26,7 @@ class StoreRows(
     FailureRows,
     GuildRows,
     CardJobRows,
+    StateRows,
 ):
     """The row code of every store area; an engine's base class (`SQLiteBase`, `PGBase`) gives it a
     connection."""

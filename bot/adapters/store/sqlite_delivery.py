@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from bot.adapters.store.base import RowsBase, in_shards
 from bot.adapters.store.conn import Conn
@@ -16,7 +17,7 @@ from bot.core.types import Delivery
 
 _DELIVERY_COLUMNS = (
     "id, kind, story_id, ref, guild_id, channel_id, nonce, state, message_id, attempts, next_attempt_at,"
-    " last_error, needs_edit, created_at"
+    " last_error, needs_edit, created_at, thread_id"
 )
 
 
@@ -24,6 +25,11 @@ def _delivery(row: Sequence[object]) -> Delivery:
     values = list(row)
     values[12] = bool(values[12])
     return Delivery(*values)  # type: ignore[arg-type]
+
+
+def _route(r: Sequence[Any]) -> Route:
+    return Route(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), RouteOrigin(r[5]), r[6], r[7],
+                 r[8], bool(r[9]))  # fmt: skip
 
 
 def new_nonce() -> str:
@@ -36,25 +42,27 @@ class DeliveryRows(RowsBase):
 
     async def list_routes(self, guild_id: int | None = None) -> list[Route]:
         sql = (
-            "SELECT guild_id, topic, channel_id, include_keywords, exclude_keywords, origin, broken_reason, created_at"
-            " FROM routes"
+            "SELECT guild_id, topic, channel_id, include_keywords, exclude_keywords, origin, broken_reason, created_at,"
+            " mention_role_id, publish FROM routes"
         )
         rows = await self._fetchall(sql + (" WHERE guild_id = ?" if guild_id else "") + " ORDER BY id",
                                     (guild_id,) if guild_id else ())  # fmt: skip
-        return [
-            Route(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), RouteOrigin(r[5]), r[6], r[7])
-            for r in rows
-        ]
+        return [_route(r) for r in rows]
 
     async def add_route(self, route: Route, now: float) -> bool:
-        """Add a route; False when the server already routes that topic to that channel."""
+        """Add a route; False when the server already routes that topic to that channel, working and with
+        the same role to mention and publishing (a broken one is mended, other options are taken)."""
         async with self.transaction() as db:
             cur = await db.execute(
                 "INSERT INTO routes (guild_id, topic, channel_id, include_keywords, exclude_keywords, origin,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, topic, channel_id) DO UPDATE"
-                " SET broken_at = NULL, broken_reason = NULL WHERE routes.broken_at IS NOT NULL",
+                " created_at, mention_role_id, publish) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (guild_id, topic, channel_id) DO UPDATE SET broken_at = NULL, broken_reason = NULL,"
+                " mention_role_id = excluded.mention_role_id, publish = excluded.publish"
+                " WHERE routes.broken_at IS NOT NULL OR routes.publish <> excluded.publish"
+                " OR coalesce(routes.mention_role_id, 0) <> coalesce(excluded.mention_role_id, 0)",
                 (route.guild_id, route.topic, route.channel_id, json.dumps(list(route.include_keywords)),
-                 json.dumps(list(route.exclude_keywords)), route.origin.value, now),
+                 json.dumps(list(route.exclude_keywords)), route.origin.value, now, route.mention_role_id,
+                 int(route.publish)),
             )  # fmt: skip
             return cur.rowcount > 0
 
@@ -165,15 +173,31 @@ class DeliveryRows(RowsBase):
         async with self.transaction() as db:
             await db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?", (delivery_id,))
 
-    async def mark_sent(self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None) -> None:
+    async def mark_sent(
+        self, delivery_id: int, message_id: int, now: float, *, shown: Card | None = None, thread_id: int | None = None
+    ) -> None:
         async with self.transaction() as db:
             stale = await _shows_stale_card(db, delivery_id, shown)
             # attempts count towards the next step from here on: its edits
             await db.execute(
-                "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL,"
+                "UPDATE deliveries SET state = 'sent', message_id = ?, thread_id = ?, sent_at = ?, last_error = NULL,"
                 " needs_edit = ?, attempts = 0 WHERE id = ?",
-                (message_id, now, int(stale), delivery_id),
+                (message_id, thread_id, now, int(stale), delivery_id),
             )
+
+    async def note_delivery_error(self, delivery_id: int, error: str) -> None:
+        """Keep what went wrong after a message was posted (it was not published): shown, never retried."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE deliveries SET last_error = ? WHERE id = ?", (error, delivery_id))
+
+    async def known_threads(self, channel_id: int, since: float) -> set[int]:
+        """The forum posts (threads) of `channel_id` that deliveries recorded as theirs from `since` on (a
+        post opened then was recorded later still: `sent_at` only grows, with each edit)."""
+        rows = await self._fetchall(
+            "SELECT thread_id FROM deliveries WHERE channel_id = ? AND thread_id IS NOT NULL AND sent_at >= ?",
+            (channel_id, since),
+        )
+        return {int(r[0]) for r in rows}
 
     async def mark_edited(self, delivery_id: int, now: float, *, shown: Card | None = None) -> None:
         async with self.transaction() as db:

@@ -14,6 +14,8 @@ from bot.core.types import FeedEvent, StoredEntry
 log = logging.getLogger(__name__)
 
 _CHUNK = 400  # stay well below SQLite's limit on bound parameters
+CYCLES_READ = 5_000  # the newest ingest cycles /status reads (a day of cycles every 20 s)
+OWN_TIMES_READ = 50_000  # the newest entries of a server's feeds /status counts
 
 
 def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
@@ -60,12 +62,13 @@ class IngestRows(RowsBase):
     async def _write_decision(self, db: Conn, feed_id: int, decision: Decision, now: float) -> None:
         await db.executemany(
             "INSERT INTO entries (feed_id, entry_key, link_key, title, link, author, summary, content,"
-            " published_at, first_seen_at, content_hash, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " published_at, first_seen_at, content_hash, state, image_url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (feed_id, entry_key) DO NOTHING",
             [
                 (
                     feed_id, n.entry_key, n.link_key, n.entry.title, n.entry.link or "", n.entry.author,
                     n.entry.summary, n.entry.content, n.published_at, now, n.content_hash, n.state.value,
+                    n.entry.image_url,
                 )
                 for n in decision.new
             ],
@@ -73,8 +76,9 @@ class IngestRows(RowsBase):
         # an update is recorded, never re-posted: the state is left as it is
         await db.executemany(
             "UPDATE entries SET title = ?, summary = ?, content = ?, author = ?, content_hash = ?,"
-            " updated_at = ? WHERE id = ?",
-            [(c.entry.title, c.entry.summary, c.entry.content, c.entry.author, c.content_hash, now, c.id)
+            " updated_at = ?, image_url = ? WHERE id = ?",
+            [(c.entry.title, c.entry.summary, c.entry.content, c.entry.author, c.content_hash, now,
+              c.entry.image_url, c.id)
              for c in decision.changed],
         )  # fmt: skip
 
@@ -128,8 +132,8 @@ class IngestRows(RowsBase):
             " AND (f.quarantined_at IS NOT NULL OR f.retry_at > ?))"
         )  # fmt: skip
         rows = await self._fetchall(
-            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"  # noqa: S608
-            f" FROM entries INDEXED BY {index} WHERE state = '{state}' AND story_id IS NULL{held}"
+            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state,"  # noqa: S608
+            f" image_url FROM entries INDEXED BY {index} WHERE state = '{state}' AND story_id IS NULL{held}"
             " ORDER BY published_at, id LIMIT ?",
             (limit,) if now is None else (now, limit),
         )
@@ -180,6 +184,26 @@ class IngestRows(RowsBase):
         counts = {"ok": 0, "backing_off": 0, "paused": 0, "disabled": 0}
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
+
+    async def recent_cycles(self, since: float) -> list[tuple[float, float, int]]:
+        """Finished ingest cycles started at or after `since`, oldest first: (started, finished, new
+        entries). Read newest first by id and at most CYCLES_READ of them, so a long history of
+        cycles is never walked (cycles are written as they finish: ids follow time)."""
+        rows = await self._fetchall(
+            "SELECT started_at, finished_at, new_entries FROM ingest_cycles ORDER BY id DESC LIMIT ?", (CYCLES_READ,)
+        )
+        found = [(float(r[0]), float(r[1]), int(r[2])) for r in rows if r[1] is not None and r[0] >= since]
+        return sorted(found)
+
+    async def own_entry_times(self, guild_id: int, since: float) -> list[float]:
+        """When each entry of the feeds `guild_id` follows was first stored, at or after `since`,
+        oldest first (at most OWN_TIMES_READ: the newest)."""
+        rows = await self._fetchall(
+            "SELECT e.first_seen_at FROM subscriptions s JOIN entries e ON e.feed_id = s.feed_id"
+            " WHERE s.guild_id = ? AND e.first_seen_at >= ? ORDER BY e.first_seen_at DESC LIMIT ?",
+            (guild_id, since, OWN_TIMES_READ),
+        )
+        return sorted(float(r[0]) for r in rows)
 
     async def last_cycle(self) -> tuple[float, float, int, int, int] | None:
         """The last finished ingest cycle: (started, finished, feeds polled, new entries, errors)."""

@@ -130,8 +130,8 @@ class StoryRows(RowsBase):
 
     async def story_entries(self, story_id: int) -> list[StoredEntry]:
         rows = await self._fetchall(
-            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state"
-            " FROM entries WHERE story_id = ? ORDER BY published_at, id",
+            "SELECT id, feed_id, title, link, author, summary, content, published_at, first_seen_at, state,"
+            " image_url FROM entries WHERE story_id = ? ORDER BY published_at, id",
             (story_id,),
         )
         return [StoredEntry(*r) for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+from bot.adapters.feeds.opml import OpmlError, OpmlFeed, parse_opml, read_outlines, render_opml
 
 NESTED = b"""<?xml version="1.0" encoding="utf-8"?>
 <opml version="2.0"><head><title>Mine</title></head><body>
@@ -53,3 +53,26 @@ def test_render_then_parse_round_trips() -> None:
     assert document.startswith(b"<?xml")
     parsed, skipped = parse_opml(document)
     assert parsed == feeds and skipped == []
+
+
+def test_read_outlines_keeps_every_feed_outline_as_written_for_the_caller_to_judge() -> None:
+    assert [(f.title, f.url) for f in read_outlines(NESTED)] == [
+        ("Lab One Blog", "https://one.example/feed"), ("Two", "https://two.example/atom"),
+        ("Loose", "https://three.example/rss"), ("Dupe", "https://three.example/rss"),
+        ("Local file", "file:///etc/passwd"),
+    ]  # fmt: skip
+    with pytest.raises(OpmlError, match="larger than 100 bytes"):
+        read_outlines(NESTED, max_bytes=100)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<!-- " + b"x" * 5000 + b' --><!DOCTYPE opml SYSTEM "file:///etc/passwd"><opml><body/></opml>',
+        '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE o [<!ENTITY a "aaaa">]><opml><body/></opml>'.encode("utf-16"),
+        b'<?xml version="1.0"?><!DOCTYPE o [<!ENTITY % p "x">]><opml><body/></opml>',
+    ],
+)
+def test_a_doctype_is_refused_wherever_it_is_and_whatever_the_encoding(data: bytes) -> None:
+    with pytest.raises(OpmlError, match="DOCTYPE or entities"):
+        parse_opml(data)

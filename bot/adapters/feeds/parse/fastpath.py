@@ -16,9 +16,11 @@ None, and the caller hands the body to feedparser, which copes with everything.
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
+from itertools import chain
 
 from bot.adapters.feeds.parse.feedparser_rules import (
     author_text,
@@ -33,6 +35,7 @@ from bot.adapters.feeds.parse.feedparser_rules import (
     unreference,
 )
 from bot.adapters.feeds.parse.fields import absolute_link, ttl_seconds
+from bot.adapters.feeds.parse.images import img_sources, is_image, pick_image
 from bot.core.text import html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
 
@@ -239,6 +242,12 @@ class _Fields:
     author: str = ""
     published: float | None = None
     updated: float | None = None
+    # picture candidates, as feedparser keeps them (see `images`): URLs in document order, markup to scan
+    thumbnails: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # <media:content> that is an image
+    enclosures: list[str] = field(default_factory=list)  # image enclosures
+    content_markup: str = ""  # the content's HTML ("" when it is plain text)
+    summary_markup: str = ""  # the summary's HTML
 
     def id_as_link(self, guid: str) -> None:
         """feedparser's guid (or Atom id) that stands in as the link while the entry has none yet."""
@@ -248,15 +257,19 @@ class _Fields:
 
     def entry(self, url: str) -> ParsedEntry:
         from_guid = self.guid_is_link and self.link == self.guid
+        link = absolute_link(self.link, "" if from_guid else url)
+        found = chain(self.thumbnails, self.media, self.enclosures,
+                      img_sources(self.content_markup), img_sources(self.summary_markup))  # fmt: skip
         return ParsedEntry(
             guid=self.guid or None,
-            link=absolute_link(self.link, "" if from_guid else url),
+            link=link,
             title=one_line(self.title, self.title_html),
             summary=self.summary or "",
             content=self.content or self.summary or "",
             author=self.author,
             published=self.published if self.published is not None else self.updated,
             updated=self.updated,
+            image_url=pick_image(found, link or url),
         )
 
 
@@ -285,9 +298,11 @@ def _rss_item(item: ET.Element, url: str) -> ParsedEntry:
         elif tag == "link":
             f.link = unreference(_text(child, base="").replace("&amp;", "&"))
         elif tag == "description":
-            f.summary = html_to_text(_text(child))
+            f.summary_markup = _text(child)
+            f.summary = html_to_text(f.summary_markup)
         elif tag == CONTENT_ENCODED:
-            f.content = html_to_text(_text(child))
+            f.content_markup = _text(child)
+            f.content = html_to_text(f.content_markup)
         elif tag == "pubDate":
             f.published = timestamp(_text(child))
         elif tag == DC + "date":
@@ -296,10 +311,26 @@ def _rss_item(item: ET.Element, url: str) -> ParsedEntry:
             author = _text(child)
         elif tag in _RSS_ITEM_LEAVES:
             _leaf(child, _RSS_ITEM_LEAVES[tag])
+            _rss_media(child, f)
         else:
             raise _UnsupportedError(f"<{tag}> in <item>")
     f.author = author_text(author or "", [name_in(author)] if author else [])
     return f.entry(url)
+
+
+def _rss_media(element: ET.Element, f: _Fields) -> None:
+    """A picture candidate of an RSS item, as feedparser keeps it: the attributes as they are (a type
+    lower-cased), no URL resolved."""
+    tag, url = element.tag, element.get("url")
+    if tag == _MEDIA + "thumbnail":
+        if url is None and (element.text or "").strip():
+            raise _UnsupportedError("a <media:thumbnail> with its URL as text")  # feedparser reads it: rare
+        if url is not None:
+            f.thumbnails.append(url)
+    elif tag == _MEDIA + "content" and url is not None and is_image(url, element.get("type"), element.get("medium")):
+        f.media.append(url)
+    elif tag == "enclosure" and url and is_image(url, element.get("type")):
+        f.enclosures.append(url)
 
 
 def _raw(element: ET.Element) -> str:
@@ -415,12 +446,13 @@ def _atom_entry(entry: ET.Element, base: str, url: str) -> ParsedEntry:
             f.id_as_link(_text(child, base=base))
         elif tag == ATOM + "link":
             f.link = _atom_link(child, base, f.link)
+            _atom_enclosure(child, base, f)
         elif tag == ATOM + "title":
             f.title, f.title_html = _atom_title(child)
         elif tag == ATOM + "summary":
-            f.summary = _atom_body(child)
+            f.summary, f.summary_markup = _atom_body(child)
         elif tag == ATOM + "content":
-            f.content = _atom_body(child)
+            f.content, f.content_markup = _atom_body(child)
         elif tag == ATOM + "published":
             _attributes(child, _NONE)
             f.published = timestamp(_text(child))
@@ -456,6 +488,14 @@ def _atom_link(element: ET.Element, base: str, current: str | None) -> str | Non
     return current
 
 
+def _atom_enclosure(element: ET.Element, base: str, f: _Fields) -> None:
+    """An image enclosure link, as feedparser keeps it: resolved, its type "text/html" when not given."""
+    if element.get("rel", "").lower() == "enclosure":
+        href = join_uri(base, element.get("href", ""))
+        if is_image(href, element.get("type", "text/html")):
+            f.enclosures.append(href)
+
+
 def _text_type(element: ET.Element) -> str:
     kind = _TEXT_TYPES.get((_attributes(element, _TEXT_ATTRS).get("type") or "text").lower())
     if kind is None:
@@ -471,13 +511,22 @@ def _atom_title(element: ET.Element) -> tuple[str, bool]:
     return _text(element), kind == "html"
 
 
-def _atom_body(element: ET.Element) -> str:
-    """Clean text of an Atom summary or content."""
+def _atom_body(element: ET.Element) -> tuple[str, str]:
+    """Clean text of an Atom summary or content, and the markup to look for a picture in ("" for text)."""
     kind = _text_type(element)
     if kind == "xhtml":
-        return html_to_text(fix_text(_xhtml(element)))
+        return html_to_text(fix_text(_xhtml(element))), _xhtml_images(element)
     text = _text(element)
-    return html_to_text(text) if kind == "html" else normalize_text(text)
+    return (html_to_text(text), text) if kind == "html" else (normalize_text(text), "")
+
+
+def _xhtml_images(element: ET.Element) -> str:
+    """The `<img>` tags of inline XHTML with their attributes, as feedparser's markup holds them."""
+    tags = []
+    for img in element.iter(XHTML + "img"):
+        attrs = " ".join(f'{name}="{html.escape(value)}"' for name, value in img.attrib.items() if "}" not in name)
+        tags.append(f"<img {attrs}>")
+    return "".join(tags)
 
 
 # --- inline XHTML, rebuilt as feedparser does ---------------------------------------------------------

@@ -11,12 +11,14 @@ import calendar
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 import feedparser
 
 from bot.adapters.feeds.parse.fields import absolute_link, entry_id, ttl_seconds
+from bot.adapters.feeds.parse.images import img_sources, is_image, pick_image
 from bot.core.text import clean_title, html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
 from bot.errors import ParseError
@@ -80,16 +82,43 @@ def _entry(raw: Mapping[str, Any], url: str, inherited_author: str) -> ParsedEnt
     link = _get(raw, "link")
     # feedparser copies an RSS guid into a missing link; that must be a URL by itself ("12345" is no link).
     from_guid = bool(_get(raw, "guidislink")) and link == _get(raw, "id")
+    absolute = absolute_link(link, "" if from_guid else url)
     return ParsedEntry(
         guid=entry_id(_get(raw, "id")),
-        link=absolute_link(link, "" if from_guid else url),
+        link=absolute,
         title=_titled(raw),
         summary=summary,
         content=max(contents, key=len, default="") or summary,
         author=_author(raw) or inherited_author,
         published=published if published is not None else updated,  # dc:date arrives as "updated"
         updated=updated,
+        image_url=pick_image(_pictures(raw), absolute or url),
     )
+
+
+def _pictures(raw: Mapping[str, Any]) -> Iterator[Any]:
+    """An entry's picture candidates, best first (see `images`): thumbnails, image media, image
+    enclosures, then the `<img>`s of its HTML content and summary."""
+    thumbnails = [_get(t, "url") for t in _dicts(raw, "media_thumbnail")]
+    media = [_get(m, "url") for m in _dicts(raw, "media_content") if _picture(m, "url")]
+    links = _dicts(raw, "links")
+    enclosures = [_get(e, "href") for e in links if _get(e, "rel") == "enclosure" and _picture(e, "href")]
+    markup = [_get(part, "value") for part in _dicts(raw, "content") if _is_html(part)]
+    summary = _get(raw, "summary_detail")
+    if summary and _is_html(summary):
+        markup.append(_get(raw, "summary"))
+    return chain(thumbnails, media, enclosures, *(img_sources(m) for m in markup))
+
+
+def _picture(media: Mapping[str, Any], key: str) -> bool:
+    """Whether a media object or an enclosure, its URL under `key`, is a picture."""
+    return bool(_get(media, key)) and is_image(_get(media, key), _get(media, "type"), _get(media, "medium"))
+
+
+def _dicts(item: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The mappings of a list feedparser keeps under `key` (anything else: none)."""
+    value = _get(item, key)
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
 def _is_html(detail: Mapping[str, Any] | None) -> bool:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from bot.adapters.feeds.parse.fields import absolute_link, entry_id
+from bot.adapters.feeds.parse.images import img_sources, is_image, pick_image
 from bot.adapters.feeds.parse.prepare import CP1252_FALLBACK, REPAIRED
 from bot.core.text import clean_title, html_to_text, normalize_text
 from bot.core.types import ParsedEntry, ParsedFeed
@@ -62,16 +63,30 @@ def _json_item(item: Mapping[str, Any], url: str, feed_authors: str) -> ParsedEn
     content = html_to_text(_json_str(item, "content_html")) or normalize_text(_json_str(item, "content_text"))
     updated = _iso_timestamp(_get(item, "date_modified"))
     published = _iso_timestamp(_get(item, "date_published"))
+    link = absolute_link(_get(item, "url"), url) or absolute_link(_get(item, "external_url"), url)
     return ParsedEntry(
         guid=entry_id(_get(item, "id")),
-        link=absolute_link(_get(item, "url"), url) or absolute_link(_get(item, "external_url"), url),
+        link=link,
         title=clean_title(_json_str(item, "title")),
         summary=summary,
         content=content or summary,
         author=_json_authors(item) or feed_authors,
         published=published if published is not None else updated,
         updated=updated,
+        image_url=pick_image(_json_pictures(item), link or url),
     )
+
+
+def _json_pictures(item: Mapping[str, Any]) -> Iterator[Any]:
+    """An item's picture candidates, best first: `image`, `banner_image`, image attachments, then the
+    `<img>`s of `content_html`."""
+    yield _get(item, "image")
+    yield _get(item, "banner_image")
+    attachments = _get(item, "attachments")
+    for attachment in attachments if isinstance(attachments, list) else ():
+        if is_image(_get(attachment, "url"), _get(attachment, "mime_type")):
+            yield _get(attachment, "url")
+    yield from img_sources(_get(item, "content_html"))
 
 
 def _json_authors(item: Mapping[str, Any]) -> str:

@@ -97,6 +97,23 @@ BODIES = [
     "   ",
     "<![CDATA[Ã© mojibake and \u0080 control]]>",
     "Caf&#233; &amp;amp; cr&#232;me",
+    "&lt;p&gt;&lt;img src=&quot;/img/a.png&quot; alt=&quot;a&quot;&gt;Text&lt;/p&gt;",
+    "<![CDATA[<img width='1' height='1' src='https://pixel.example/p.gif'><IMG SRC=\"b.jpg?x=1&amp;y=2\"></p>]]>",
+    "<![CDATA[<!-- <img src='https://hidden.example/h.png'> --><img src=data:image/gif;base64,R0lG></p>]]>",
+]
+# picture candidates of an RSS item: good, relative, refused and not pictures at all
+PICTURES = [
+    '<media:thumbnail url="https://cdn.example/t.jpg" width="120" height="80"/>',
+    '<media:thumbnail url="/rel/t.png"/>',
+    '<media:thumbnail url="javascript:alert(1)"/>',
+    '<media:thumbnail url="data:image/png;base64,AAAA"/>',
+    '<media:content url="https://cdn.example/c.jpg" medium="image"/>',
+    '<media:content url="c2.webp" type="IMAGE/WEBP"/>',
+    '<media:content url="https://cdn.example/v.mp4" type="video/mp4"/>',
+    '<media:content url="https://cdn.example/plain.png"/>',
+    '<enclosure url="https://cdn.example/e.jpg" length="1" type="image/jpeg"/>',
+    '<enclosure url="/e2.gif" length="1"/>',
+    '<enclosure url="https://cdn.example/a.mp3" length="1" type="audio/mpeg"/>',
 ]
 LINKS = [
     "/news/a",
@@ -169,8 +186,8 @@ def rss_document(rng: random.Random) -> bytes:
             parts.append(f"<dc:creator>{_pick(rng, AUTHORS)}</dc:creator>")
         if rng.random() < 0.5:
             parts.append('<category domain="x">AI</category><category>Chips</category>')
-        if rng.random() < 0.2:
-            parts.append('<enclosure url="https://cdn.example/a.mp3" length="1" type="audio/mpeg"/>')
+        for _picture in range(rng.choice([0, 0, 1, 2])):
+            parts.append(_pick(rng, PICTURES))
         if rng.random() < 0.2:
             parts.append("<comments>https://wire.example/c</comments>")
         rng.shuffle(parts)
@@ -194,6 +211,7 @@ def rss_document(rng: random.Random) -> bytes:
     return (
         f'{declaration}<rss version="{rng.choice(["2.0", "2.0", "2.01"])}" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:media="http://search.yahoo.com/mrss/" '
         f'xmlns:atom="http://www.w3.org/2005/Atom"><channel>{body}</channel></rss>'
     ).encode()
 
@@ -208,6 +226,8 @@ def _atom_text(rng: random.Random, tag: str, *, xhtml: bool = True) -> str:
                 "  <div xmlns='http://www.w3.org/1999/xhtml'>only</div>  ",
                 "<div xmlns='http://www.w3.org/1999/xhtml'><div>a</div><div>b</div></div>",
                 "<div xmlns='http://www.w3.org/1999/xhtml' class='c'>Caf&#233; <a href='/x'>link</a></div>",
+                "<div xmlns='http://www.w3.org/1999/xhtml'><p>Pic <img src='/i.png?a=1&amp;b=2' alt='x'/></p></div>",
+                "<div xmlns='http://www.w3.org/1999/xhtml'><img width='1' src='https://px.example/p'/></div>",
             ]
         )
         return f'<{tag} type="xhtml">{inner}</{tag}>'
@@ -230,7 +250,7 @@ def atom_document(rng: random.Random) -> bytes:
             parts.append(_atom_text(rng, "title", xhtml=False))
         for _link in range(rng.choice([0, 1, 1, 2])):
             rel = rng.choice(["", ' rel="alternate"', ' rel="self"', ' rel="enclosure"', ' rel="ALTERNATE"'])
-            kind = rng.choice(["", ' type="text/html"', ' type="application/pdf"', ' type="html"'])
+            kind = rng.choice(["", ' type="text/html"', ' type="application/pdf"', ' type="html"', ' type="image/png"'])
             parts.append(f'<link{rel}{kind} href="{_pick(rng, LINKS) or "/e"}"/>')
         if rng.random() < 0.9:
             entry_id = rng.choice(["tag:x,2025:1", "https://wire.example/id/1", "/rel/id", "urn:uuid:1"])
