@@ -87,6 +87,11 @@ async def test_every_table_comes_across_row_for_row_and_nothing_posted_is_posted
         assert report.rows[table] == len(source)
     assert report.rows["entries"] >= 4 and report.rows["deliveries"] == 2
     assert seen[-1] == (report.total, report.total) and all(d <= t for d, t in seen)
+    # vacuumed after the copy: its pages all-visible, so index-only reads need not visit the table
+    vacuumed = await target._fetchall(
+        "SELECT relname, relallvisible, relpages FROM pg_class WHERE relname IN ('entries', 'stories')"
+    )
+    assert len(vacuumed) == 2 and all(visible == pages > 0 for _, visible, pages in vacuumed)
 
     # the bot on PostgreSQL: the posted card is edited, never sent again; the waiting one is sent
     due = await target.due_deliveries(T0 + 10, 10)
