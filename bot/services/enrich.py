@@ -59,7 +59,8 @@ HISTORY_CHUNK = 10  # history plan items written per transaction; news waiting i
 NEWS_GRACE = 0.05  # seconds history waits after news was handed to the outbox (a wake-up ends the wait)
 FEEDS_TTL = 5.0  # seconds a history build reuses the feeds it read (news, and a wake-up, read them anew)
 PROGRESS_EVERY = 30.0  # seconds between two log lines about the history being built
-CARD_LEASE_SECONDS = 120.0  # a card job's hold, renewed every third of it while its card is written
+CARD_LEASE_SECONDS = 60.0  # a card job's hold, renewed every third of it while its card is written
+# (a writer that dies leaves its cards to another writer when it ends)
 CARD_CLAIM = 4  # card jobs a writer takes at once: small, so that several writers share a burst
 
 

@@ -76,7 +76,7 @@ CONFIG = (
     '[[topics]]\nname = "civic"\nkeywords = ["council", "library", "bridge", "buses"]\n\n'
     f'[[entities]]\nname = "{ENTITY}"\n'
 )
-LINE = re.compile(r"<t:(?P<stamp>\d+):d> — .*\]\((?P<url>[^)\s]+)\) · (?P<sources>\d+) sources?")
+LINE = re.compile(r"\*\*(?P<n>\d+)\.\*\* <t:(?P<stamp>\d+):d> — .*\]\((?P<url>[^)\s]+)\) · (?P<sources>\d+) sources?")
 
 
 # --- the two servers (the conftest's `servers`; helpers in servers.py) ---------------------------
@@ -281,7 +281,9 @@ def timeline_lines(embed: JSON) -> list[tuple[int, str, int]]:
     """(date, link, sources) of each line of a /timeline page, in the order shown."""
     lines = str(embed.get("description", "")).split("\n")
     parsed = [LINE.fullmatch(line) for line in lines]
-    assert all(parsed), f"every line is '<date> — [what changed](link) · N sources': {lines}"
+    assert all(parsed), f"every line is '**n.** <date> — [what changed](link) · N sources': {lines}"
+    first = int(parsed[0]["n"]) if parsed and parsed[0] else 1
+    assert [int(m["n"]) for m in parsed if m] == list(range(first, first + len(lines))), "numbered in order"
     return [(int(m["stamp"]), m["url"], int(m["sources"])) for m in parsed if m]
 
 

@@ -42,8 +42,11 @@ The lease: `IngestService.lease_seconds` is max(MIN_LEASE_SECONDS = 300, 3 × ti
 minutes, whatever the poll interval, and no setting shortens it. A test cannot wait that long, so the
 ingest processes here are started by a two-line launcher that sets `bot.services.ingest.
 MIN_LEASE_SECONDS` to LEASE_SECONDS before running the same `bot.cli.main` (`timeout_seconds` is 2,
-so the lease is LEASE_SECONDS). Everything else runs as shipped. Test 3 checks the design's bound
-on the lease the processes really had (`feeds.lease_until`, read from the database).
+so the lease is LEASE_SECONDS). The enrich processes' card jobs have a lease too (`bot.services.enrich.
+CARD_LEASE_SECONDS`, a minute, renewed while a card is written): the same launcher sets it to
+LEASE_SECONDS, so that a killed writer's card is taken over within a test's time. Everything else runs
+as shipped. Test 3 checks the design's bound on the lease the processes really had (`feeds.lease_until`,
+read from the database).
 
 The timeouts are "did not hang" bounds, never expectations of speed; the one time bound asserted is
 the lease's, a bound of the design, checked with a margin for a loaded machine (see test 3).
@@ -103,11 +106,13 @@ MESSAGES = re.compile(r"/channels/(?P<channel>\d+)/messages(?:/(?P<message>\d+))
 CALLBACK = re.compile(r"/interactions/\d+/[^/]+/callback")
 COMMANDS = re.compile(r"/applications/\d+/(?:guilds/\d+/)?commands")
 
-# `python -c LAUNCH <lease> run …`: bot.cli.main with the ingest lease shortened, nothing else changed
+# `python -c LAUNCH <lease> run …`: bot.cli.main with the ingest lease and the card jobs' lease shortened,
+# nothing else changed
 LAUNCH = (
     "import sys\n"
+    "import bot.services.enrich as enrich\n"
     "import bot.services.ingest as ingest\n"
-    "ingest.MIN_LEASE_SECONDS = float(sys.argv.pop(1))\n"
+    "ingest.MIN_LEASE_SECONDS = enrich.CARD_LEASE_SECONDS = float(sys.argv.pop(1))\n"
     "from bot.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
@@ -246,7 +251,7 @@ class Cluster:
         options = ["run", "--config", str(self.config), "--role", proc.role, "--health-port", str(proc.health_port)]
         if proc.shards is not None:
             options += ["--shards", ",".join(map(str, proc.shards)), "--shard-count", str(SHARDS)]
-        if proc.role == "ingest":
+        if proc.role in ("ingest", "enrich"):
             return [sys.executable, "-c", LAUNCH, str(LEASE_SECONDS), *options]
         return [sys.executable, "-m", "bot", *options]
 
@@ -935,8 +940,10 @@ async def test_an_enrich_process_killed_before_writing_a_new_storys_card_has_the
 ) -> None:
     """The enrich process dies at the one moment where its recovery must come before routing's: a
     story is committed (news), its card not yet written. The next holder of the enrich lock — the
-    victim restarted, or (`standby`) a second enrich process that was waiting for the lock — writes
-    the card in its recovery, and the story must then be routed and posted like any other."""
+    victim restarted, or (`standby`) a second enrich process that was waiting for the lock — queues
+    the card in its recovery; a writer writes it (at once, or, when the dead process's writer had
+    claimed it, once that claim's lease ends), and the story must then be routed and posted like any
+    other."""
     made, procs = await start_topology(cluster, world)
     holder, other = procs["enrich"], None
     if standby:  # started once "enrich" holds the lock: it waits
