@@ -1,12 +1,19 @@
 """Scoring the story pipeline against a labelled gold set (tests/data/gold/).
 
 Used by the tests (floors on the scores) and by bench/cards.py (the full report). Pure apart
-from reading the gold files.
+from reading the gold files. The English set is tests/data/gold/ itself; each other language has
+its own set in a folder named by its code (`LANGUAGES`: German, French, Spanish, Japanese), with
+its own config (the same topics with that language's keywords, a watchlist with its spellings).
+
+    .venv/bin/python -m bot.evaluation [gold folder]
+
+prints clustering, entity and topic scores for every language, English first.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 import zlib
 from collections import defaultdict
@@ -24,6 +31,8 @@ from bot.core.entities import EntityExtractor, WatchEntity
 from bot.core.stories import EntryInput, StoryPlanItem, plan_stories
 from bot.core.summarize import TopicTexts, offline_draft
 from bot.core.topics import TopicMatcher, TopicRule
+
+LANGUAGES = ("de", "fr", "es", "ja")  # the gold sets besides English, one folder each
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +157,26 @@ def evaluate(items: Sequence[GoldItem], settings: Settings, params: ClusterParam
         grounding_violations=sum(c.grounding_removed for c in cards),
         stories=len(cards),
     )
+
+
+def gold_sets(root: Path) -> dict[str, Path]:
+    """Every language's gold folder under `root` (the English set's folder), English first."""
+    return {"en": root} | {language: root / language for language in LANGUAGES}
+
+
+def main(argv: Sequence[str]) -> int:
+    """Print each language's scores (see the module's docstring)."""
+    root = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "tests" / "data" / "gold"
+    print(f"{'set':<4} {'items':>5} {'stories':>7}  {'cluster P/R/F1':<20} {'entity P/R/F1':<20} {'topic F1':>8}")
+    for language, folder in gold_sets(root).items():
+        items, settings = load_gold(folder)
+        report = evaluate(items, settings)
+        scores = [report.clustering, report.entities]
+        cells = ["/".join(f"{x:.3f}" for x in (s.precision, s.recall, s.f1)) for s in scores]
+        stories = len({it.cluster for it in items})
+        print(f"{language:<4} {len(items):>5} {stories:>7}  {cells[0]:<20} {cells[1]:<20} {report.topics.f1:>8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

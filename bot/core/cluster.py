@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.core.nlp import content_terms, numbers
+from bot.core.folding import fold
+from bot.core.nlp import content_terms, numbers, text_language
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +51,38 @@ def features_of(
 
     The words of entity names are left out of the terms: entities are compared on their own,
     and the terms should say what happened, not to whom (a launch and a lawsuit of one company
-    share the company's name, not the event).
+    share the company's name, not the event). Terms are folded (no case, no accents), CJK text
+    gives character bigrams, and a German entry's words lose their German endings (`nlp.stem`).
     """
-    names = {term for entity in entities for term in content_terms(entity)}
+    language = text_language(f"{title}\n{lead}")  # German words are stemmed as German
+    names = {term for entity in entities for term in content_terms(entity, language)}
     terms: dict[str, float] = {}
     for weight, text in ((params.title_weight, title), (1.0, lead)):
-        for term in content_terms(text):
+        for term in content_terms(text, language):
             if term not in names:
                 terms[term] = terms.get(term, 0.0) + weight
     amounts = {n for n in numbers(f"{title} {lead}") if not _YEAR.match(n) and n not in {"0", "1"}}
-    return Features(
-        terms, frozenset(e.casefold() for e in entities), frozenset(amounts), published_at, frozenset({feed_id})
-    )
+    return Features(terms, frozenset(fold(e) for e in entities), frozenset(amounts), published_at, frozenset({feed_id}))
+
+
+def refolded(features: Features) -> Features:
+    """Stored features as this version reads them. Terms and entity names were lower-cased before
+    accents were folded (the store keeps a story's features for its 72 hours): a non-ASCII one is
+    folded again, so an older story still matches a new entry that spells its names with accents;
+    and a number below one was written without its zero (".5")."""
+    if (
+        all(t.isascii() for t in features.terms)
+        and all(e.isascii() for e in features.entities)
+        and not any(n.startswith(".") for n in features.numbers)
+    ):
+        return features
+    terms: dict[str, float] = {}
+    for term, weight in features.terms.items():
+        key = term if term.isascii() else fold(term)
+        terms[key] = max(terms.get(key, 0.0), weight)
+    entities = frozenset(e if e.isascii() else fold(e) for e in features.entities)
+    amounts = frozenset("0" + n if n.startswith(".") else n for n in features.numbers)  # ".5" was 0.5
+    return Features(terms, entities, amounts, features.published_at, features.feed_ids)
 
 
 def merge(story: Features, entry: Features) -> Features:
@@ -153,7 +174,11 @@ class Clusterer:
         scopes: Mapping[int, str] | None = None,
     ) -> None:
         self.params = params
-        self.idf = idf_table([f for _, f in stories] + list(batch))
+        stories = [(sid, refolded(f)) for sid, f in stories]
+        self._vocabulary = {t for _, f in stories for t in f.terms} | {t for f in batch for t in f.terms}
+        stories = [(sid, self.decompounded(f)) for sid, f in stories]
+        batch = [self.decompounded(f) for f in batch]
+        self.idf = idf_table([f for _, f in stories] + batch)
         self.default_idf = max(self.idf.values(), default=1.0)
         self.stories: dict[int, Vector] = {sid: self.vector(f) for sid, f in stories}
         # who may see each story: an entry joins only a story of its own scope (see EntryInput.scope)
@@ -162,9 +187,25 @@ class Clusterer:
     def vector(self, features: Features) -> Vector:
         return vectorize(features, self.idf, self.default_idf)
 
+    def decompounded(self, features: Features) -> Features:
+        """`features` with the parts of their compound terms that are terms of this batch or of the
+        stories: "Datenschutzrecht" also counts as "Datenschutz", "Sprachmodell" as "Modell"
+        (German writes compounds as one word; English rarely does, and its terms are left as they
+        are). A part is at least `COMPOUND_PART` letters long, so "Daten" in "Datenschutz" counts
+        but no shorter chance match does."""
+        parts: dict[str, float] = {}
+        for term, weight in features.terms.items():
+            for part in compound_parts(term, self._vocabulary):
+                parts[part] = max(parts.get(part, 0.0), weight)
+        if not parts.keys() - features.terms.keys():
+            return features
+        terms = {**parts, **features.terms}
+        return Features(terms, features.entities, features.numbers, features.published_at, features.feed_ids)
+
     def place(self, entry: Features, new_id: int, scope: str = "") -> tuple[int, bool, Features]:
         """Put `entry` in its story (or a new one numbered `new_id`): (story, created, story features).
         Only stories of the entry's `scope` are candidates."""
+        entry = self.decompounded(entry)
         candidates = [(sid, v) for sid, v in self.stories.items() if self.scopes.get(sid, "") == scope]
         match = best_story(self.vector(entry), candidates, self.params)
         if match is None:
@@ -174,6 +215,19 @@ class Clusterer:
         merged = merge(self.stories[match[0]].features, entry)
         self.stories[match[0]] = self.vector(merged)
         return match[0], False, merged
+
+
+COMPOUND_PART = 5  # the shortest part of a compound term that counts as a term of its own
+
+
+def compound_parts(term: str, vocabulary: Container[str]) -> list[str]:
+    """The terms of `vocabulary` that `term` (a word of letters) begins or ends with, leaving a
+    rest of at least three letters: the parts of a compound, found by the words the texts use.
+    One look-up per possible part, so it costs the length of the term, not of the vocabulary."""
+    if len(term) < COMPOUND_PART + 3 or not term.isalpha():
+        return []
+    ends = range(COMPOUND_PART, len(term) - 2)
+    return [part for k in ends for part in (term[:k], term[len(term) - k :]) if part in vocabulary]
 
 
 def cluster_all(entries: Sequence[Features], params: ClusterParams) -> list[int]:

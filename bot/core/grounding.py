@@ -2,6 +2,10 @@
 
 A sentence that names a number (amounts, percentages, dates, years) or a proper name found in
 none of the story's source texts is removed whole; the count of such claims is kept on the card.
+
+Names are compared folded ("Elysee" is grounded by "Élysée"), a French elision is not part of
+the name ("l’Élysée" is "Élysée"), and in CJK text, which has no spaces between words, the names
+Japanese marks (`cjk.names`: "「ミズナ3」", "ソラリス社", "佐藤氏") are looked for anywhere in the sources.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.core import cjk
 from bot.core.chars import JOINERS, LETTER, NOT_AFTER_WORD, WORD_CHAR
-from bot.core.nlp import STOPWORDS, normalize_number, split_sentences
+from bot.core.folding import fold
+from bot.core.languages import without_elision
+from bot.core.nlp import STOPWORDS, join_sentences, normalize_number, split_sentences
 
 # Numbers however written: "40", "1,200", "3.5", "40M", "$2bn", "12%". The unit is not compared.
 _NUMBER = re.compile(rf"{NOT_AFTER_WORD}(?<!\.)\d+(?:[.,]\d+)*")
@@ -42,9 +49,10 @@ class SourceFacts:
         corpus = " ".join(texts)
         self._numbers = {normalize_number(n) for n in _NUMBER.findall(corpus)}
         words = _WORD.findall(corpus)
-        self._words = {w.casefold().rstrip("'’") for w in words}
+        self._words = {fold(w).rstrip("'’") for w in words}
         self._words |= {w.removesuffix("'s").removesuffix("’s") for w in self._words}
-        self._words |= {_bare(w).casefold() for w in words}  # as `unsupported` reads words: its own are found
+        self._words |= {fold(_bare(w)) for w in words}  # as `unsupported` reads words: its own are found
+        self._folded = " ".join(fold(corpus).split())  # where CJK names are looked for
 
     def unsupported(self, sentence: str) -> list[str]:
         """The claims of `sentence` found in no source."""
@@ -52,18 +60,20 @@ class SourceFacts:
         words = _WORD.findall(sentence)
         for i, word in enumerate(words):
             bare = _bare(word)
-            folded = bare.casefold()
+            folded = fold(bare)
             if folded in self._words or folded in _COMMON:
                 continue
             # "May" is a month, "may" a verb: months count as claims when capitalised
             if (folded in _MONTHS and bare[:1].isupper()) or _is_name(bare, first=(i == 0)):
                 missing.append(bare)
+        missing += [name for name, _ in cjk.names(sentence) if " ".join(fold(name).split()) not in self._folded]
         return missing
 
 
 def _bare(word: str) -> str:
-    """A word without its possessive or trailing apostrophes: "Helix's" and "Helix’" are "Helix"."""
-    return word.removesuffix("'s").removesuffix("’s").rstrip("'’")
+    """A word without its elision, possessive or trailing apostrophes: "Helix's", "Helix’" and
+    "d’Helix" are "Helix"."""
+    return without_elision(word).removesuffix("'s").removesuffix("’s").rstrip("'’")
 
 
 def _is_name(word: str, *, first: bool) -> bool:
@@ -72,7 +82,7 @@ def _is_name(word: str, *, first: bool) -> bool:
     caps = sum(c.isupper() for c in word)
     if caps >= 2 or (has_digit and word[:1].isupper()):
         return True
-    return not first and word[:1].isupper() and word.casefold() not in STOPWORDS
+    return not first and word[:1].isupper() and fold(word) not in STOPWORDS
 
 
 def ground_text(text: str, facts: SourceFacts) -> Grounded:
@@ -87,7 +97,7 @@ def ground_text(text: str, facts: SourceFacts) -> Grounded:
             dropped.append(sentence)
         else:
             kept.append(sentence)
-    return Grounded(" ".join(kept), claims, tuple(dropped))
+    return Grounded(join_sentences(kept), claims, tuple(dropped))
 
 
 def ground_items(items: Sequence[str], facts: SourceFacts) -> tuple[tuple[str, ...], int]:

@@ -7,6 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.chars import whole_words
+from bot.core.folding import fold
+
 ALL_TOPICS = "*"
 
 
@@ -36,7 +39,10 @@ def open_to(routes: Iterable[Route], story_arrived_at: float) -> list[Route]:
 
 
 def _mentions_any(text: str, keywords: Sequence[str]) -> bool:
-    return any(re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", text, re.IGNORECASE) for k in keywords)
+    """Whether `text` names a keyword as whole words, whatever the case and the accents ("Lodz" is
+    "Łódź"); a CJK keyword anywhere, as those scripts put no spaces between words."""
+    folded = fold(text)
+    return any(re.search(whole_words(fold(k)), folded) for k in keywords)
 
 
 def route_matches(route: Route, topics: Sequence[str], text: str) -> bool:

@@ -9,14 +9,17 @@ should care come from the configured text of the story's topic.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.cards import MAX_TAKEAWAYS, Draft, SourceText, StoryInput
+from bot.core.chars import CJK
 from bot.core.limits import cut
-from bot.core.nlp import content_terms, numbers, split_sentences
+from bot.core.nlp import content_terms, join_sentences, numbers, split_sentences
 
+_CJK = re.compile(CJK)
 HOOK_LIMIT = 200
 SHORT_LEAD = 160  # two lead sentences shorter than this leave room for a third
 DUPLICATE_OVERLAP = 0.5
@@ -42,8 +45,13 @@ def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+def _length(sentence: str) -> int:
+    """How long a sentence reads: a CJK character says about as much as two Latin letters."""
+    return len(sentence) + len(_CJK.findall(sentence))
+
+
 def _lead(sentences: Sequence[str]) -> list[str]:
-    if len(sentences) >= 3 and len(sentences[0]) + len(sentences[1]) < SHORT_LEAD:
+    if len(sentences) >= 3 and _length(sentences[0]) + _length(sentences[1]) < SHORT_LEAD:
         return list(sentences[:3])
     return list(sentences[:2])
 
@@ -91,7 +99,7 @@ def offline_draft(story: StoryInput, topic_texts: Mapping[str, TopicTexts]) -> D
     picked: list[str] = []
     for sentence in rank_sentences(others, story_terms):
         terms = set(content_terms(sentence))
-        if len(sentence) < 25 or any(_overlap(terms, s) > DUPLICATE_OVERLAP for s in seen):
+        if _length(sentence) < 25 or any(_overlap(terms, s) > DUPLICATE_OVERLAP for s in seen):
             continue
         picked.append(sentence)
         seen.append(terms)
@@ -101,7 +109,7 @@ def offline_draft(story: StoryInput, topic_texts: Mapping[str, TopicTexts]) -> D
     texts = _texts_for(story, topic_texts)
     return Draft(
         hook=hook,
-        what_changed=" ".join(changed),
+        what_changed=join_sentences(changed),
         why_it_matters=texts.why_it_matters,
         what_to_do_next=texts.what_to_do_next,
         who_should_care=texts.who_should_care,

@@ -1,11 +1,14 @@
-"""Topic matching: deterministic, whole words, case-aware for acronyms.
+"""Topic matching: deterministic, whole words, case-aware for acronyms, accents ignored.
 
 A keyword written in capitals ("EU", "FTC") matches only in capitals; any other keyword
-matches in any case. Single lower-case words also match their plural. Phrases match across
-any run of white space. Regexes match case-insensitively.
+matches in any case. Accents never count ("régulation" matches "Regulation" and "REGULATION",
+"Lodz" matches "Łódź"; see `folding`). Single lower-case words also match their plural. Phrases
+match across any run of white space. Regexes match case-insensitively. A keyword in a CJK script
+("規制", "半導体") matches wherever it is written, as those scripts have no spaces between words.
 
 Keywords are matched on tokens, not with one big regex: a dictionary lookup per word keeps
-matching linear in the text, whatever the number of keywords.
+matching linear in the text, whatever the number of keywords. CJK keywords are looked up by
+their first character, at each place in the text where such a character is.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.core.chars import ALNUM, JOINERS, WORD_CHAR
+from bot.core.chars import ALNUM, JOINERS, WORD_CHAR, is_cjk
+from bot.core.folding import fold, strip_marks
 
 MIN_SCORE = 2
 # Words of any script joined by "-", ".", "&", "/", "+": "señorío", "AT&T", "x86-64".
@@ -47,20 +51,29 @@ class TopicMatcher:
     def __init__(self, rules: Iterable[TopicRule]) -> None:
         self._names: list[str] = []
         self._first: dict[str, list[_Phrase]] = {}  # first token (folded unless exact) -> phrases
+        self._cjk: dict[str, list[tuple[str, int]]] = {}  # first character -> (folded keyword, topic)
         self._regex: list[tuple[int, re.Pattern[str]]] = []
         for index, rule in enumerate(rules):
             self._names.append(rule.name)
             for keyword in rule.keywords:
-                self._add(index, keyword)
+                if any(is_cjk(c) for c in keyword):
+                    self._add_cjk(index, keyword)
+                else:
+                    self._add(index, keyword)
             self._regex.extend((index, re.compile(r, re.IGNORECASE)) for r in rule.regex)
+        self._cjk_start = re.compile("[" + "".join(map(re.escape, self._cjk)) + "]") if self._cjk else None
+
+    def _add_cjk(self, topic: int, keyword: str) -> None:
+        folded = " ".join(fold(keyword).split())
+        self._cjk.setdefault(folded[0], []).append((folded, topic))
 
     def _add(self, topic: int, keyword: str) -> None:
-        tokens = _TOKEN.findall(keyword)
+        tokens = _TOKEN.findall(strip_marks(keyword))
         if not tokens:
             return
         exact = _is_acronym(keyword)
-        first = tokens[0] if exact else tokens[0].casefold()
-        rest = tuple(tokens[1:] if exact else (t.casefold() for t in tokens[1:]))
+        first = tokens[0] if exact else fold(tokens[0])
+        rest = tuple(tokens[1:] if exact else (fold(t) for t in tokens[1:]))
         variants = [first]
         if len(tokens) == 1 and keyword.isalpha() and keyword.islower():
             variants += [first + "s", first + "es"]  # plurals of plain words
@@ -73,8 +86,10 @@ class TopicMatcher:
 
     def _counts(self, text: str) -> list[int]:
         counts = [0] * len(self._names)
-        tokens = _TOKEN.findall(text)
-        folded = [t.casefold() for t in tokens]
+        tokens = _TOKEN.findall(strip_marks(text))
+        folded = _TOKEN.findall(fold(text))  # the same words but in the rarest texts ("ǅ" is "dž")
+        if len(folded) != len(tokens):
+            folded = [fold(t) for t in tokens]
         for i, token in enumerate(tokens):
             hit: set[int] = set()  # a word counts once per topic ("model" and "models" both listed)
             for key, exact in ((token, True), (folded[i], False)):
@@ -85,9 +100,22 @@ class TopicMatcher:
                     if tuple(following[i + 1 : i + 1 + len(phrase.rest)]) == phrase.rest:
                         hit.add(phrase.topic)
                         counts[phrase.topic] += 1
+        if self._cjk_start is not None:
+            self._count_cjk(self._cjk_start, " ".join(fold(text).split()), counts)
         for topic, pattern in self._regex:
             counts[topic] += len(pattern.findall(text))
         return counts
+
+    def _count_cjk(self, starts: re.Pattern[str], text: str, counts: list[int]) -> None:
+        """CJK keywords in folded `text`, wherever they are (`starts` finds their first characters):
+        each place counts once per topic."""
+        for start in starts.finditer(text):
+            at = start.start()
+            hit: set[int] = set()
+            for keyword, topic in self._cjk[start.group(0)]:
+                if topic not in hit and text.startswith(keyword, at):
+                    hit.add(topic)
+                    counts[topic] += 1
 
     def hits(self, text: str) -> dict[str, int]:
         """How many keyword hits each topic has in `text` (topics without hits left out)."""

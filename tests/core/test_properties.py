@@ -21,7 +21,7 @@ from bot.core.dedup import KnownIndex, decide
 from bot.core.identity import content_hash, entry_key, normalize_link
 from bot.core.limits import cut, escape_markdown, inert_mentions, safe
 from bot.core.llm_parse import AnswerError, parse_answer
-from bot.core.nlp import content_terms, normalize_number, numbers, split_sentences, stem, words
+from bot.core.nlp import content_terms, join_sentences, normalize_number, numbers, split_sentences, stem, words
 from bot.core.prompt import MAX_SOURCES, build_messages, build_reask
 from bot.core.recap import parse_time
 from bot.core.routing import Route, destinations
@@ -65,11 +65,18 @@ def test_normalize_text_is_idempotent(raw: str) -> None:
 
 @settings(max_examples=examples(500))
 @given(text)
-def test_sentences_are_the_text_cut_at_spaces(raw: str) -> None:
-    """Non-empty, trimmed, in order; joined by single spaces they give back the collapsed text."""
+def test_sentences_are_the_text_cut_in_order(raw: str) -> None:
+    """Non-empty, trimmed, in order, nothing lost: cut at spaces, or right after a CJK sentence end
+    ("。"), so joined again they give back the collapsed text but for the spaces between them."""
+    collapsed = " ".join(raw.split())
     sentences = split_sentences(raw)
     assert all(s and s == s.strip() for s in sentences)
-    assert " ".join(sentences) == " ".join(raw.split())
+    assert "".join(sentences).replace(" ", "") == collapsed.replace(" ", "")
+    position = 0
+    for sentence in sentences:
+        position = collapsed.index(sentence, position) + len(sentence)
+    joined = join_sentences(sentences)
+    assert joined.replace(" ", "") == collapsed.replace(" ", "") and joined == " ".join(joined.split())
 
 
 @settings(max_examples=examples(300))

@@ -13,7 +13,7 @@ from bot.core.cardmaker import HOOK_LIMIT, ITEM_LIMIT, fill_gaps, ground_draft, 
 from bot.core.cards import MAX_DEEP_DIVE, MAX_IMPLICATIONS, MAX_TAKEAWAYS, Draft, SourceText, StoryInput
 from bot.core.grounding import SourceFacts, ground_items, ground_text
 from bot.core.limits import FIELD_VALUE_LIMIT, TITLE_LIMIT
-from bot.core.nlp import split_sentences
+from bot.core.nlp import join_sentences, split_sentences
 from bot.core.summarize import TopicTexts, offline_draft
 
 _SECTIONS = ("what_changed", "why_it_matters", "what_to_do_next", "who_should_care")
@@ -43,7 +43,7 @@ def test_grounding_keeps_or_drops_whole_sentences(generated: str, sources: list[
     sentences = split_sentences(generated)
     dropped = set(result.removed_sentences)
     assert dropped <= set(sentences)
-    assert result.text == " ".join(s for s in sentences if s not in dropped)
+    assert result.text == join_sentences(s for s in sentences if s not in dropped)  # no space after "。"
     assert (result.removed_claims == 0) == (not dropped) and result.removed_claims >= len(dropped)
 
 
@@ -51,7 +51,7 @@ def test_grounding_keeps_or_drops_whole_sentences(generated: str, sources: list[
 @given(text)
 def test_a_text_is_grounded_in_itself(source: str) -> None:
     result = ground_text(source, SourceFacts([source]))
-    assert result.removed_claims == 0 and result.text == " ".join(split_sentences(source))
+    assert result.removed_claims == 0 and result.text == join_sentences(split_sentences(source))
 
 
 @settings(max_examples=examples(300))
@@ -94,7 +94,7 @@ def test_offline_drafts_are_extractive_and_grounded(
         assert (draft.what_changed, draft.hook, draft.takeaways) == ("", "", ())
         return
     lead = split_sentences(sources[0].text)
-    assert draft.what_changed in {" ".join(lead[:n]) for n in (2, 3)} or draft.what_changed == sources[0].title
+    assert draft.what_changed in {join_sentences(lead[:n]) for n in (2, 3)} or draft.what_changed == sources[0].title
     assert not draft.hook or any(s.startswith(draft.hook.removesuffix("…")) for s in sentences)
     # Only the hook may lose a claim: cut inside a long word, it can leave half of one.
     _, removed = ground_draft(replace(draft, hook=""), sources)

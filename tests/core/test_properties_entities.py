@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from text_strategies import NAMES, examples, mixed_text, short_text, text
 
 from bot.core.entities import EntityExtractor, Mention, WatchEntity, rank
+from bot.core.folding import fold
 from bot.core.topics import TopicMatcher, TopicRule
 
 PLAIN = EntityExtractor([])
@@ -97,7 +98,7 @@ def test_huge_texts_take_linear_time() -> None:
     watched = "Señorío de Ávila y Castilla. " * 4000
     started = time.perf_counter()
     assert len(PLAIN.extract(names, names)) == 8000  # "Ana{i} Ruiz{i}" and "Bo{i}"
-    assert [m.name for m in PLAIN.extract(capitals, capitals)] == [capitals]
+    assert [m.name for m in PLAIN.extract(capitals, capitals)] == [capitals[3:]]  # "La" starting a sentence is no name
     assert [m.name for m in WATCHED.extract("", watched)] == ["Señorío de Ávila", "Castilla"]
     assert time.perf_counter() - started < 10.0  # each was quadratic: minutes
 
@@ -122,7 +123,8 @@ def test_extract_with_a_non_ascii_watchlist(title: str, body: str) -> None:
     _check_mentions(WATCHED.extract(title, body), title, body, WATCH_NAMES)
 
 
-_aliases = st.one_of(st.sampled_from(NAMES), short_text).filter(lambda a: a.strip())
+# an alias of combining marks alone folds to nothing and, like an empty one, matches nothing
+_aliases = st.one_of(st.sampled_from(NAMES), short_text).filter(lambda a: fold(a).strip())
 
 
 @settings(max_examples=examples(500))

@@ -1,6 +1,7 @@
 """Consistency check of the gold set: items.jsonl against config.toml and the rules in README.md.
 
-Run from the repository root:  .venv/bin/python tests/data/gold/check.py
+Run from the repository root:  .venv/bin/python tests/data/gold/check.py [de|fr|es|ja]
+(no argument: the English set; a language code: that language's set in its folder).
 Prints one line per problem and exits 1 if there is any; prints a summary and exits 0 otherwise.
 It checks the labels' form and their agreement with the text, not whether the labels are right.
 """
@@ -12,28 +13,59 @@ import re
 import sys
 import tomllib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
-ITEMS = HERE / "items.jsonl"
-CONFIG = HERE / "config.toml"
 
 KEYS = ("id", "source", "published", "title", "text", "link", "cluster", "topics", "entities")
-MIN_ITEMS = 100
-MIN_MULTI_CLUSTERS = 20
 MAX_CLUSTER = 5
 CLUSTER_SPAN = timedelta(hours=72)
-WORDS = (30, 80)
+# Chinese, Japanese and Korean: no spaces between words, so a name is found anywhere in a run of them.
+CJK = "\u3005-\u3007\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f"
+WORD_CHAR = rf"[^\W{CJK}]"
+
+
+@dataclass(frozen=True)
+class GoldSet:
+    """Where one language's set is and the shape it must have."""
+
+    folder: Path
+    prefix: str  # ids are prefix + three digits; clusters prefix + "c" + two digits ("g001", "c01")
+    min_items: int
+    min_multi_clusters: int
+    length: tuple[int, int]  # words of a text (characters for a language without spaces)
+    by_characters: bool = False
+
+    @property
+    def items(self) -> Path:
+        return self.folder / "items.jsonl"
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "config.toml"
+
+
+ENGLISH = GoldSet(HERE, "", 100, 20, (30, 80))
+SETS = {
+    "en": ENGLISH,
+    "de": GoldSet(HERE / "de", "de", 20, 6, (30, 80)),
+    "fr": GoldSet(HERE / "fr", "fr", 20, 6, (30, 80)),
+    "es": GoldSet(HERE / "es", "es", 20, 6, (30, 80)),
+    "ja": GoldSet(HERE / "ja", "ja", 20, 6, (60, 250), by_characters=True),
+}
 
 
 def mentions(name: str, text: str) -> bool:
-    """`name` occurs in `text` as whole words, case-insensitively."""
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) is not None
+    """`name` occurs in `text` as whole words, case-insensitively (a CJK end needs no boundary)."""
+    before = "" if re.match(f"[{CJK}]", name) else rf"(?<!{WORD_CHAR})"
+    after = "" if re.match(f"[{CJK}]", name[-1:]) else rf"(?!{WORD_CHAR})"
+    return re.search(before + re.escape(name) + after, text, re.IGNORECASE) is not None
 
 
-def check_config(cfg: dict) -> tuple[list[str], set[str], dict[str, str]]:
+def check_config(cfg: dict, gold: GoldSet) -> tuple[list[str], set[str], dict[str, str]]:
     problems: list[str] = []
     topics = [t["name"] for t in cfg.get("topics", [])]
     for t in cfg.get("topics", []):
@@ -54,13 +86,13 @@ def check_config(cfg: dict) -> tuple[list[str], set[str], dict[str, str]]:
         pass
     else:
         try:
-            load_settings(CONFIG)
+            load_settings(gold.config)
         except Exception as exc:  # any failure is a problem to report
             problems.append(f"config: wirebrief rejects it: {exc}")
     return problems, set(topics), folded
 
 
-def check_items(rows: list[dict], topics: set[str], folded: dict[str, str]) -> list[str]:
+def check_items(rows: list[dict], topics: set[str], folded: dict[str, str], gold: GoldSet) -> list[str]:
     problems: list[str] = []
     watch_names = set(folded.values())
     aliases_of: dict[str, list[str]] = defaultdict(list)
@@ -74,10 +106,10 @@ def check_items(rows: list[dict], topics: set[str], folded: dict[str, str]) -> l
         if tuple(sorted(r)) != tuple(sorted(KEYS)):
             problems.append(f"{where}: keys are {sorted(r)}, want {sorted(KEYS)}")
             continue
-        if not re.fullmatch(r"g\d{3}", r["id"]) or r["id"] in seen_ids:
+        if not re.fullmatch(rf"{gold.prefix or 'g'}\d{{3}}", r["id"]) or r["id"] in seen_ids:
             problems.append(f"{where}: id malformed or duplicate")
         seen_ids.add(r["id"])
-        if not re.fullmatch(r"c\d{2}", r["cluster"]):
+        if not re.fullmatch(rf"{gold.prefix + '-' if gold.prefix else ''}c\d{{2}}", r["cluster"]):
             problems.append(f"{where}: cluster id malformed ({r['cluster']!r})")
         try:
             when = datetime.fromisoformat(r["published"].replace("Z", "+00:00"))
@@ -90,9 +122,9 @@ def check_items(rows: list[dict], topics: set[str], folded: dict[str, str]) -> l
             problems.append(f"{where}: link must be https on a .example host")
         if domain_of.setdefault(r["source"], host) != host:
             problems.append(f"{where}: source {r['source']!r} on two hosts")
-        n_words = len(r["text"].split())
-        if not WORDS[0] <= n_words <= WORDS[1]:
-            problems.append(f"{where}: text has {n_words} words, want {WORDS[0]}-{WORDS[1]}")
+        size, unit = (len(r["text"]), "characters") if gold.by_characters else (len(r["text"].split()), "words")
+        if not gold.length[0] <= size <= gold.length[1]:
+            problems.append(f"{where}: text has {size} {unit}, want {gold.length[0]}-{gold.length[1]}")
         if not 1 <= len(r["topics"]) <= 3 or len(set(r["topics"])) != len(r["topics"]):
             problems.append(f"{where}: needs 1-3 distinct topics")
         problems += [f"{where}: unknown topic {t!r}" for t in r["topics"] if t not in topics]
@@ -114,7 +146,7 @@ def check_items(rows: list[dict], topics: set[str], folded: dict[str, str]) -> l
     return problems
 
 
-def check_clusters(rows: list[dict]) -> tuple[list[str], dict[str, list[dict]]]:
+def check_clusters(rows: list[dict], gold: GoldSet) -> tuple[list[str], dict[str, list[dict]]]:
     problems: list[str] = []
     clusters: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -128,47 +160,58 @@ def check_clusters(rows: list[dict]) -> tuple[list[str], dict[str, list[dict]]]:
         times = sorted(datetime.fromisoformat(m["published"].replace("Z", "+00:00")) for m in members)
         if times[-1] - times[0] > CLUSTER_SPAN:
             problems.append(f"{cid}: items span {times[-1] - times[0]}, more than {CLUSTER_SPAN}")
-    if len(rows) < MIN_ITEMS:
-        problems.append(f"only {len(rows)} items, want at least {MIN_ITEMS}")
+    if len(rows) < gold.min_items:
+        problems.append(f"only {len(rows)} items, want at least {gold.min_items}")
     multi = sum(1 for m in clusters.values() if len(m) > 1)
-    if multi < MIN_MULTI_CLUSTERS:
-        problems.append(f"only {multi} clusters with several items, want at least {MIN_MULTI_CLUSTERS}")
+    if multi < gold.min_multi_clusters:
+        problems.append(f"only {multi} clusters with several items, want at least {gold.min_multi_clusters}")
     return problems, clusters
 
 
-def main() -> int:
+def check(gold: GoldSet) -> tuple[list[str], str]:
+    """Every problem of one set, and its summary."""
     problems: list[str] = []
     try:
-        cfg = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
+        cfg = tomllib.loads(gold.config.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        print(f"config.toml: not TOML: {exc}")
-        return 1
-    config_problems, topics, folded = check_config(cfg)
+        return [f"config.toml: not TOML: {exc}"], ""
+    config_problems, topics, folded = check_config(cfg, gold)
     problems += config_problems
     rows: list[dict] = []
-    for n, line in enumerate(ITEMS.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(gold.items.read_text(encoding="utf-8").splitlines(), 1):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
             problems.append(f"items.jsonl line {n}: not JSON: {exc}")
-    problems += check_items(rows, topics, folded)
-    cluster_problems, clusters = check_clusters(rows)
+    problems += check_items(rows, topics, folded, gold)
+    cluster_problems, clusters = check_clusters(rows, gold)
     problems += cluster_problems
-    for p in problems:
-        print(p)
     if problems:
-        return 1
+        return problems, ""
     watch = set(folded.values())
     entities = {e for r in rows for e in r["entities"]}
-    print(
+    summary = (
         f"OK: {len(rows)} items, {len(clusters)} clusters "
         f"({sum(1 for m in clusters.values() if len(m) > 1)} with several items), "
         f"{len({r['source'] for r in rows})} sources, {len(topics)} topics, "
         f"{len(watch)} watchlist entities ({len(watch & entities)} used), "
         f"{len(entities - watch)} other entities"
     )
+    return problems, summary
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1 or (argv and argv[0] not in SETS):
+        print(f"usage: check.py [{'|'.join(SETS)}]")
+        return 2
+    problems, summary = check(SETS[argv[0] if argv else "en"])
+    for p in problems:
+        print(p)
+    if problems:
+        return 1
+    print(summary)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
