@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.adapters.store.base import RowsBase
 from bot.adapters.store.conn import Conn
+from bot.core.folding import fold
 
 _MAX_DEPTH = 32  # a guard only: the config allows no cycle
 _MANY = 400  # ids per IN (…) list: well below SQLite's limit on bound parameters
@@ -111,7 +112,9 @@ _HAS_PARTS = "EXISTS (SELECT 1 FROM entities c WHERE c.parent_id = {id})"
 _NAMED = (
     "SELECT found.id, " + _HAS_PARTS.format(id="found.id") + " FROM"  # noqa: S608 (constants of our own)
     " (SELECT entity_id AS id, 0 AS rank FROM entity_aliases WHERE alias = ?"
-    " UNION ALL SELECT id, 1 AS rank FROM entities WHERE name = ?) AS found ORDER BY found.rank LIMIT 1"
+    " UNION ALL SELECT id, 1 AS rank FROM entities WHERE name = ?"
+    " UNION ALL SELECT entity_id AS id, 2 AS rank FROM entity_aliases WHERE alias = ?)"  # accent-folded
+    " AS found ORDER BY found.rank LIMIT 1"
 )
 
 
@@ -123,8 +126,9 @@ class FamilyRows(RowsBase):
         return FAMILY if rows and rows[0][0] else OWN
 
     async def _mentions_named(self, name_or_alias: str) -> tuple[int, Mentions] | None:
-        """The entity with this name or alias (aliases are stored case-folded; an alias first), and
+        """The entity with this name or alias (aliases are stored case-folded; an alias first, an
+        accent-folded one last: "Lodz" finds "Łódź"), and
         where its stories are read; None when no entity has it."""
         name = " ".join(name_or_alias.split())
-        rows: list[Any] = await self._fetchall(_NAMED, (name.casefold(), name))
+        rows: list[Any] = await self._fetchall(_NAMED, (name.casefold(), name, fold(name)))
         return (int(rows[0][0]), FAMILY if rows[0][1] else OWN) if rows else None

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from bot.adapters.store.sqlite_family import FamilyRows
 from bot.adapters.store.sqlite_scope import visible
+from bot.core.folding import fold
 from bot.core.recap import RecapSchedule, StoryDetail, StoryHead
 from bot.core.timeline import EntityEvent, NameRow, first_line
 from bot.errors import StorageError
@@ -150,15 +151,17 @@ class RecapRows(FamilyRows):
         return [NameRow(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4] or "")) for r in rows]
 
     async def find_entity(self, name_or_alias: str, viewer: int | None = None) -> tuple[int, str] | None:
-        """(id, canonical name) of the entity with this name or alias (case-folded), if the viewer may
-        know it: configured, or named by a story it may see."""
+        """(id, canonical name) of the entity with this name or alias (case-folded; else accent-folded:
+        "Lodz" finds "Łódź"), if the viewer may know it: configured, or named by a story it may see."""
         text = " ".join(name_or_alias.split())
         rows = await self._fetchall(
-            "SELECT e.id, e.name FROM (SELECT entity_id AS id FROM entity_aliases WHERE alias = ?"  # noqa: S608 (our own constant condition)
-            " UNION ALL SELECT id FROM entities WHERE name = ?) found JOIN entities e ON e.id = found.id"
+            "SELECT e.id, e.name FROM (SELECT entity_id AS id, 0 AS rank FROM entity_aliases WHERE alias = ?"  # noqa: S608 (our own constant condition)
+            " UNION ALL SELECT id, 1 AS rank FROM entities WHERE name = ?"
+            " UNION ALL SELECT entity_id AS id, 2 AS rank FROM entity_aliases WHERE alias = ?)"
+            " found JOIN entities e ON e.id = found.id"
             " WHERE e.origin = 'config' OR EXISTS (SELECT 1 FROM entity_mentions m WHERE m.entity_id = e.id"
-            f"{_MENTION_VISIBLE}) LIMIT 1",
-            (text.casefold(), text, viewer),
+            f"{_MENTION_VISIBLE}) ORDER BY found.rank LIMIT 1",
+            (text.casefold(), text, fold(text), viewer),
         )
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 

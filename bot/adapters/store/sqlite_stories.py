@@ -15,6 +15,7 @@ from bot.adapters.store.sqlite_family import families, rebuild, roll_up
 from bot.core.cards import Card, RelatedLink
 from bot.core.cluster import Features
 from bot.core.entities import PROMOTE_AFTER_STORIES
+from bot.core.folding import fold
 from bot.core.routing import Audience
 from bot.core.stories import OPERATOR_SCOPE, Placed, StoryPlanItem, feed_scope, placed, scope_feed_id
 from bot.core.types import StoredEntry
@@ -112,6 +113,7 @@ class StoryRows(RowsBase):
                     " ON CONFLICT (alias) DO UPDATE SET entity_id = excluded.entity_id",
                     [(a.casefold(), entity_id) for a in (name, *aliases)],
                 )
+                await db.executemany(_ADD_FOLDED, _folded_aliases((name, *aliases), entity_id))
             if parents is not None:
                 before = await families(db)
                 await db.execute(
@@ -244,6 +246,16 @@ class _Story:
     signature: str = ""  # its features after the last entry that joined it
 
 
+# an alias folded of its accents too ("łódź" → "lodz"), so that a name typed or written without them
+# finds the entity; added after the case-folded aliases and never over one (an exact alias wins)
+_ADD_FOLDED = "INSERT INTO entity_aliases (alias, entity_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+
+
+def _folded_aliases(names: Sequence[str], entity_id: int) -> list[tuple[str, int]]:
+    """The accent-folded aliases of `names` that differ from their case-folded ones."""
+    return [(fold(n), entity_id) for n in dict.fromkeys(names) if fold(n) != n.casefold()]
+
+
 class _PlanWriter:
     """Writes one story plan inside the caller's transaction, set-based: a few reads of what the plan
     touches, one INSERT … RETURNING id per story created, and one executemany per table written."""
@@ -330,17 +342,21 @@ class _PlanWriter:
         return out
 
     async def _entity_ids(self, names: Sequence[str]) -> dict[str, int]:
-        """The entity of each name, by its case-folded alias; a name no alias knows becomes a discovered
-        entity (the first spelling of a case-folded name is its name)."""
+        """The entity of each name, by its case-folded alias, else by its accent-folded one ("Muller"
+        finds "Müller"); a name neither knows becomes a discovered entity (the first spelling of a
+        case-folded name is its name), known by both."""
         spelling: dict[str, str] = {}
         for name in names:
             spelling.setdefault(name.casefold(), name)
-        found = {
+        aliases = {
             str(r[0]): int(r[1])
             for r in await self._read(
-                "SELECT alias, entity_id FROM entity_aliases WHERE alias IN ({marks})", list(spelling)
+                "SELECT alias, entity_id FROM entity_aliases WHERE alias IN ({marks})",
+                [*spelling, *(fold(f) for f in spelling)],
             )
         }
+        found = {f: aliases.get(f, aliases.get(fold(f), 0)) for f in spelling}
+        found = {f: entity_id for f, entity_id in found.items() if entity_id}
         for chunk in _chunks([spelling[f] for f in spelling if f not in found], _MANY // 2):
             rows = await self.db.execute_fetchall(
                 "INSERT INTO entities (name, origin, promoted, created_at) VALUES "  # noqa: S608 (placeholders only)
@@ -353,6 +369,7 @@ class _PlanWriter:
             await self.db.executemany(
                 "INSERT INTO entity_aliases (alias, entity_id) VALUES (?, ?) ON CONFLICT DO NOTHING", new
             )
+            await self.db.executemany(_ADD_FOLDED, [a for name, i in new for a in _folded_aliases([name], i)])
             found.update(new)
         return found
 
