@@ -561,6 +561,15 @@ async def _to_14_pictures_routes_cards_state(db: aiosqlite.Connection) -> None:
     )
 
 
+async def _to_15_entries_by_feed_and_time(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE INDEX entries_feed_seen ON entries (feed_id, first_seen_at);
+        """,
+    )
+
+
 # MIGRATIONS[i] takes version i to version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _to_1_feeds_and_entries,
@@ -577,5 +586,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _to_12_released_index,
     _to_13_family_mentions,
     _to_14_pictures_routes_cards_state,
+    _to_15_entries_by_feed_and_time,
 )
 LATEST_VERSION = len(MIGRATIONS)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # The schema version pg_schema.sql creates: SQLite's numbering, so one number names one schema (a test
 # holds it equal to SQLite's LATEST_VERSION: a schema change is made on both engines at once).
-PG_LATEST_VERSION = 14
+PG_LATEST_VERSION = 15
 # The SQL that takes a PostgreSQL database from version v to v + 1, for every v from the first version
 # PostgreSQL was offered at (13). A new version adds its step here, its change to pg_schema.sql, and the
 # SQLite step in migrations.py.
@@ -55,6 +55,9 @@ PG_STEPS: dict[int, str] = {
         value TEXT NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     );
+    """,
+    14: """
+    CREATE INDEX entries_feed_seen ON entries (feed_id, first_seen_at);
     """,
 }
 # A key of pg_advisory_lock: one process at a time creates or migrates the schema.

@@ -195,6 +195,8 @@ CREATE INDEX entries_story ON entries (story_id);
 -- who may see a story (its feeds), and the stories of a feed, without reading the entries
 CREATE INDEX entries_story_feed ON entries (story_id, feed_id);
 CREATE INDEX entries_feed_story ON entries (feed_id, story_id);
+-- /status: the entries a server's feeds stored in the last 24 hours, a range per feed
+CREATE INDEX entries_feed_seen ON entries (feed_id, first_seen_at);
 
 -- a story holds entries of its own scope only: clustering's rule, kept by the database as well
 CREATE FUNCTION wb_entry_own_scope() RETURNS trigger LANGUAGE plpgsql AS $$

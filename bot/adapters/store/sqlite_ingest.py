@@ -199,7 +199,7 @@ class IngestRows(RowsBase):
         """When each entry of the feeds `guild_id` follows was first stored, at or after `since`,
         oldest first (at most OWN_TIMES_READ: the newest)."""
         rows = await self._fetchall(
-            "SELECT e.first_seen_at FROM subscriptions s JOIN entries e ON e.feed_id = s.feed_id"
+            "SELECT e.first_seen_at FROM subscriptions s JOIN entries e ON e.feed_id = s.feed_id"  # entries_feed_seen
             " WHERE s.guild_id = ? AND e.first_seen_at >= ? ORDER BY e.first_seen_at DESC LIMIT ?",
             (guild_id, since, OWN_TIMES_READ),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 
+from bot.adapters.store import SQLiteStore
 from bot.adapters.store.sqlite_stories import card_from_json, card_to_json
 from bot.core.cards import Card
 from bot.core.cluster import Features
@@ -105,3 +106,13 @@ async def test_recent_cycles_and_a_servers_own_entry_times(store: Store) -> None
     assert await store.own_entry_times(7, since) == [T0, T0], "its own feed's entries only"
     assert await store.own_entry_times(9, since) == [], "a server that follows nothing"
     assert await store.own_entry_times(7, T0 + 1) == [], "none since then"
+
+
+async def test_status_reads_a_servers_recent_entries_by_an_index_range_per_feed(sqlite_store: SQLiteStore) -> None:
+    """/status's count of a server's new entries never walks its feeds' whole history (schema v15)."""
+    plan = await sqlite_store._fetchall(
+        "EXPLAIN QUERY PLAN SELECT e.first_seen_at FROM subscriptions s JOIN entries e ON e.feed_id = s.feed_id"
+        " WHERE s.guild_id = ? AND e.first_seen_at >= ? ORDER BY e.first_seen_at DESC LIMIT ?",
+        (1, 0.0, 10),
+    )
+    assert any("entries_feed_seen (feed_id=? AND first_seen_at>?)" in str(row[3]) for row in plan), plan

@@ -47,7 +47,7 @@ async def test_an_older_database_is_brought_up_step_by_step_and_a_missing_step_i
         await pg.drop_database(pg_url, url)
 
 
-# what version 14 added, taken away again: a database as version 13 left it
+# what versions 14 and 15 added, taken away again: a database as version 13 left it
 _BACK_TO_13 = """
 DROP TABLE card_jobs;
 DROP TABLE bot_state;
@@ -55,11 +55,12 @@ ALTER TABLE entries DROP COLUMN image_url;
 ALTER TABLE routes DROP COLUMN mention_role_id;
 ALTER TABLE routes DROP COLUMN publish;
 ALTER TABLE deliveries DROP COLUMN thread_id;
+DROP INDEX entries_feed_seen;
 UPDATE schema_info SET version = 13;
 """
 
 
-async def test_the_step_from_13_gives_the_schema_a_new_database_has(pg_url: str) -> None:
+async def test_the_steps_from_13_give_the_schema_a_new_database_has(pg_url: str) -> None:
     url = await pg.create_database(pg_url)
     try:
         store = await PostgresStore.open(url, max_size=1)
@@ -69,9 +70,11 @@ async def test_the_step_from_13_gives_the_schema_a_new_database_has(pg_url: str)
             await conn.execute(_BACK_TO_13)
         assert "card_jobs" not in await pg_tables(store)
         await store.close()
-        store = await PostgresStore.open(url, max_size=1)  # migrates 13 -> 14
+        store = await PostgresStore.open(url, max_size=1)  # migrates 13 -> 14 -> 15
         try:
-            assert await store.schema_version() == 14
+            assert await store.schema_version() == 15
+            indexes = await store._fetchall("SELECT indexname FROM pg_indexes WHERE tablename = 'entries'")
+            assert "entries_feed_seen" in {name for (name,) in indexes}
             assert await pg_tables(store) == fresh
             assert await store._fetchall("SELECT image_url, thread_id FROM entries, deliveries") == []
             assert len(await store.list_feeds()) == 1  # the rows stay
